@@ -1,0 +1,1 @@
+"""Datasets: listing labelled recordings, grouping them by work and splitting without leakage."""

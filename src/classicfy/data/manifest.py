@@ -1,0 +1,196 @@
+"""List a labelled dataset, group its recordings by work and split it with no group on two sides.
+
+A dataset is a folder `DATA/<label>/**/<file>` or a CSV with columns `path,label` and optional
+`group,split`. Windows of one work must never be on both sides of a split, or a model is scored on
+music it has heard; grouping is what prevents that.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from classicfy.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+MANIFEST_NAME = "manifest.csv"
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One file of a dataset: its label, the work (group) it belongs to and, once split, its side."""
+
+    path: Path
+    label: str
+    group: str
+    split: str | None = None
+
+
+def content_hash(path: str | Path) -> str:
+    """BLAKE2b digest of a file's bytes: the identity of its audio for caching and duplicates."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def list_dataset(source: str | Path) -> list[Recording]:
+    """Recordings of a label-folder tree or a CSV, sorted by path.
+
+    A folder holding a `manifest.csv` (as `classicfy corpus build` writes) is read through it, so
+    its work groups are kept.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise DatasetError(f"dataset not found: {source}")
+    if source.is_dir() and (source / MANIFEST_NAME).is_file():
+        source = source / MANIFEST_NAME
+    recordings = read_csv(source) if source.is_file() else list_folder(source)
+    if not recordings:
+        raise DatasetError(f"no recordings found in {source} (expected DATA/<label>/<file> or a CSV)")
+    return sorted(recordings, key=lambda r: str(r.path))
+
+
+def _visible(path: Path, root: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def list_folder(root: Path) -> list[Recording]:
+    """`root/<label>/**/<file>`; a file's group is its first sub-folder under the label, else itself."""
+    recordings = []
+    for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and _visible(p, root)):
+        for path in sorted(label_dir.rglob("*")):
+            if not path.is_file() or not _visible(path, root):
+                continue
+            below_label = path.relative_to(label_dir).parts
+            group = below_label[0] if len(below_label) > 1 else path.name
+            recordings.append(Recording(path, label_dir.name, f"{label_dir.name}/{group}"))
+    loose = [p.name for p in root.iterdir() if p.is_file() and _visible(p, root)]
+    if loose:
+        log.warning("ignored %d file(s) outside label folders in %s: %s", len(loose), root, ", ".join(loose[:5]))
+    return recordings
+
+
+def read_csv(path: Path) -> list[Recording]:
+    """A CSV with `path,label[,group][,split]`; relative paths are relative to the CSV's folder."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        columns = set(reader.fieldnames or ())
+        if not {"path", "label"} <= columns:
+            raise DatasetError(f"{path}: a dataset CSV needs columns 'path' and 'label', found {sorted(columns)}")
+        recordings = []
+        for line, row in enumerate(reader, start=2):
+            if not row["path"] or not row["label"]:
+                raise DatasetError(f"{path}:{line}: empty path or label")
+            file = Path(row["path"])
+            file = file if file.is_absolute() else path.parent / file
+            split = (row.get("split") or "").strip() or None
+            if split is not None and split not in SPLITS:
+                raise DatasetError(f"{path}:{line}: split must be one of {', '.join(SPLITS)}, got {split!r}")
+            group = (row.get("group") or "").strip() or str(file)
+            recordings.append(Recording(file, row["label"].strip(), group, split))
+    return recordings
+
+
+def merge_duplicates(recordings: list[Recording], hashes: dict[Path, str]) -> tuple[list[Recording], list[list[Path]]]:
+    """Put recordings with the same content into one group, so copies never straddle a split.
+
+    Returns the regrouped recordings and the sets of duplicate paths (for the report). The same
+    content under two labels cannot be right, and is an error naming both files.
+    """
+    by_hash: dict[str, list[Recording]] = defaultdict(list)
+    for recording in recordings:
+        if recording.path in hashes:
+            by_hash[hashes[recording.path]].append(recording)
+    group_of: dict[str, str] = {}
+    duplicates = []
+    for copies in by_hash.values():
+        if len(copies) < 2:
+            continue
+        labels = {c.label for c in copies}
+        if len(labels) > 1:
+            first, other = copies[0], next(c for c in copies if c.label != copies[0].label)
+            raise DatasetError(
+                f"the same audio is labelled '{first.label}' in {first.path} and '{other.label}' in {other.path}"
+            )
+        duplicates.append([c.path for c in copies])
+        for copy in copies[1:]:
+            group_of[copy.group] = copies[0].group
+    regrouped = [replace(r, group=group_of.get(r.group, r.group)) for r in recordings]
+    return regrouped, duplicates
+
+
+def _side_counts(n_groups: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
+    """How many of a class's groups go to train, val and test (each side gets one if it can)."""
+    n_test = round(n_groups * test_fraction)
+    n_val = round(n_groups * val_fraction)
+    if test_fraction > 0 and n_test == 0 and n_groups >= 2 + (val_fraction > 0):
+        n_test = 1
+    if val_fraction > 0 and n_val == 0 and n_groups >= 2 + (n_test > 0):
+        n_val = 1
+    while n_test + n_val >= n_groups and (n_test or n_val):  # train keeps at least one group
+        if n_val >= n_test and n_val:
+            n_val -= 1
+        else:
+            n_test -= 1
+    return n_groups - n_val - n_test, n_val, n_test
+
+
+def split_by_group(
+    recordings: list[Recording], val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0
+) -> list[Recording]:
+    """Assign train/val/test, stratified by label and grouped by work.
+
+    Each label's groups are shuffled (seeded) and dealt out by the fractions, so every class is on
+    every side when it has enough groups; a class without enough gets a warning. A group whose
+    recordings carry several labels goes with its most common label. Splits already given (in a
+    CSV) are kept, and must not put one group on two sides.
+    """
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise DatasetError(f"split fractions must leave room for training: val={val_fraction}, test={test_fraction}")
+    given = [r for r in recordings if r.split]
+    if given:
+        if len(given) != len(recordings):
+            raise DatasetError("the dataset gives a split for some recordings but not all")
+        _check_given_split(recordings)
+        return list(recordings)
+
+    members: dict[str, list[Recording]] = defaultdict(list)
+    for recording in recordings:
+        members[recording.group].append(recording)
+    groups_of_label: dict[str, list[str]] = defaultdict(list)
+    for group, items in sorted(members.items()):
+        label = Counter(r.label for r in items).most_common(1)[0][0]
+        groups_of_label[label].append(group)
+
+    rng = np.random.default_rng(seed)
+    side_of_group: dict[str, str] = {}
+    for label, groups in sorted(groups_of_label.items()):
+        order = [groups[i] for i in rng.permutation(len(groups))]
+        n_train, n_val, n_test = _side_counts(len(groups), val_fraction, test_fraction)
+        sides = ["test"] * n_test + ["val"] * n_val + ["train"] * n_train
+        side_of_group.update(zip(order, sides, strict=True))
+        missing = [s for s, n, f in (("val", n_val, val_fraction), ("test", n_test, test_fraction)) if f > 0 and n == 0]
+        if missing:
+            log.warning("class '%s' has only %d group(s): none in %s", label, len(groups), " or ".join(missing))
+    return [replace(r, split=side_of_group[r.group]) for r in recordings]
+
+
+def _check_given_split(recordings: list[Recording]) -> None:
+    sides: dict[str, set[str]] = defaultdict(set)
+    for recording in recordings:
+        sides[recording.group].add(recording.split or "")
+    leaking = sorted(g for g, s in sides.items() if len(s) > 1)
+    if leaking:
+        raise DatasetError(
+            f"group '{leaking[0]}' is on more than one side of the given split ({len(leaking)} such groups)"
+        )

@@ -1,0 +1,51 @@
+"""The one small error hierarchy: the CLI turns these into one-line messages and exit code 2."""
+
+from __future__ import annotations
+
+
+class ClassicfyError(Exception):
+    """A problem with the user's input or environment, not a bug in classicfy."""
+
+
+class DatasetError(ClassicfyError):
+    """A dataset cannot be listed, labelled or split as asked."""
+
+
+class RunError(ClassicfyError):
+    """A run folder is missing, incomplete or inconsistent."""
+
+
+class AudioError(ClassicfyError):
+    """A file that cannot be used as a recording; `kind` names why in one word."""
+
+    kind = "unusable"
+
+    def __init__(self, path: str, detail: str = "") -> None:
+        self.path = str(path)
+        self.detail = detail
+        super().__init__(f"{self.path}: {self.reason}")
+
+    @property
+    def reason(self) -> str:
+        """The kind and the detail together, as shown in a run's list of skipped files."""
+        return f"{self.kind} ({self.detail})" if self.detail else self.kind
+
+
+class EmptyAudioError(AudioError):
+    kind = "empty"
+
+
+class CorruptAudioError(AudioError):
+    kind = "corrupt"
+
+
+class NotAudioError(AudioError):
+    kind = "not-audio"
+
+
+class TooShortAudioError(AudioError):
+    kind = "too-short"
+
+
+class SilentAudioError(AudioError):
+    kind = "silent"

@@ -1,0 +1,109 @@
+"""Log-mel, MFCC and chroma per window, all three from one STFT.
+
+The same `AudioFeatureExtractor.extract` serves training and prediction, so a model always sees
+features made the same way. Results are cached on disk by `classicfy.cache`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from classicfy.audio import AudioConfig, RecordingAudio, load_recording
+
+# Bump when the computation changes in a way the config does not show: it invalidates caches.
+FEATURE_VERSION = 1
+FEATURE_NAMES = ("mel", "mfcc", "chroma")
+_WINDOWS_PER_CHUNK = 8  # bounds the complex STFT buffer to about 30 MB for 10 s windows
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Spectral parameters (FFT sizes in samples, frequencies in Hz) plus how audio is windowed."""
+
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 96
+    fmin: float = 0.0
+    fmax: float | None = None  # None: half the sample rate
+    n_mfcc: int = 20
+    n_chroma: int = 12
+    top_db: float = 80.0  # log-mel floor below each window's peak, dB
+
+    def __post_init__(self) -> None:
+        if self.n_fft <= 0 or self.hop_length <= 0 or self.n_mels <= 0:
+            raise ValueError("n_fft, hop_length and n_mels must be positive")
+        if self.n_mfcc > self.n_mels:
+            raise ValueError(f"n_mfcc ({self.n_mfcc}) cannot exceed n_mels ({self.n_mels})")
+
+    @property
+    def frames_per_window(self) -> int:
+        return 1 + self.audio.window_samples // self.hop_length
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> FeatureConfig:
+        values = dict(values)
+        audio = AudioConfig(**values.pop("audio", {}))
+        return cls(audio=audio, **values)
+
+    def key(self) -> str:
+        """Stable short hash of everything that shapes the features; names the cache folder."""
+        text = json.dumps({"version": FEATURE_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class WindowFeatures:
+    """Features of n windows: mel (n, n_mels, T) in dB, mfcc (n, n_mfcc, T), chroma (n, n_chroma, T)."""
+
+    mel: np.ndarray
+    mfcc: np.ndarray
+    chroma: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.mel)
+
+
+class AudioFeatureExtractor:
+    """Turns windows of samples into log-mel, MFCC and chroma arrays (float32)."""
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = config or FeatureConfig()
+
+    def extract(self, path: str | Path) -> tuple[RecordingAudio, WindowFeatures]:
+        """Decode a file and featurise its windows; raises `AudioError` for unusable files."""
+        audio = load_recording(path, self.config.audio)
+        return audio, self.transform(audio.windows)
+
+    def transform(self, windows: np.ndarray) -> WindowFeatures:
+        """Featurise a (n_windows, samples) array, a few windows at a time to bound memory."""
+        windows = np.atleast_2d(np.asarray(windows, dtype=np.float32))
+        parts = [
+            self._transform_chunk(windows[i : i + _WINDOWS_PER_CHUNK])
+            for i in range(0, len(windows), _WINDOWS_PER_CHUNK)
+        ]
+        return WindowFeatures(*(np.concatenate([p[k] for p in parts]) for k in range(3)))
+
+    def _transform_chunk(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import librosa
+
+        c = self.config
+        sr = c.audio.sample_rate
+        spectrum = librosa.stft(windows, n_fft=c.n_fft, hop_length=c.hop_length, center=True)
+        power = np.square(np.abs(spectrum), dtype=np.float32)
+        del spectrum
+        mel_power = librosa.feature.melspectrogram(S=power, sr=sr, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax)
+        # power_to_db per window: its top_db floor is relative to the peak of what it is given.
+        log_mel = np.stack([librosa.power_to_db(m, ref=1.0, top_db=c.top_db) for m in mel_power])
+        mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=c.n_mfcc)
+        # Tuning is fixed at A440: estimating it per window is slow and noisy on 10 s of music.
+        chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0, n_chroma=c.n_chroma)
+        return (log_mel.astype(np.float32), mfcc.astype(np.float32), chroma.astype(np.float32))
