@@ -115,13 +115,15 @@ def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
     import soundfile
 
     with soundfile.SoundFile(path) as sound:
-        # Downmix block by block so a long stereo file never exists twice in memory.
-        blocks = [
-            block.mean(axis=1) for block in sound.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True)
-        ]
         rate = sound.samplerate
-    samples = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-    return samples.astype(np.float32, copy=False), rate
+        if sound.channels == 1:
+            return sound.read(dtype="float32"), rate
+        # Downmix block by block so a long multichannel file never exists twice in memory.
+        blocks = [
+            block.mean(axis=1, dtype=np.float32)
+            for block in sound.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True)
+        ]
+    return (np.concatenate(blocks) if blocks else np.zeros(0, np.float32)), rate
 
 
 def _decode_pyav(path: Path) -> tuple[np.ndarray, int]:
@@ -161,7 +163,8 @@ def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:
 
 def rms_dbfs(frames: np.ndarray) -> np.ndarray:
     """RMS level of each row in dB relative to full scale (a full-scale sine is -3 dBFS)."""
-    power = np.mean(np.square(frames, dtype=np.float64), axis=-1)
+    frames = np.atleast_2d(frames)
+    power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frames.shape[-1]
     return 10.0 * np.log10(np.maximum(power, 1e-20))
 
 
@@ -197,7 +200,7 @@ def window_recording(
     """Cut samples at `config.sample_rate` into non-silent, loudness-normalised windows."""
     windows, starts = cut_windows(samples, config)
     # Level of what is really there: a padded window is judged by its unpadded samples.
-    levels = rms_dbfs(samples[None, :]) if len(samples) < config.window_samples else rms_dbfs(windows)
+    levels = rms_dbfs(samples) if len(samples) < config.window_samples else rms_dbfs(windows)
     keep = levels >= config.silence_dbfs
     if not keep.any():
         raise SilentAudioError(name, f"every window below {config.silence_dbfs:g} dBFS")

@@ -6,6 +6,7 @@ never holds the dataset's features in memory. An unusable file becomes a skip wi
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -64,20 +65,21 @@ class ExtractionReport:
         return sum(s.cache_hit for s in self.usable)
 
 
-# One extractor and cache per worker process, made on first use.
-_worker: dict[str, tuple[AudioFeatureExtractor, FeatureCache]] = {}
+# One cache and one extractor per worker process and config, made on first use: a run that
+# finds everything cached never builds an extractor (nor imports librosa).
+@functools.cache
+def _cache_for(config: FeatureConfig, cache_root: Path) -> FeatureCache:
+    return FeatureCache(cache_root, config)
 
 
-def _tools(config: FeatureConfig, cache_root: Path) -> tuple[AudioFeatureExtractor, FeatureCache]:
-    key = f"{config.key()}:{cache_root}"
-    if key not in _worker:
-        _worker[key] = (AudioFeatureExtractor(config), FeatureCache(cache_root, config))
-    return _worker[key]
+@functools.cache
+def _extractor_for(config: FeatureConfig) -> AudioFeatureExtractor:
+    return AudioFeatureExtractor(config)
 
 
 def featurise(path: Path, config: FeatureConfig, cache_root: Path) -> RecordingStatus:
     """Make sure one file's features are cached; never raises for a bad file."""
-    extractor, cache = _tools(config, cache_root)
+    cache = _cache_for(config, cache_root)
     try:
         digest = content_hash(path)
     except OSError as error:
@@ -90,7 +92,7 @@ def featurise(path: Path, config: FeatureConfig, cache_root: Path) -> RecordingS
         reason = f"{failure.kind} ({failure.detail})" if failure.detail else failure.kind
         return RecordingStatus(path, digest, cache_hit=True, skip_reason=reason)
     try:
-        audio, features = extractor.extract(path)
+        audio, features = _extractor_for(config).extract(path)
     except AudioError as error:
         cache.put_failure(digest, error)
         return RecordingStatus(path, digest, skip_reason=error.reason)

@@ -133,7 +133,7 @@ def _side_counts(n_groups: int, val_fraction: float, test_fraction: float) -> tu
     """How many of a class's groups go to train, val and test (each side gets one if it can)."""
     n_test = round(n_groups * test_fraction)
     n_val = round(n_groups * val_fraction)
-    if test_fraction > 0 and n_test == 0 and n_groups >= 2 + (val_fraction > 0):
+    if test_fraction > 0 and n_test == 0 and n_groups >= 2:  # a test side matters more than val
         n_test = 1
     if val_fraction > 0 and n_val == 0 and n_groups >= 2 + (n_test > 0):
         n_val = 1

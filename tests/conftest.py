@@ -1,0 +1,32 @@
+"""Generated audio for the tests: tones, silence and broken files, a few seconds each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from classicfy.synthetic import write_tone_dataset
+
+SR = 22050
+
+
+def sine(seconds: float, freq: float = 440.0, sr: int = SR, amplitude: float = 0.5) -> np.ndarray:
+    t = np.arange(round(seconds * sr)) / sr
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write(path: Path, samples: np.ndarray, sr: int = SR, **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, samples, sr, **kwargs)
+    return path
+
+
+@pytest.fixture
+def tone_dataset(tmp_path: Path) -> Path:
+    """Three labels x three works x two recordings of 3 s: `DATA/<label>/<work>/<n>.flac`."""
+    root = tmp_path / "data"
+    write_tone_dataset(root, works_per_label=3, recordings_per_work=2, seconds=3.0)
+    return root

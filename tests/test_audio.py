@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import SR, sine, write
+
+from classicfy.audio import AudioConfig, cut_windows, decode, load_recording, window_recording
+from classicfy.errors import (
+    CorruptAudioError,
+    EmptyAudioError,
+    NotAudioError,
+    SilentAudioError,
+    TooShortAudioError,
+)
+
+CONFIG = AudioConfig(sample_rate=SR, window_s=2.0, hop_s=2.0)
+
+
+def dominant_frequency(samples: np.ndarray, sr: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples))
+    return float(np.argmax(spectrum) * sr / len(samples))
+
+
+def write_m4a(path: Path, samples: np.ndarray, sr: int) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=sr, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+        frame.sample_rate = sr
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "sr", "options"),
+    [
+        ("a.wav", 44100, {}),
+        ("a.flac", 22050, {}),
+        ("a.ogg", 44100, {"format": "OGG", "subtype": "VORBIS"}),
+        ("a.opus", 48000, {"format": "OGG", "subtype": "OPUS"}),
+        ("a.mp3", 44100, {"format": "MP3", "subtype": "MPEG_LAYER_III"}),
+    ],
+)
+def test_every_common_format_decodes_to_the_same_tone(tmp_path, name, sr, options):
+    path = write(tmp_path / name, sine(3.0, 440.0, sr), sr, **options)
+    audio = load_recording(path, CONFIG)
+    assert audio.windows.shape == (1, 2 * SR)
+    assert abs(audio.duration_s - 3.0) < 0.1
+    assert abs(dominant_frequency(audio.windows[0], SR) - 440.0) < 2.0
+
+
+def test_m4a_is_decoded_through_ffmpeg(tmp_path):
+    path = write_m4a(tmp_path / "a.m4a", sine(3.0, 440.0, 44100), 44100)
+    samples, rate = decode(path)
+    assert rate == 44100
+    assert abs(len(samples) / rate - 3.0) < 0.1
+    assert abs(dominant_frequency(samples, rate) - 440.0) < 2.0
+
+
+def test_stereo_is_downmixed_to_the_mean_of_its_channels(tmp_path):
+    left = sine(2.0, 440.0)
+    path = write(tmp_path / "s.wav", np.stack([left, np.zeros_like(left)], axis=1), subtype="FLOAT")
+    samples, _ = decode(path)
+    np.testing.assert_allclose(samples, left / 2, atol=1e-6)
+
+
+def test_last_partial_window_is_dropped_and_overlap_follows_the_hop():
+    samples = sine(25.0)
+    windows, starts = cut_windows(samples, AudioConfig(window_s=10.0, hop_s=10.0))
+    assert windows.shape == (2, 10 * SR)
+    np.testing.assert_array_equal(starts, [0, 10 * SR])
+    _, starts = cut_windows(samples, AudioConfig(window_s=10.0, hop_s=5.0))
+    np.testing.assert_array_equal(starts / SR, [0, 5, 10, 15])
+    np.testing.assert_array_equal(windows[1], samples[10 * SR : 20 * SR])
+
+
+def test_a_recording_shorter_than_one_window_is_zero_padded():
+    samples = sine(4.0)
+    windows, starts = cut_windows(samples, AudioConfig(window_s=10.0))
+    assert windows.shape == (1, 10 * SR)
+    np.testing.assert_array_equal(windows[0, : len(samples)], samples)
+    assert not windows[0, len(samples) :].any()
+    assert starts.tolist() == [0]
+
+
+def test_loudness_is_normalised_whatever_the_recording_level():
+    quiet = window_recording(sine(4.0, amplitude=0.01), CONFIG)
+    loud = window_recording(sine(4.0, amplitude=0.9), CONFIG)
+    np.testing.assert_allclose(quiet.windows, loud.windows, atol=1e-4)
+    rms_db = 10 * np.log10(np.mean(loud.windows.astype(np.float64) ** 2))
+    assert abs(rms_db - CONFIG.loudness_dbfs) < 0.01
+
+
+def test_silent_windows_are_dropped_and_counted():
+    samples = np.concatenate([sine(2.0), np.zeros(2 * SR, np.float32), sine(2.0)])
+    audio = window_recording(samples, CONFIG)
+    assert len(audio.windows) == 2
+    assert audio.silent_windows == 1
+    np.testing.assert_array_equal(audio.starts_s, [0.0, 4.0])
+
+
+def test_empty_file_is_rejected(tmp_path):
+    path = tmp_path / "empty.flac"
+    path.touch()
+    with pytest.raises(EmptyAudioError):
+        load_recording(path, CONFIG)
+
+
+def test_header_without_frames_is_rejected_as_empty(tmp_path):
+    path = write(tmp_path / "noframes.wav", np.zeros(0, np.float32))
+    with pytest.raises(EmptyAudioError):
+        load_recording(path, CONFIG)
+
+
+def test_corrupt_audio_file_is_rejected(tmp_path):
+    path = tmp_path / "broken.wav"
+    path.write_bytes(b"RIFF\x00\x01garbage" + bytes(range(256)) * 4)
+    with pytest.raises(CorruptAudioError) as caught:
+        load_recording(path, CONFIG)
+    assert caught.value.kind == "corrupt"
+    assert str(path) in str(caught.value)
+
+
+def test_non_audio_file_is_rejected(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("liner notes, not music\n" * 50)
+    with pytest.raises(NotAudioError):
+        load_recording(path, CONFIG)
+
+
+def test_too_short_recording_is_rejected(tmp_path):
+    path = write(tmp_path / "blip.wav", sine(0.5))
+    with pytest.raises(TooShortAudioError) as caught:
+        load_recording(path, CONFIG)
+    assert "0.50 s" in caught.value.reason
+
+
+def test_silent_recording_is_rejected(tmp_path):
+    path = write(tmp_path / "silence.flac", np.zeros(3 * SR, np.float32))
+    with pytest.raises(SilentAudioError):
+        load_recording(path, CONFIG)
+
+
+def test_config_refuses_a_window_shorter_than_the_minimum_duration():
+    with pytest.raises(ValueError, match="window_s"):
+        AudioConfig(window_s=0.5)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SR, sine
+
+from classicfy import atomic
+from classicfy.audio import AudioConfig, window_recording
+from classicfy.cache import FeatureCache
+from classicfy.errors import SilentAudioError
+from classicfy.features import AudioFeatureExtractor, FeatureConfig
+
+CONFIG = FeatureConfig(audio=AudioConfig(sample_rate=SR, window_s=2.0, hop_s=2.0))
+
+
+@pytest.fixture
+def stored(tmp_path):
+    audio = window_recording(sine(4.5), CONFIG.audio)
+    features = AudioFeatureExtractor(CONFIG).transform(audio.windows)
+    cache = FeatureCache(tmp_path / "cache", CONFIG)
+    cache.put("ab" * 16, audio, features)
+    return cache, features
+
+
+def test_entry_round_trips_as_memory_maps(stored):
+    cache, features = stored
+    cached = cache.get("ab" * 16)
+    assert isinstance(cached.features.mel, np.memmap)
+    np.testing.assert_array_equal(cached.features.mel, features.mel)
+    np.testing.assert_array_equal(cached.features.chroma, features.chroma)
+    assert cached.n_windows == 2
+    assert cached.duration_s == pytest.approx(4.5)
+
+
+def test_absent_entry_is_none(stored):
+    cache, _ = stored
+    assert cache.get("cd" * 16) is None
+
+
+def test_entries_of_another_config_are_separate(stored, tmp_path):
+    other = FeatureCache(tmp_path / "cache", FeatureConfig(audio=CONFIG.audio, n_mels=32))
+    assert other.get("ab" * 16) is None
+
+
+def test_flipped_byte_is_detected_and_the_entry_removed(stored):
+    cache, _ = stored
+    entry = cache._entry("ab" * 16)
+    data = bytearray((entry / "mel.npy").read_bytes())
+    data[-10] ^= 0xFF
+    (entry / "mel.npy").write_bytes(bytes(data))
+    assert cache.get("ab" * 16) is None
+    assert not entry.exists()
+
+
+def test_truncated_array_is_detected(stored):
+    cache, _ = stored
+    path = cache._entry("ab" * 16) / "chroma.npy"
+    path.write_bytes(path.read_bytes()[:100])
+    assert cache.get("ab" * 16) is None
+
+
+def test_missing_metadata_is_detected(stored):
+    cache, _ = stored
+    (cache._entry("ab" * 16) / "meta.json").unlink()
+    assert cache.get("ab" * 16) is None
+
+
+def test_interrupted_write_leaves_no_entry_and_no_temporary_folder(tmp_path):
+    target = tmp_path / "entry"
+    with pytest.raises(KeyboardInterrupt), atomic.new_directory(target) as tmp:
+        (tmp / "mel.npy").write_bytes(b"half")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failures_are_remembered(stored):
+    cache, _ = stored
+    cache.put_failure("ef" * 16, SilentAudioError("x.wav", "every window below -60 dBFS"))
+    failure = cache.get_failure("ef" * 16)
+    assert (failure.kind, failure.detail) == ("silent", "every window below -60 dBFS")
+    assert cache.get_failure("ab" * 16) is None

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from conftest import write
+
+from classicfy.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "classicfy.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_features_names_every_bad_file_and_second_run_hits_the_cache(tone_dataset, tmp_path, capsys):
+    (tone_dataset / "low" / "work00" / "corrupt.wav").write_bytes(b"RIFF" + bytes(300))
+    (tone_dataset / "mid" / "empty.flac").touch()
+    write(tone_dataset / "high" / "silence.flac", np.zeros(44100, np.float32))
+    (tone_dataset / "high" / "notes.txt").write_text("programme notes")
+    write(tone_dataset / "high" / "blip.flac", np.full(4000, 0.1, np.float32))
+    cache = tmp_path / "cache"
+
+    assert main(["features", str(tone_dataset), "--cache", str(cache), "--jobs", "2", "--window", "2"]) == 0
+    first = capsys.readouterr().out
+    assert "recordings: 18 usable of 23 (0 from cache), 3 labels" in first
+    assert "windows:    18 of 2 s" in first
+    for name, reason in [
+        ("corrupt.wav", "corrupt"),
+        ("empty.flac", "empty (0 bytes)"),
+        ("silence.flac", "silent"),
+        ("notes.txt", "not-audio"),
+        ("blip.flac", "too-short"),
+    ]:
+        assert f"{name}: {reason}" in first
+
+    assert main(["features", str(tone_dataset), "--cache", str(cache), "--jobs", "1", "--window", "2"]) == 0
+    second = capsys.readouterr().out
+    assert "18 usable of 23 (18 from cache)" in second
+    assert second.splitlines()[1:] == first.splitlines()[1:]
+
+
+def test_missing_dataset_exits_2_with_one_line_and_no_traceback(tmp_path):
+    result = run_cli("features", "/no/such/dir", "--cache", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == "classicfy: error: dataset not found: /no/such/dir"
+
+
+def test_nothing_usable_exits_2(tmp_path, capsys):
+    (tmp_path / "data" / "x").mkdir(parents=True)
+    (tmp_path / "data" / "x" / "a.wav").write_bytes(b"junk")
+    assert main(["features", str(tmp_path / "data"), "--cache", str(tmp_path / "c")]) == 2
+    assert "no usable recordings" in capsys.readouterr().err
+
+
+def test_same_audio_under_two_labels_exits_2_but_keeps_the_cached_work(tone_dataset, tmp_path, capsys):
+    original = tone_dataset / "low" / "work00" / "00.flac"
+    shutil.copy(original, tone_dataset / "high" / "copy.flac")
+    cache = tmp_path / "cache"
+    args = ["features", str(tone_dataset), "--cache", str(cache), "--jobs", "1", "--window", "2", "--no-progress"]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert str(original) in error and "copy.flac" in error
+    (tone_dataset / "high" / "copy.flac").unlink()
+    assert main(args) == 0
+    assert "(18 from cache)" in capsys.readouterr().out
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = "import sys, classicfy.cli; print(sorted(m for m in ('numpy', 'librosa', 'torch') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_command_has_help():
+    result = run_cli("features", "--help")
+    assert result.returncode == 0
+    assert "--cache" in result.stdout and "--jobs" in result.stdout
+
+
+def test_invalid_window_is_a_usage_error(tmp_path):
+    result = run_cli("features", str(tmp_path), "--window", "0")
+    assert result.returncode == 2
+    assert "must be positive" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_default_cache_follows_the_environment(tone_dataset, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "envcache"))
+    assert main(["features", str(tone_dataset), "--jobs", "1", "--window", "2", "--no-progress"]) == 0
+    assert list(Path(tmp_path / "envcache" / "features").iterdir())

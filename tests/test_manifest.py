@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from classicfy.data.manifest import (
+    Recording,
+    content_hash,
+    list_dataset,
+    merge_duplicates,
+    split_by_group,
+)
+from classicfy.errors import DatasetError
+
+
+def touch(path: Path, content: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def synthetic(n_labels: int, groups_per_label: int, per_group: int = 2) -> list[Recording]:
+    return [
+        Recording(Path(f"{label}/{g}/{i}.wav"), f"c{label}", f"c{label}/w{g}")
+        for label in range(n_labels)
+        for g in range(groups_per_label)
+        for i in range(per_group)
+    ]
+
+
+def test_folder_groups_by_first_subfolder_else_by_file(tmp_path):
+    touch(tmp_path / "bach" / "bwv1007" / "prelude.flac")
+    touch(tmp_path / "bach" / "bwv1007" / "cd2" / "gigue.flac")
+    touch(tmp_path / "bach" / "single.flac")
+    touch(tmp_path / "bach" / ".hidden.flac")
+    touch(tmp_path / ".trash" / "x.flac")
+    touch(tmp_path / "loose.flac")
+    recordings = list_dataset(tmp_path)
+    groups = {r.path.name: r.group for r in recordings}
+    assert groups == {"prelude.flac": "bach/bwv1007", "gigue.flac": "bach/bwv1007", "single.flac": "bach/single.flac"}
+    assert {r.label for r in recordings} == {"bach"}
+
+
+def test_csv_paths_are_relative_to_the_csv_and_group_defaults_to_the_file(tmp_path):
+    csv = tmp_path / "set.csv"
+    csv.write_text("path,label,group\naudio/a.wav,bach,bwv1\naudio/b.wav,bach,\n/abs/c.wav,mozart,k1\n")
+    recordings = {r.path.name: r for r in list_dataset(csv)}
+    assert recordings["a.wav"].path == tmp_path / "audio" / "a.wav"
+    assert recordings["a.wav"].group == "bwv1"
+    assert recordings["b.wav"].group == str(tmp_path / "audio" / "b.wav")
+    assert recordings["c.wav"].path == Path("/abs/c.wav")
+
+
+def test_a_folder_with_a_manifest_is_read_through_it(tmp_path):
+    touch(tmp_path / "bach" / "a.flac")
+    (tmp_path / "manifest.csv").write_text("path,label,group\nbach/a.flac,baroque,bwv1\n")
+    [recording] = list_dataset(tmp_path)
+    assert (recording.label, recording.group) == ("baroque", "bwv1")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("file,label\na.wav,x\n", "columns 'path' and 'label'"),
+        ("path,label,split\na.wav,x,holdout\n", "split must be one of"),
+        ("path,label\na.wav,\n", "empty path or label"),
+    ],
+)
+def test_bad_csv_is_a_dataset_error(tmp_path, text, message):
+    csv = tmp_path / "set.csv"
+    csv.write_text(text)
+    with pytest.raises(DatasetError, match=message):
+        list_dataset(csv)
+
+
+def test_missing_or_empty_dataset_is_a_dataset_error(tmp_path):
+    with pytest.raises(DatasetError, match="not found"):
+        list_dataset(tmp_path / "nope")
+    (tmp_path / "empty" / "label").mkdir(parents=True)
+    with pytest.raises(DatasetError, match="no recordings"):
+        list_dataset(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_split_never_puts_a_group_on_two_sides(seed):
+    recordings = synthetic(n_labels=3, groups_per_label=7, per_group=3)
+    sides = defaultdict(set)
+    for r in split_by_group(recordings, 0.2, 0.2, seed):
+        sides[r.group].add(r.split)
+    assert all(len(s) == 1 for s in sides.values())
+
+
+def test_split_is_stratified_and_follows_the_fractions():
+    recordings = split_by_group(synthetic(n_labels=3, groups_per_label=10), 0.2, 0.3, seed=0)
+    for label in ("c0", "c1", "c2"):
+        groups = defaultdict(set)
+        for r in recordings:
+            if r.label == label:
+                groups[r.split].add(r.group)
+        assert {side: len(g) for side, g in groups.items()} == {"train": 5, "val": 2, "test": 3}
+
+
+def test_split_is_reproducible_by_seed():
+    recordings = synthetic(n_labels=2, groups_per_label=10)
+    first = split_by_group(recordings, 0.2, 0.2, seed=3)
+    assert first == split_by_group(recordings, 0.2, 0.2, seed=3)
+    assert first != split_by_group(recordings, 0.2, 0.2, seed=4)
+
+
+def test_a_class_with_too_few_groups_is_warned_about(caplog):
+    recordings = synthetic(n_labels=1, groups_per_label=2) + synthetic(n_labels=2, groups_per_label=6)[12:]
+    with caplog.at_level(logging.WARNING):
+        result = split_by_group(recordings, 0.2, 0.2, seed=0)
+    assert "class 'c0' has only 2 group(s): none in val" in caplog.text
+    assert {r.split for r in result if r.label == "c0"} == {"train", "test"}
+
+
+def test_a_given_split_is_kept_and_checked():
+    recordings = [Recording(Path("a"), "x", "g1", "train"), Recording(Path("b"), "x", "g2", "test")]
+    assert split_by_group(recordings) == recordings
+    leaking = [*recordings, Recording(Path("c"), "x", "g1", "test")]
+    with pytest.raises(DatasetError, match="group 'g1' is on more than one side"):
+        split_by_group(leaking)
+
+
+def test_duplicates_share_a_group_and_conflicting_labels_are_an_error(tmp_path):
+    a = touch(tmp_path / "a.wav", b"same")
+    b = touch(tmp_path / "b.wav", b"same")
+    c = touch(tmp_path / "c.wav", b"other")
+    hashes = {p: content_hash(p) for p in (a, b, c)}
+    recordings = [Recording(a, "x", "g1"), Recording(b, "x", "g2"), Recording(c, "x", "g3")]
+    regrouped, duplicates = merge_duplicates(recordings, hashes)
+    assert duplicates == [[a, b]]
+    assert regrouped[0].group == regrouped[1].group == "g1"
+    assert regrouped[2].group == "g3"
+    conflicting = [Recording(a, "x", "g1"), Recording(b, "y", "g2")]
+    with pytest.raises(DatasetError, match=r"a\.wav.*b\.wav"):
+        merge_duplicates(conflicting, hashes)
+
+
+def test_bad_fractions_are_refused():
+    with pytest.raises(DatasetError, match="fractions"):
+        split_by_group(synthetic(1, 3), 0.5, 0.5)
