@@ -45,6 +45,10 @@ def timed(function, *args) -> float:
     return time.perf_counter() - start
 
 
+def run_quietly(command: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True)
+
+
 def make_dataset(root: Path, minutes: float) -> None:
     seconds = 100.0
     works = max(1, round(minutes * 60 / seconds / 3 / 2))
@@ -83,14 +87,14 @@ def main() -> None:
         for repeat in range(args.repeats):
             cache = Path(tmp) / f"cache{repeat}"
             command = ["classicfy", "features", str(data), "--cache", str(cache), "--jobs", "2", "--no-progress"]
-            cold.append(timed(subprocess.run, command))
-            warm.append(timed(subprocess.run, command))
+            cold.append(timed(run_quietly, command))
+            warm.append(timed(run_quietly, command))
         results["dataset_minutes"] = args.minutes
         results["cold_run_s"] = statistics.median(cold)
         results["warm_run_s"] = statistics.median(warm)
         results["warm_over_cold"] = statistics.median(w / c for w, c in zip(warm, cold, strict=True))
         results["help_s"] = statistics.median(
-            timed(subprocess.run, ["classicfy", "--help"]) for _ in range(5)
+            timed(run_quietly, ["classicfy", "--help"]) for _ in range(5)
         )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
