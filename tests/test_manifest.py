@@ -54,6 +54,12 @@ def test_csv_paths_are_relative_to_the_csv_and_group_defaults_to_the_file(tmp_pa
     assert recordings["c.wav"].path == Path("/abs/c.wav")
 
 
+def test_csv_rows_without_a_label_are_left_out(tmp_path):
+    csv = tmp_path / "set.csv"
+    csv.write_text("path,label\na.wav,bach\nb.wav,\n")
+    assert [r.path.name for r in list_dataset(csv)] == ["a.wav"]
+
+
 def test_a_folder_with_a_manifest_is_read_through_it(tmp_path):
     touch(tmp_path / "bach" / "a.flac")
     (tmp_path / "manifest.csv").write_text("path,label,group\nbach/a.flac,baroque,bwv1\n")
@@ -66,7 +72,7 @@ def test_a_folder_with_a_manifest_is_read_through_it(tmp_path):
     [
         ("file,label\na.wav,x\n", "columns 'path' and 'label'"),
         ("path,label,split\na.wav,x,holdout\n", "split must be one of"),
-        ("path,label\na.wav,\n", "empty path or label"),
+        ("path,label\n,x\n", "empty path"),
     ],
 )
 def test_bad_csv_is_a_dataset_error(tmp_path, text, message):

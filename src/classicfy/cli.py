@@ -84,12 +84,14 @@ def _cache_root(args: argparse.Namespace) -> Path:
 
 def cmd_features(args: argparse.Namespace) -> int:
     """Extract and cache the features of every recording, then summarise the dataset."""
+    from classicfy.data.corpus import resolve_dataset
     from classicfy.data.manifest import list_dataset
     from classicfy.extraction import extract_dataset
 
-    recordings = list_dataset(args.data)
+    cache_root = _cache_root(args)
+    recordings = list_dataset(resolve_dataset(args.data, cache_root, args.jobs, not args.no_progress))
     config = _feature_config(args)
-    report = extract_dataset(recordings, config, _cache_root(args), args.jobs, progress=not args.no_progress)
+    report = extract_dataset(recordings, config, cache_root, args.jobs, progress=not args.no_progress)
     usable = report.usable
     labels = sorted({r.label for r in report.recordings})
     print(
@@ -111,6 +113,44 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus_build(args: argparse.Namespace) -> int:
+    """Render the built-in corpus from music21's scores and print what it holds."""
+    from classicfy.data.corpus import BuildOptions, build_corpus
+
+    composers = tuple(c.strip() for c in args.composers.split(",") if c.strip()) if args.composers else ()
+    options = BuildOptions(
+        timbre=args.timbre,
+        max_pieces_per_composer=args.max_pieces_per_composer,
+        composers=composers,
+        soundfont=str(args.soundfont) if args.soundfont else None,
+        seed=args.seed,
+    )
+    result = build_corpus(args.out, options, jobs=args.jobs, progress=not args.no_progress)
+    print(
+        f"pieces:   {len(result.rendered)} ({result.reused} already rendered), "
+        f"{len(result.failures)} failed, in {result.seconds:.0f} s"
+    )
+    _print_corpus_table(args.out / "manifest.csv", "composer")
+    for piece, reason in result.failures:
+        print(f"  failed {piece.source}: {reason}")
+    print(f"manifests: {args.out / 'manifest.csv'} (composers), {args.out / 'eras.csv'} (eras)")
+    return 0
+
+
+def _print_corpus_table(manifest: Path, column: str) -> None:
+    """Pieces, works and minutes per value of `column` (composer or era), and the label used."""
+    import csv
+
+    with open(manifest, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    print(f"{column:<16} {'label':<12} {'pieces':>6} {'works':>6} {'minutes':>8}")
+    for value in sorted({r[column] for r in rows}):
+        mine = [r for r in rows if r[column] == value]
+        minutes = sum(float(r["duration_s"]) for r in mine) / 60
+        label = mine[0]["label"] or "-"
+        print(f"{value:<16} {label:<12} {len(mine):>6} {len({r['group'] for r in mine}):>6} {minutes:>8.1f}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="classicfy",
@@ -130,6 +170,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_feature_options(features)
     features.set_defaults(handler=cmd_features)
+
+    corpus = commands.add_parser(
+        "corpus",
+        help="the built-in classical corpus",
+        description="Build the built-in corpus of real scores rendered to audio.",
+    )
+    corpus_commands = corpus.add_subparsers(dest="corpus_command", required=True, metavar="COMMAND")
+    build = corpus_commands.add_parser(
+        "build",
+        help="render music21's scores to audio, labelled by composer and era",
+        description="Parse the classical scores shipped with music21, export them to MIDI and render them "
+        "with a General MIDI SoundFont into OUT/<composer>/<piece>.flac (22.05 kHz mono), with "
+        "OUT/manifest.csv (label = composer) and OUT/eras.csv (label = era). Only missing pieces "
+        "are rendered; scores that fail are listed in OUT/failures.csv.",
+    )
+    build.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to build into")
+    build.add_argument(
+        "--timbre",
+        choices=("piano", "score", "mixed"),
+        default="piano",
+        help="piano: every part on one piano, so a model learns composition, not "
+        "instrumentation (default); score: the score's instruments; mixed: a seeded "
+        "random ensemble per piece",
+    )
+    build.add_argument(
+        "--max-pieces-per-composer",
+        type=_positive_int,
+        default=40,
+        metavar="N",
+        help="seeded sample of at most N pieces per composer (default: %(default)s)",
+    )
+    build.add_argument("--composers", metavar="A,B,...", help="only these composers (default: all)")
+    build.add_argument(
+        "--soundfont",
+        type=Path,
+        metavar="FILE",
+        help="SoundFont to render with (default: the General MIDI one pretty_midi ships)",
+    )
+    build.add_argument("--seed", type=int, default=0, help="seed for piece sampling and mixed ensembles")
+    build.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="scores rendered at once (default: %(default)s)",
+    )
+    build.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    build.set_defaults(handler=cmd_corpus_build)
     return parser
 
 

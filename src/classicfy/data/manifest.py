@@ -81,7 +81,10 @@ def list_folder(root: Path) -> list[Recording]:
 
 
 def read_csv(path: Path) -> list[Recording]:
-    """A CSV with `path,label[,group][,split]`; relative paths are relative to the CSV's folder."""
+    """A CSV with `path,label[,group][,split]`; relative paths are relative to the CSV's folder.
+
+    Rows with an empty label are not part of the dataset and are left out.
+    """
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or ())
@@ -89,8 +92,10 @@ def read_csv(path: Path) -> list[Recording]:
             raise DatasetError(f"{path}: a dataset CSV needs columns 'path' and 'label', found {sorted(columns)}")
         recordings = []
         for line, row in enumerate(reader, start=2):
-            if not row["path"] or not row["label"]:
-                raise DatasetError(f"{path}:{line}: empty path or label")
+            if not row["path"]:
+                raise DatasetError(f"{path}:{line}: empty path")
+            if not (row["label"] or "").strip():
+                continue  # a catalogue row that is not part of this labelling (see corpus.py)
             file = Path(row["path"])
             file = file if file.is_absolute() else path.parent / file
             split = (row.get("split") or "").strip() or None

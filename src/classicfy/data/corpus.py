@@ -1,0 +1,402 @@
+"""The built-in corpus: real scores from music21's corpus, rendered to audio with a SoundFont.
+
+Each score is parsed, its repeats expanded (when music21 can), exported to MIDI and rendered by
+TinySoundFont at 22.05 kHz mono into `OUT/<composer>/<piece>.flac`. Work groups, composers and eras
+come from the corpus layout, so a split keeps all movements of a work together. Each piece is
+rendered in its own process with a time limit: a score that hangs or fails is named in
+`failures.csv` and never stops the build. Outputs are written atomically and skipped when present.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import multiprocessing
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from classicfy import atomic
+from classicfy.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 22050
+MIN_WORKS_FOR_LABEL = 5  # a composer needs this many works for a work-grouped train/val/test split
+TIMBRES = ("piano", "score", "mixed")
+SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".krn", ".abc")  # in order of preference
+
+# The composers of the corpus that are classical music, with their era. Folk collections,
+# exercises and popular songs in the corpus are left out.
+ERAS = {
+    "trecento": "medieval",
+    "ciconia": "medieval",
+    "luca": "medieval",
+    "palestrina": "renaissance",
+    "josquin": "renaissance",
+    "lusitano": "renaissance",
+    "monteverdi": "renaissance",  # the corpus holds his madrigal books 3-5 (1592-1605)
+    "bach": "baroque",
+    "handel": "baroque",
+    "corelli": "baroque",
+    "cpebach": "classical",
+    "haydn": "classical",
+    "mozart": "classical",
+    "beethoven": "classical",
+    "schubert": "romantic",
+    "schumann_robert": "romantic",
+    "schumann_clara": "romantic",
+    "chopin": "romantic",
+    "weber": "romantic",
+    "verdi": "romantic",
+    "beach": "romantic",
+    "schoenberg": "modern",
+    "webern": "modern",
+}
+
+# Collections of several composers: their pieces get an era but never a composer label.
+COLLECTIONS = frozenset({"trecento"})
+# Files whose name does not show the opus they belong to.
+WORK_ALIASES = {"schumann_robert/dichterliebe_no2": "opus48"}
+
+# General MIDI programs of the `mixed` timbre's ensembles; channel i plays program[i % len].
+ENSEMBLES = {
+    "strings": (40, 41, 42, 43),
+    "woodwinds": (73, 68, 71, 70),
+    "brass": (56, 60, 57, 58),
+    "organ": (19,),
+    "choir": (52, 53),
+    "harpsichord": (6,),
+    "guitars": (24, 25),
+}
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One score of the corpus to render, with everything the manifest says about it."""
+
+    source: str  # corpus path, e.g. "beethoven/opus59no1/movement1.mxl"
+    composer: str
+    work: str
+    title: str
+
+    @property
+    def era(self) -> str:
+        return ERAS[self.composer]
+
+    @property
+    def slug(self) -> str:
+        stem = Path(self.source).with_suffix("").as_posix().split("/", 1)[1]
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", stem.replace("/", "__"))
+
+    def audio_path(self, out: Path) -> Path:
+        return out / self.composer / f"{self.slug}.flac"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What a corpus build renders and how; saved beside it as build.json."""
+
+    timbre: str = "piano"
+    max_pieces_per_composer: int = 40
+    composers: tuple[str, ...] = ()  # empty: every composer of ERAS
+    soundfont: str | None = None  # None: the General MIDI SoundFont shipped by pretty_midi
+    seed: int = 0
+    time_limit_s: float = 300.0  # per score; whole-quartet files can take minutes to parse
+
+
+def corpus_root() -> Path:
+    from music21 import corpus
+
+    return Path(corpus.getComposer("bach")[0]).parent.parent
+
+
+def _header_value(path: Path, key: str) -> str | None:
+    """A Humdrum reference record (e.g. `!!!OPR:` the parent work) without parsing the score."""
+    with open(path, encoding="latin-1") as handle:
+        for line in handle:
+            if line.startswith(f"!!!{key}:"):
+                return line.split(":", 1)[1].strip()
+            if not line.startswith("!"):
+                return None
+    return None
+
+
+def _work_and_title(root: Path, path: Path, composer: str) -> tuple[str, str]:
+    """The work a score belongs to (its group) and a readable title, from the corpus layout.
+
+    All pieces of one opus are one work (op. 18 no. 1 and no. 4 share a group): the safe side
+    against a model recognising a set of pieces rather than a composer.
+    """
+    parts = path.relative_to(root / composer).with_suffix("").parts
+    stem = re.sub(r"-sc$", "", parts[0])
+    title = " ".join((stem, *parts[1:]))
+    if alias := WORK_ALIASES.get(f"{composer}/{stem}"):
+        return alias, title
+    if match := re.search(r"(?:^|[_-])op(?:us)?[._]?(\d+)", stem, re.IGNORECASE):
+        return f"opus{match.group(1)}", title
+    if composer == "bach" and (match := re.match(r"(bwv\d+)", stem)):
+        return match.group(1), title  # chorales of one cantata are one work
+    if path.suffix == ".krn" and (parent := _header_value(path, "OPR")):
+        return parent, f"{parent}: {_header_value(path, 'OTL') or stem}"
+    return stem, title
+
+
+def list_pieces(options: BuildOptions) -> list[Piece]:
+    """Every piece to render: one encoding per piece, at most N pieces per composer (seeded)."""
+    root = corpus_root()
+    composers = options.composers or tuple(ERAS)
+    unknown = sorted(set(composers) - set(ERAS))
+    if unknown:
+        raise DatasetError(f"unknown composer(s): {', '.join(unknown)}; known: {', '.join(sorted(ERAS))}")
+    pieces = []
+    for composer in composers:
+        chosen: dict[str, Path] = {}  # one file per piece, whatever its encodings
+        for path in sorted((root / composer).rglob("*")):
+            if path.suffix not in SCORE_SUFFIXES:
+                continue
+            key = re.sub(r"-sc$", "", path.relative_to(root).with_suffix("").as_posix())
+            best = chosen.get(key)
+            rank = SCORE_SUFFIXES.index(path.suffix) + (1 if path.stem.endswith("-sc") else 0) * 10
+            if best is None or rank < SCORE_SUFFIXES.index(best.suffix) + (10 if best.stem.endswith("-sc") else 0):
+                chosen[key] = path
+        found = []
+        for path in chosen.values():
+            work, title = _work_and_title(root, path, composer)
+            found.append(Piece(path.relative_to(root).as_posix(), composer, f"{composer}/{work}", title))
+        # A seeded shuffle spreads the N pieces over many works instead of the first few.
+        found.sort(key=lambda p: hashlib.sha256(f"{options.seed}:{p.source}".encode()).hexdigest())
+        pieces.extend(found[: options.max_pieces_per_composer])
+    return sorted(pieces, key=lambda p: p.source)
+
+
+def default_soundfont() -> Path:
+    import pretty_midi
+
+    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
+def _programs_for(piece: Piece, options: BuildOptions) -> tuple[int, ...] | None:
+    """The General MIDI program of each channel, or None to keep the score's own."""
+    if options.timbre == "piano":
+        return (0,)
+    if options.timbre == "mixed":
+        names = sorted(ENSEMBLES)
+        digest = hashlib.sha256(f"{options.seed}:{piece.source}".encode()).digest()
+        return ENSEMBLES[names[digest[0] % len(names)]]
+    return None
+
+
+def score_to_midi(source: str) -> bytes:
+    """Parse a corpus score and export Standard MIDI bytes, with repeats expanded when possible.
+
+    music21 expands repeats while exporting; for a score whose repeats it cannot expand, the
+    repeat marks are dropped (the music is played once through), and if that still fails each
+    part is exported flattened, without measures.
+    """
+    from music21 import bar, corpus, midi, repeat, spanner, stream
+
+    score = corpus.parse(source)
+    try:
+        return midi.translate.streamToMidiFile(score).writestr()
+    except repeat.ExpanderException:
+        log.debug("%s: repeats cannot be expanded; rendering without them", source)
+    for measure in score.recurse().getElementsByClass(stream.Measure):
+        if isinstance(measure.leftBarline, bar.Repeat):
+            measure.leftBarline = None
+        if isinstance(measure.rightBarline, bar.Repeat):
+            measure.rightBarline = None
+    for mark in list(score.recurse().getElementsByClass((repeat.RepeatMark, spanner.RepeatBracket))):
+        if mark.activeSite is not None:
+            mark.activeSite.remove(mark)
+    try:
+        return midi.translate.streamToMidiFile(score).writestr()
+    except repeat.ExpanderException:
+        flat = stream.Score([part.flatten() for part in score.parts] or [score.flatten()])
+        return midi.translate.streamToMidiFile(flat).writestr()
+
+
+def render_midi(data: bytes, soundfont: Path, programs: tuple[int, ...] | None) -> np.ndarray:
+    """Render MIDI bytes to mono float32 at 22.05 kHz, peak-normalised to 0.9."""
+    import tinysoundfont
+
+    synth = tinysoundfont.Synth(samplerate=SAMPLE_RATE)
+    synth.sfload(str(soundfont))
+
+    def set_program(event) -> bool:
+        action = event.action
+        if programs is not None and isinstance(action, tinysoundfont.midi.ProgramChange) and event.channel != 9:
+            action.program = programs[event.channel % len(programs)]
+        return False
+
+    # Non-persistent events are dropped once played; persistent ones are rescanned on every step.
+    events = tinysoundfont.midi.load_memory(data, filter=set_program, persistent=False)
+    if not any(isinstance(e.action, tinysoundfont.midi.NoteOn) for e in events):
+        raise ValueError("the score has no notes")
+    if programs is not None:  # channels without a program change play program 0 otherwise
+        first = min(e.t for e in events)
+        for channel in {e.channel for e in events} - {9}:
+            events.insert(
+                0,
+                tinysoundfont.midi.Event(
+                    tinysoundfont.midi.ProgramChange(programs[channel % len(programs)]), first, channel, False
+                ),
+            )
+    sequencer = tinysoundfont.Sequencer(synth)
+    sequencer.add(events)
+    seconds = max(e.t for e in events) + 2.0  # let the last notes ring out
+    stereo = np.frombuffer(synth.generate(int(seconds * SAMPLE_RATE)), dtype=np.float32)
+    mono = stereo.reshape(-1, 2).mean(axis=1)
+    return (0.9 * mono / max(float(np.abs(mono).max()), 1e-9)).astype(np.float32)
+
+
+def render_piece(piece: Piece, out: Path, options: BuildOptions) -> None:
+    """Render one piece to its FLAC file, atomically (runs in a child process)."""
+    import soundfile
+
+    samples = render_midi(
+        score_to_midi(piece.source), Path(options.soundfont or default_soundfont()), _programs_for(piece, options)
+    )
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    atomic.write_bytes(piece.audio_path(out), buffer.getvalue())
+
+
+def _render_child(piece: Piece, out: Path, options: BuildOptions, errors) -> None:
+    try:
+        render_piece(piece, out, options)
+    except Exception as error:
+        errors.put(f"{type(error).__name__}: {error}".splitlines()[0][:300])
+        raise SystemExit(1) from None
+
+
+@dataclass
+class BuildResult:
+    """What a build produced: rendered (now or before) pieces, and failures with reasons."""
+
+    rendered: list[Piece]
+    reused: int
+    failures: list[tuple[Piece, str]]
+    seconds: float
+
+
+def render_all(pieces: list[Piece], out: Path, options: BuildOptions, jobs: int, progress: bool) -> BuildResult:
+    """Render what is missing, `jobs` children at a time, each killed after the time limit."""
+    from tqdm import tqdm
+
+    if options.timbre not in TIMBRES:
+        raise DatasetError(f"timbre must be one of {', '.join(TIMBRES)}, got {options.timbre!r}")
+    if options.soundfont and not Path(options.soundfont).is_file():
+        raise DatasetError(f"SoundFont not found: {options.soundfont}")
+    _require_synth()
+    start = time.perf_counter()
+    todo = [p for p in pieces if not p.audio_path(out).exists()]
+    context = multiprocessing.get_context("fork")  # the children reuse the parent's music21 import
+    errors = context.SimpleQueue()
+    running: list[tuple[Piece, multiprocessing.Process, float]] = []
+    failures: list[tuple[Piece, str]] = []
+    bar = tqdm(total=len(todo), desc="rendering scores", unit="score", disable=not progress)
+    queue = list(reversed(todo))
+    while queue or running:
+        while queue and len(running) < jobs:
+            piece = queue.pop()
+            child = context.Process(target=_render_child, args=(piece, out, options, errors), daemon=True)
+            child.start()
+            running.append((piece, child, time.monotonic()))
+        time.sleep(0.02)
+        for entry in list(running):
+            piece, child, started = entry
+            if child.is_alive() and time.monotonic() - started < options.time_limit_s:
+                continue
+            if child.is_alive():
+                child.kill()
+                child.join()
+                failures.append((piece, f"timed out after {options.time_limit_s:g} s"))
+            elif child.exitcode != 0:
+                reason = errors.get() if not errors.empty() else f"renderer exited with code {child.exitcode}"
+                failures.append((piece, reason))
+            running.remove(entry)
+            bar.update()
+    bar.close()
+    failed = {p.source for p, _ in failures}
+    rendered = [p for p in pieces if p.source not in failed and p.audio_path(out).exists()]
+    return BuildResult(rendered, len(pieces) - len(todo), failures, time.perf_counter() - start)
+
+
+def _require_synth() -> None:
+    try:
+        import tinysoundfont  # noqa: F401
+    except ImportError:
+        raise DatasetError(
+            "the SoundFont synthesizer is missing: pip install --no-deps -r requirements-nodeps.txt"
+        ) from None
+
+
+def write_manifests(result: BuildResult, out: Path) -> tuple[Path, Path]:
+    """`manifest.csv` (label = composer, empty for composers with too few works) and `eras.csv`."""
+    import soundfile
+
+    works: dict[str, set[str]] = {}
+    for piece in result.rendered:
+        works.setdefault(piece.composer, set()).add(piece.work)
+    labelled = {c for c, w in works.items() if len(w) >= MIN_WORKS_FOR_LABEL and c not in COLLECTIONS}
+    header = ["path", "label", "group", "composer", "era", "title", "duration_s", "source"]
+    rows = []
+    for piece in result.rendered:
+        path = piece.audio_path(out)
+        duration = soundfile.info(path).duration
+        label = piece.composer if piece.composer in labelled else ""
+        rel = path.relative_to(out).as_posix()
+        rows.append([rel, label, piece.work, piece.composer, piece.era, piece.title, f"{duration:.2f}", piece.source])
+    manifest, eras = out / "manifest.csv", out / "eras.csv"
+    atomic.write_text(manifest, _csv_text(header, rows))
+    atomic.write_text(eras, _csv_text(header, [[r[0], r[4], *r[2:]] for r in rows]))
+    failures = [[piece.source, reason] for piece, reason in result.failures]
+    atomic.write_text(out / "failures.csv", _csv_text(["source", "reason"], failures))
+    return manifest, eras
+
+
+def _csv_text(header: list[str], rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def build_corpus(out: Path, options: BuildOptions, jobs: int = 2, progress: bool = True) -> BuildResult:
+    """Render the corpus into `out` (only what is missing) and write its manifests."""
+    import json
+    from dataclasses import asdict
+
+    out.mkdir(parents=True, exist_ok=True)
+    result = render_all(list_pieces(options), out, options, jobs, progress)
+    write_manifests(result, out)
+    atomic.write_text(out / "build.json", json.dumps(asdict(options), indent=2))
+    return result
+
+
+BUILTIN_DATASETS = {"builtin:composers": "manifest.csv", "builtin:eras": "eras.csv"}
+
+
+def resolve_dataset(source: str, cache_root: Path, jobs: int = 2, progress: bool = True) -> Path:
+    """A dataset path for `source`; `builtin:composers` and `builtin:eras` are built on first use.
+
+    The built-in corpus is the default build (piano timbre, 40 pieces per composer) in
+    `cache_root/corpus/piano-40`; later uses only check that every piece is there.
+    """
+    if not source.startswith("builtin:"):
+        return Path(source)
+    if source not in BUILTIN_DATASETS:
+        raise DatasetError(f"unknown built-in dataset {source!r}; known: {', '.join(BUILTIN_DATASETS)}")
+    options = BuildOptions()
+    out = cache_root / "corpus" / f"{options.timbre}-{options.max_pieces_per_composer}"
+    if not (out / "build.json").exists() or not (out / BUILTIN_DATASETS[source]).exists():
+        log.info("building the built-in corpus in %s (once; about 10 minutes on 2 cores)", out)
+        build_corpus(out, options, jobs=jobs, progress=progress)
+    return out / BUILTIN_DATASETS[source]

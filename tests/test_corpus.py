@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import csv
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from classicfy.cli import main
+from classicfy.data import corpus
+from classicfy.data.corpus import BuildOptions, build_corpus, list_pieces, resolve_dataset
+from classicfy.data.manifest import content_hash
+from classicfy.errors import DatasetError
+
+BACH_2 = BuildOptions(composers=("bach",), max_pieces_per_composer=2)
+
+
+def read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def small_build(tmp_path_factory) -> tuple[Path, corpus.BuildResult]:
+    out = tmp_path_factory.mktemp("corpus")
+    return out, build_corpus(out, BACH_2, jobs=2, progress=False)
+
+
+def test_each_piece_is_listed_once_whatever_its_encodings():
+    pieces = list_pieces(BuildOptions(composers=("bach", "cpebach"), max_pieces_per_composer=10_000))
+    keys = [p.source.replace("-sc", "").rsplit(".", 1)[0] for p in pieces]
+    assert len(keys) == len(set(keys))
+    assert "bach/bwv112.5.mxl" in {p.source for p in pieces}  # preferred over bwv112.5-sc
+    assert [p.source for p in pieces if p.composer == "cpebach"] == ["cpebach/h186.mxl"]
+
+
+def test_movements_and_pieces_of_one_opus_share_a_work():
+    pieces = {p.source: p for p in list_pieces(BuildOptions(max_pieces_per_composer=10_000))}
+    assert pieces["beethoven/opus18no1/movement1.mxl"].work == pieces["beethoven/opus18no4.mxl"].work
+    assert pieces["mozart/k80/movement1.mxl"].work == pieces["mozart/k80/movement4.mxl"].work
+    assert pieces["mozart/k80/movement1.mxl"].work != pieces["mozart/k155/movement1.mxl"].work
+    assert pieces["palestrina/Agnus_01.krn"].work.startswith("palestrina/Missa")
+    assert pieces["bach/bwv1.6.mxl"].work == "bach/bwv1"
+    assert pieces["schumann_clara/polonaise_op1n1.mxl"].work == pieces["schumann_clara/polonaise_op1n3.mxl"].work
+
+
+def test_sampling_is_seeded_and_capped_per_composer():
+    first = list_pieces(BuildOptions(composers=("bach", "monteverdi"), max_pieces_per_composer=7))
+    assert first == list_pieces(BuildOptions(composers=("bach", "monteverdi"), max_pieces_per_composer=7))
+    assert [p.composer for p in first].count("bach") == 7
+    assert first != list_pieces(BuildOptions(composers=("bach", "monteverdi"), max_pieces_per_composer=7, seed=1))
+
+
+def test_unknown_composer_is_refused():
+    with pytest.raises(DatasetError, match="unknown composer"):
+        list_pieces(BuildOptions(composers=("salieri",)))
+
+
+def test_build_writes_mono_flac_and_both_manifests(small_build):
+    out, result = small_build
+    assert len(result.rendered) == 2 and not result.failures
+    rows = read_rows(out / "manifest.csv")
+    assert list(rows[0]) == ["path", "label", "group", "composer", "era", "title", "duration_s", "source"]
+    for row in rows:
+        info = soundfile.info(out / row["path"])
+        assert (info.samplerate, info.channels, info.format) == (22050, 1, "FLAC")
+        assert abs(info.duration - float(row["duration_s"])) < 0.01
+        assert row["label"] == ""  # bach has only 2 works here: too few for a composer label
+    assert {r["label"] for r in read_rows(out / "eras.csv")} == {"baroque"}
+    assert read_rows(out / "failures.csv") == []
+
+
+def test_rebuild_renders_nothing_and_rendering_is_deterministic(small_build, tmp_path):
+    out, _ = small_build
+    before = {p: content_hash(p) for p in out.rglob("*.flac")}
+    again = build_corpus(out, BACH_2, jobs=1, progress=False)
+    assert again.reused == 2 and len(again.rendered) == 2
+    elsewhere = build_corpus(tmp_path, BACH_2, jobs=1, progress=False)
+    assert sorted(before.values()) == sorted(content_hash(p.audio_path(tmp_path)) for p in elsewhere.rendered)
+
+
+def test_piano_and_mixed_timbres_differ_and_mixed_is_seeded(tmp_path):
+    piece = BuildOptions(composers=("bach",), max_pieces_per_composer=1)
+    paths = {}
+    for name, options in {
+        "piano": piece,
+        "mixed": BuildOptions(composers=("bach",), max_pieces_per_composer=1, timbre="mixed"),
+        "mixed2": BuildOptions(composers=("bach",), max_pieces_per_composer=1, timbre="mixed"),
+    }.items():
+        [rendered] = build_corpus(tmp_path / name, options, jobs=1, progress=False).rendered
+        paths[name] = rendered.audio_path(tmp_path / name)
+    assert content_hash(paths["mixed"]) == content_hash(paths["mixed2"])
+    piano, mixed = soundfile.read(paths["piano"])[0], soundfile.read(paths["mixed"])[0]
+    assert piano.shape != mixed.shape or not np.allclose(piano, mixed, atol=1e-3)
+
+
+def test_a_failing_score_is_named_and_the_build_goes_on(tmp_path, monkeypatch):
+    real = corpus.score_to_midi
+
+    def broken_for_one(source: str) -> bytes:
+        if source == first.source:
+            raise ValueError("cannot read this score")
+        return real(source)
+
+    first = list_pieces(BACH_2)[0]
+    monkeypatch.setattr(corpus, "score_to_midi", broken_for_one)  # the forked children see it too
+    result = build_corpus(tmp_path, BACH_2, jobs=2, progress=False)
+    assert len(result.rendered) == 1
+    assert read_rows(tmp_path / "failures.csv") == [
+        {"source": first.source, "reason": "ValueError: cannot read this score"}
+    ]
+
+
+def test_a_score_over_the_time_limit_is_killed_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "score_to_midi", lambda source: time.sleep(60))
+    options = BuildOptions(composers=("bach",), max_pieces_per_composer=1, time_limit_s=1.0)
+    start = time.monotonic()
+    result = build_corpus(tmp_path, options, jobs=1, progress=False)
+    assert time.monotonic() - start < 20
+    assert [reason for _, reason in result.failures] == ["timed out after 1 s"]
+    assert not list(tmp_path.rglob("*.flac")) and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_builtin_dataset_is_built_on_first_use(tmp_path, monkeypatch, capsys):
+    small = partial(BuildOptions, composers=("bach",), max_pieces_per_composer=5)
+    monkeypatch.setattr(corpus, "BuildOptions", small)
+    args = ["features", "builtin:composers", "--cache", str(tmp_path), "--jobs", "2", "--no-progress"]
+    assert main(args) == 0
+    assert "recordings: 5 usable of 5 (0 from cache), 1 labels" in capsys.readouterr().out
+    manifest = resolve_dataset("builtin:composers", tmp_path)
+    assert {r["label"] for r in read_rows(manifest)} == {"bach"}
+    assert resolve_dataset("builtin:eras", tmp_path).name == "eras.csv"
+
+
+def test_unknown_builtin_dataset_is_a_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match="unknown built-in dataset"):
+        resolve_dataset("builtin:folk", tmp_path)
