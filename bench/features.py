@@ -93,9 +93,7 @@ def main() -> None:
         results["cold_run_s"] = statistics.median(cold)
         results["warm_run_s"] = statistics.median(warm)
         results["warm_over_cold"] = statistics.median(w / c for w, c in zip(warm, cold, strict=True))
-        results["help_s"] = statistics.median(
-            timed(run_quietly, ["classicfy", "--help"]) for _ in range(5)
-        )
+        results["help_s"] = statistics.median(timed(run_quietly, ["classicfy", "--help"]) for _ in range(5))
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

@@ -99,13 +99,15 @@ class FeatureCache:
             shutil.rmtree(entry, ignore_errors=True)
             return None
 
-    def put(self, digest: str, audio: RecordingAudio, features: WindowFeatures) -> None:
-        """Store one recording's features; concurrent writers of the same entry are harmless."""
+    def put(self, digest: str, audio: RecordingAudio, features: WindowFeatures, extra: dict | None = None) -> None:
+        """Store one recording's features (and `extra` metadata, such as how it was augmented);
+        concurrent writers of the same entry are harmless."""
         arrays = {name: getattr(features, name) for name in FEATURE_NAMES}
         arrays["starts_s"] = np.asarray(audio.starts_s, dtype=np.float64)
         meta = {
             "duration_s": audio.duration_s,
             "silent_windows": audio.silent_windows,
+            **(extra or {}),
             "arrays": {
                 name: {"shape": list(a.shape), "dtype": str(a.dtype), "crc32": _crc(a)} for name, a in arrays.items()
             },

@@ -92,14 +92,26 @@ def cmd_features(args: argparse.Namespace) -> int:
     recordings = list_dataset(resolve_dataset(args.data, cache_root, args.jobs, not args.no_progress))
     config = _feature_config(args)
     report = extract_dataset(recordings, config, cache_root, args.jobs, progress=not args.no_progress)
-    usable = report.usable
-    labels = sorted({r.label for r in report.recordings})
+    _print_extraction_summary(report, config.audio.window_s)
+    if not report.usable:
+        raise ClassicfyError(f"no usable recordings in {args.data}")
+    return 0
+
+
+def _print_extraction_summary(report, window_s: float) -> None:
+    """Totals, a table per label, duplicate files and skipped files with their reasons."""
+    labels = report.per_label()
     print(
-        f"recordings: {len(usable)} usable of {len(report.statuses)} "
+        f"recordings: {len(report.usable)} usable of {len(report.statuses)} "
         f"({report.cache_hits} from cache), {len(labels)} labels"
     )
-    print(f"windows:    {report.n_windows} of {config.audio.window_s:g} s")
+    print(f"windows:    {report.n_windows} of {window_s:g} s")
     print(f"audio:      {report.seconds:.1f} s ({report.seconds / 60:.1f} min)")
+    if labels:
+        print(f"\n  {'label':<16} {'recordings':>10} {'groups':>7} {'minutes':>8} {'windows':>8}")
+        for label, row in labels.items():
+            print(f"  {label:<16} {row.recordings:>10} {row.groups:>7} {row.minutes:>8.1f} {row.windows:>8}")
+        print()
     if report.duplicates:
         print(f"duplicates: {len(report.duplicates)} sets of files with identical audio (kept in one group each)")
         for paths in report.duplicates:
@@ -108,8 +120,74 @@ def cmd_features(args: argparse.Namespace) -> int:
         print(f"skipped:    {len(report.skipped)} files")
         for status in report.skipped:
             print(f"  {status.path}: {status.skip_reason}")
-    if not usable:
-        raise ClassicfyError(f"no usable recordings in {args.data}")
+
+
+def _split_names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the chosen models on DATA into the run folder RUN."""
+    from dataclasses import replace
+
+    from classicfy.augment import AugmentConfig
+    from classicfy.run import RunConfig, load_run_config, train_run
+    from classicfy.train import TrainConfig
+
+    if args.resume and (args.out / "config.toml").exists():
+        config = load_run_config(args.out)
+        if config.data != args.data:
+            raise ClassicfyError(f"{args.out} was trained on {config.data}, not {args.data}")
+    else:
+        try:
+            config = RunConfig(
+                data=args.data,
+                models=_split_names(args.models),
+                val_fraction=args.val_fraction,
+                test_fraction=args.test_fraction,
+                features=_feature_config(args),
+                train=TrainConfig(
+                    epochs=args.epochs,
+                    batch_size=args.batch_size,
+                    seed=args.seed,
+                    balance=args.balance,
+                    mixup=args.mixup,
+                    learning_rate=args.lr,
+                    patience=args.patience,
+                ),
+                augment=AugmentConfig(
+                    copies=args.augment_copies,
+                    seed=args.seed,
+                    background=str(args.background) if args.background else None,
+                ),
+            )
+        except ValueError as error:
+            raise ClassicfyError(str(error)) from None
+        config = replace(config)
+    result = train_run(config, args.out, _cache_root(args), args.jobs, args.resume, not args.no_progress)
+    print(f"run: {args.out}  ({len(result.labels)} labels: {', '.join(result.labels)})")
+    for name, state in result.states.items():
+        stop = "stopped early" if state.stopped_early else f"{state.epoch} epochs"
+        print(f"  {name:<8} best validation macro-F1 {state.best_score:.3f} at epoch {state.best_epoch} ({stop})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The main job on the built-in corpus: build it (once), extract and cache its features."""
+    from classicfy.data.corpus import resolve_dataset
+    from classicfy.data.manifest import list_dataset
+    from classicfy.extraction import extract_dataset
+    from classicfy.features import FeatureConfig
+
+    cache_root = _cache_root(args)
+    progress = not args.no_progress
+    manifest = resolve_dataset("builtin:composers", cache_root, args.jobs, progress)
+    print(f"built-in corpus: {manifest.parent}")
+    _print_corpus_table(manifest, "composer")
+    config = FeatureConfig()
+    report = extract_dataset(list_dataset(manifest), config, cache_root, args.jobs, progress=progress)
+    print()
+    _print_extraction_summary(report, config.audio.window_s)
     return 0
 
 
@@ -170,6 +248,69 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_feature_options(features)
     features.set_defaults(handler=cmd_features)
+
+    train = commands.add_parser(
+        "train",
+        help="train classifiers on a labelled dataset",
+        description="Extract features, split by work (no work on two sides), augment and balance the training "
+        "data, and train each model with early stopping on validation macro-F1. Writes the run folder RUN: "
+        "config.toml, labels.json, split.csv, models/, history/, checkpoints/.",
+    )
+    train.add_argument("data", metavar="DATA", help="dataset folder, CSV, builtin:composers or builtin:eras")
+    train.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder to write")
+    train.add_argument("--models", default="cnn,gru,vgg", metavar="A,B", help="models to train (default: %(default)s)")
+    train.add_argument("--epochs", type=_positive_int, default=30, help="most epochs per model (default: %(default)s)")
+    train.add_argument("--batch-size", type=_positive_int, default=32, metavar="B", help="(default: %(default)s)")
+    train.add_argument("--lr", type=_positive_float, default=2e-3, help="AdamW learning rate (default: %(default)s)")
+    train.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=8,
+        help="epochs without a better validation macro-F1 before stopping (default: %(default)s)",
+    )
+    train.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and augmentation")
+    train.add_argument(
+        "--balance",
+        choices=("oversample", "weights", "none"),
+        default="oversample",
+        help="oversample smaller classes, weight the loss, or neither (default: %(default)s)",
+    )
+    train.add_argument(
+        "--augment-copies",
+        type=int,
+        default=1,
+        metavar="K",
+        help="augmented copies of each training recording (default: %(default)s)",
+    )
+    train.add_argument("--background", type=Path, metavar="DIR", help="folder of noise recordings to mix in")
+    train.add_argument("--mixup", type=float, default=0.0, metavar="A", help="mixup alpha; 0 is off (default)")
+    train.add_argument("--val-fraction", type=float, default=0.15, metavar="F", help="(default: %(default)s)")
+    train.add_argument("--test-fraction", type=float, default=0.15, metavar="F", help="(default: %(default)s)")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN")
+    _add_feature_options(train)
+    train.set_defaults(handler=cmd_train)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the main job on the built-in classical corpus",
+        description="Build the built-in corpus (music21 scores rendered to audio, labelled by composer) on "
+        "first use, then extract and cache its features and summarise the dataset.",
+    )
+    demo.add_argument(
+        "--cache",
+        type=Path,
+        metavar="DIR",
+        help="cache folder for the corpus and features (default: $CLASSICFY_CACHE or the user cache folder)",
+    )
+    demo.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="worker processes (default: %(default)s)",
+    )
+    demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    demo.set_defaults(handler=cmd_demo)
 
     corpus = commands.add_parser(
         "corpus",

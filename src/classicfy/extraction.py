@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from classicfy.augment import AugmentConfig, DataAugmenter, copy_key
 from classicfy.cache import FeatureCache
 from classicfy.data.manifest import Recording, content_hash, merge_duplicates
 from classicfy.errors import AudioError
@@ -64,6 +65,29 @@ class ExtractionReport:
     def cache_hits(self) -> int:
         return sum(s.cache_hit for s in self.usable)
 
+    def per_label(self) -> dict[str, LabelSummary]:
+        """Recordings, works, minutes and windows of each label, for the dataset summary."""
+        summary: dict[str, LabelSummary] = {}
+        groups: dict[str, set[str]] = {}
+        for recording in self.recordings:
+            status = self.statuses[recording.path]
+            row = summary.setdefault(recording.label, LabelSummary())
+            row.recordings += 1
+            row.minutes += status.duration_s / 60
+            row.windows += status.n_windows
+            groups.setdefault(recording.label, set()).add(recording.group)
+        for label, row in summary.items():
+            row.groups = len(groups[label])
+        return dict(sorted(summary.items()))
+
+
+@dataclass
+class LabelSummary:
+    recordings: int = 0
+    groups: int = 0
+    minutes: float = 0.0
+    windows: int = 0
+
 
 # One cache and one extractor per worker process and config, made on first use: a run that
 # finds everything cached never builds an extractor (nor imports librosa).
@@ -107,6 +131,27 @@ def _init_worker() -> None:
     threadpool_limits(1)
 
 
+def map_in_pool(function, tasks: list[tuple], jobs: int, description: str, progress: bool) -> list:
+    """`function(*task)` for every task, in `jobs` worker processes, results in task order."""
+    from tqdm import tqdm
+
+    results: list = [None] * len(tasks)
+    bar = tqdm(total=len(tasks), desc=description, unit="rec", disable=not progress, leave=False)
+    if jobs == 1 or len(tasks) <= 1:
+        for index, task in enumerate(tasks):
+            results[index] = function(*task)
+            bar.update()
+    else:
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
+            futures = {pool.submit(function, *task): index for index, task in enumerate(tasks)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update()
+    bar.close()
+    return results
+
+
 def extract_dataset(
     recordings: list[Recording],
     config: FeatureConfig,
@@ -119,26 +164,51 @@ def extract_dataset(
     The same audio under two labels raises `DatasetError` only after all features are cached, so
     fixing the labels loses no work.
     """
-    from tqdm import tqdm
-
     jobs = max(1, jobs or os.cpu_count() or 1)
-    paths = [r.path for r in recordings]
-    statuses: dict[Path, RecordingStatus] = {}
-    bar = tqdm(total=len(paths), desc="features", unit="rec", disable=not progress, leave=False)
-    if jobs == 1 or len(paths) == 1:
-        for path in paths:
-            statuses[path] = featurise(path, config, cache_root)
-            bar.update()
-    else:
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
-            futures = {pool.submit(featurise, path, config, cache_root): path for path in paths}
-            for future in as_completed(futures):
-                statuses[futures[future]] = future.result()
-                bar.update()
-    bar.close()
-    statuses = {path: statuses[path] for path in paths}
+    tasks = [(r.path, config, cache_root) for r in recordings]
+    found = map_in_pool(featurise, tasks, jobs, "features", progress)
+    statuses = {status.path: status for status in found}
     usable = [r for r in recordings if statuses[r.path].usable]
     hashes = {path: s.content_hash for path, s in statuses.items() if s.usable and s.content_hash}
     regrouped, duplicates = merge_duplicates(usable, hashes)
     return ExtractionReport(regrouped, statuses, duplicates)
+
+
+@functools.cache
+def _augmenter_for(config: AugmentConfig) -> DataAugmenter:
+    return DataAugmenter(config)
+
+
+def augment_copy(
+    path: Path, digest: str, copy: int, config: FeatureConfig, augment: AugmentConfig, cache_root: Path
+) -> str | None:
+    """Make sure augmented copy `copy` of a recording is cached; its cache key, or None if unusable."""
+    cache = _cache_for(config, cache_root)
+    key = copy_key(digest, copy, augment)
+    if cache.get(key, verify=False) is not None:
+        return key
+    try:
+        audio, applied = _augmenter_for(augment).augmented_recording(path, config.audio, digest, copy)
+    except AudioError:
+        return None  # e.g. noise made a near-silent recording unusable: train without this copy
+    cache.put(key, audio, _extractor_for(config).transform(audio.windows), extra={"augmentation": applied})
+    return key
+
+
+def augment_dataset(
+    recordings: list[tuple[Path, str]],
+    config: FeatureConfig,
+    augment: AugmentConfig,
+    cache_root: Path,
+    jobs: int,
+    progress: bool = True,
+) -> list[list[str]]:
+    """Cache keys of the augmented copies of each (path, content hash), in order."""
+    tasks = [
+        (path, digest, copy, config, augment, cache_root)
+        for path, digest in recordings
+        for copy in range(augment.copies)
+    ]
+    keys = map_in_pool(augment_copy, tasks, jobs, "augmenting", progress)
+    per_recording = [keys[i * augment.copies : (i + 1) * augment.copies] for i in range(len(recordings))]
+    return [[k for k in copies if k is not None] for copies in per_recording]

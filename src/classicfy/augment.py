@@ -1,0 +1,130 @@
+"""`DataAugmenter`: more training data from the same music, offline on waveforms, online on features.
+
+Offline (before features): each training recording gets `copies` versions with a random pitch
+shift, time stretch, Gaussian noise at a random SNR and, given a folder, background noise, made
+with audiomentations. A copy's random parameters are drawn from a seed derived from the run seed,
+the recording's content and the copy number, so a copy is reproducible and its features can be
+cached like any recording's; what was done to it is recorded in its metadata.
+
+Online (per batch, on feature tensors): SpecAugment-style time and frequency masking, and mixup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from classicfy.audio import AudioConfig, RecordingAudio, decode, resample, window_recording
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges of the waveform transforms; each is applied with probability `p`."""
+
+    copies: int = 1
+    max_semitones: float = 2.0
+    min_rate: float = 0.9
+    max_rate: float = 1.1
+    min_snr_db: float = 15.0
+    max_snr_db: float = 40.0
+    background: str | None = None  # folder of noise recordings
+    p: float = 0.8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.copies < 0:
+            raise ValueError(f"copies must be 0 or more, got {self.copies}")
+        if not 0 < self.min_rate <= self.max_rate:
+            raise ValueError(f"need 0 < min_rate <= max_rate, got {self.min_rate}, {self.max_rate}")
+        if self.background and not Path(self.background).is_dir():
+            raise ValueError(f"background must be a folder of recordings, got {self.background}")
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def copy_key(content_hash: str, copy: int, config: AugmentConfig) -> str:
+    """Cache key of augmented copy number `copy` of a recording."""
+    return f"{content_hash}.aug{copy}-{config.key()}"
+
+
+class DataAugmenter:
+    """Applies the waveform transforms of an `AugmentConfig` reproducibly."""
+
+    def __init__(self, config: AugmentConfig | None = None) -> None:
+        import audiomentations as am
+
+        self.config = c = config or AugmentConfig()
+        transforms = [
+            am.PitchShift(min_semitones=-c.max_semitones, max_semitones=c.max_semitones, p=c.p),
+            am.TimeStretch(min_rate=c.min_rate, max_rate=c.max_rate, leave_length_unchanged=False, p=c.p),
+            am.AddGaussianSNR(min_snr_db=c.min_snr_db, max_snr_db=c.max_snr_db, p=c.p),
+        ]
+        if c.background:
+            transforms.append(
+                am.AddBackgroundNoise(c.background, min_snr_db=c.min_snr_db, max_snr_db=c.max_snr_db, p=c.p)
+            )
+        self._transforms = transforms
+
+    def augment(self, samples: np.ndarray, sample_rate: int, content_hash: str, copy: int) -> tuple[np.ndarray, dict]:
+        """One augmented copy and the parameters drawn for it (the same for the same inputs)."""
+        seed = int.from_bytes(
+            hashlib.sha256(f"{self.config.seed}:{content_hash}:{copy}".encode()).digest()[:4], "little"
+        )
+        # audiomentations draws from the global generators: seed both for this copy alone.
+        random.seed(seed)
+        np.random.seed(seed)
+        applied = {}
+        for transform in self._transforms:
+            samples = transform(samples, sample_rate=sample_rate)
+            applied[type(transform).__name__] = {
+                k: float(v) if isinstance(v, (int, float, np.floating)) else str(v)
+                for k, v in transform.parameters.items()
+            }
+        return samples.astype(np.float32, copy=False), applied
+
+    def augmented_recording(
+        self, path: Path, audio_config: AudioConfig, content_hash: str, copy: int
+    ) -> tuple[RecordingAudio, dict]:
+        """Decode a recording, augment it and cut it into windows as any recording is."""
+        samples, rate = decode(path)
+        samples = resample(samples, rate, audio_config.sample_rate)
+        samples, applied = self.augment(samples, audio_config.sample_rate, content_hash, copy)
+        return window_recording(samples, audio_config, str(path)), applied
+
+
+def spec_augment(batch, generator, max_time_fraction: float = 0.1, max_freq_fraction: float = 0.15, masks: int = 2):
+    """Mask random bands of frequency and spans of time in a batch of (B, C, F, T) features, in place.
+
+    Masked cells get the batch mean, not zero, so standardised and raw inputs both stay in range.
+    """
+    import torch
+
+    _, _, n_freq, n_time = batch.shape
+    fill = batch.mean()
+    for axis, size, fraction in ((2, n_freq, max_freq_fraction), (3, n_time, max_time_fraction)):
+        for _ in range(masks):
+            width = torch.randint(0, max(1, int(size * fraction)) + 1, (batch.shape[0],), generator=generator)
+            start = (torch.rand(batch.shape[0], generator=generator) * (size - width)).long()
+            positions = torch.arange(size).view(1, -1)
+            mask = (positions >= start.view(-1, 1)) & (positions < (start + width).view(-1, 1))
+            shape = [batch.shape[0], 1, 1, 1]
+            shape[axis] = size
+            batch.masked_fill_(mask.view(shape), fill)
+    return batch
+
+
+def mixup(inputs, targets, alpha: float, generator):
+    """Blend each example with another of the batch (Zhang et al., 2018); targets are one-hot."""
+    import torch
+
+    if alpha <= 0:
+        return inputs, targets
+    lam = float(np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=generator))).beta(alpha, alpha))
+    order = torch.randperm(inputs.shape[0], generator=generator)
+    return lam * inputs + (1 - lam) * inputs[order], lam * targets + (1 - lam) * targets[order]

@@ -1,0 +1,44 @@
+"""`CNNModel`: 2-D convolutions over log-mel windows, batch norm, global pooling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from classicfy.models.layers import Standardize, conv_block
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    channels: tuple[int, ...] = (16, 32, 64, 128)
+    time_pool: int = 2  # frames averaged before the first convolution: 10 s windows need no finer grain
+    dropout: float = 0.3
+
+
+class CNNModel(nn.Module):
+    """Input (batch, 1, n_mels, frames) log-mel; output class logits."""
+
+    input_kind = "mel"
+    Config = CNNConfig
+
+    def __init__(self, input_shape: tuple[int, ...], n_classes: int, config: CNNConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or CNNConfig()
+        n_mels = input_shape[1]
+        self.standardize = Standardize(n_mels, axis=2)
+        self.pool_time = nn.AvgPool2d((1, config.time_pool)) if config.time_pool > 1 else nn.Identity()
+        blocks, previous = [], 1
+        for channels in config.channels:
+            blocks += [conv_block(previous, channels), nn.MaxPool2d(2)]
+            previous = channels
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(2 * previous, n_classes))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(self.pool_time(self.standardize(x)))
+        return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x))

@@ -1,0 +1,217 @@
+"""A training run from dataset to saved models, in the run folder of DESIGN.md.
+
+RUN/config.toml   the resolved configuration (written first: `--resume` reads it back)
+RUN/labels.json   class names in model output order
+RUN/split.csv     path,label,group,split
+RUN/dataset.json  recordings, windows and skipped files with reasons
+RUN/models/NAME.safetensors + NAME.json, RUN/history/NAME.csv, RUN/checkpoints/NAME.safetensors
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from classicfy import atomic
+from classicfy.audio import AudioConfig
+from classicfy.augment import AugmentConfig
+from classicfy.cache import CachedRecording, FeatureCache
+from classicfy.data.corpus import resolve_dataset
+from classicfy.data.manifest import Recording, list_dataset, split_by_group
+from classicfy.errors import DatasetError, RunError
+from classicfy.extraction import ExtractionReport, augment_dataset, extract_dataset
+from classicfy.features import FeatureConfig
+from classicfy.train import TrainConfig, Trainer, TrainState, seed_everything
+from classicfy.windows import WindowSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; saved as config.toml."""
+
+    data: str
+    models: tuple[str, ...] = ("cnn", "gru", "vgg")
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        def plain(value):
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items() if v is not None}  # TOML has no null
+            return list(value) if isinstance(value, tuple) else value
+
+        return tomli_w.dumps(plain(asdict(self)))
+
+    @classmethod
+    def from_toml(cls, text: str) -> RunConfig:
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+
+        values = tomllib.loads(text)
+        features = dict(values.pop("features", {}))
+        audio = AudioConfig(**features.pop("audio", {}))
+        return cls(
+            data=values.pop("data"),
+            models=tuple(values.pop("models", cls.models)),
+            features=FeatureConfig(audio=audio, **features),
+            train=TrainConfig(**values.pop("train", {})),
+            augment=AugmentConfig(**values.pop("augment", {})),
+            **values,
+        )
+
+
+@dataclass
+class RunResult:
+    labels: list[str]
+    recordings: list[Recording]
+    report: ExtractionReport
+    states: dict[str, TrainState]
+
+
+def write_split(path: Path, recordings: list[Recording]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "label", "group", "split"])
+    writer.writerows([str(r.path), r.label, r.group, r.split] for r in recordings)
+    atomic.write_text(path, buffer.getvalue())
+
+
+def read_split(path: Path) -> list[Recording]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [
+            Recording(Path(row["path"]), row["label"], row["group"], row["split"]) for row in csv.DictReader(handle)
+        ]
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    path = run_dir / "config.toml"
+    if not path.is_file():
+        raise RunError(f"not a classicfy run (no config.toml): {run_dir}")
+    return RunConfig.from_toml(path.read_text())
+
+
+def _dataset_summary(report: ExtractionReport, recordings: list[Recording]) -> dict:
+    sides: dict[str, dict[str, int]] = {}
+    for r in recordings:
+        side = sides.setdefault(r.split or "", {})
+        side[r.label] = side.get(r.label, 0) + report.statuses[r.path].n_windows
+    return {
+        "recordings": len(report.usable),
+        "windows": report.n_windows,
+        "seconds": report.seconds,
+        "per_label": {label: asdict(row) for label, row in report.per_label().items()},
+        "windows_per_split": sides,
+        "skipped": [{"path": str(s.path), "reason": s.skip_reason} for s in report.skipped],
+        "duplicates": [[str(p) for p in paths] for paths in report.duplicates],
+    }
+
+
+def prepare_run(
+    config: RunConfig, run_dir: Path, cache_root: Path, jobs: int, resume: bool, progress: bool
+) -> tuple[list[str], list[Recording], ExtractionReport]:
+    """Write the config, extract features, split (or reuse the run's split) and write labels."""
+    if (run_dir / "config.toml").exists() and not resume:
+        raise RunError(f"{run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume or not (run_dir / "config.toml").exists():
+        atomic.write_text(run_dir / "config.toml", config.to_toml())
+    source = resolve_dataset(config.data, cache_root, jobs, progress)
+    report = extract_dataset(list_dataset(source), config.features, cache_root, jobs, progress)
+    if not report.usable:
+        raise DatasetError(f"no usable recordings in {config.data}")
+    split_path = run_dir / "split.csv"
+    if resume and split_path.exists():
+        side = {r.path: r.split for r in read_split(split_path)}
+        recordings = [replace(r, split=side[r.path]) for r in report.recordings if r.path in side]
+    else:
+        recordings = split_by_group(report.recordings, config.val_fraction, config.test_fraction, config.train.seed)
+        write_split(split_path, recordings)
+    labels = sorted({r.label for r in recordings})
+    if len(labels) < 2:
+        raise DatasetError(f"a classifier needs at least two labels, found {labels}")
+    for side in ("train", "val"):
+        if not any(r.split == side for r in recordings):
+            raise DatasetError(f"the {side} split is empty: add recordings or change the split fractions")
+    atomic.write_text(run_dir / "labels.json", json.dumps(labels, indent=2))
+    atomic.write_text(run_dir / "dataset.json", json.dumps(_dataset_summary(report, recordings), indent=2))
+    return labels, recordings, report
+
+
+def train_run(
+    config: RunConfig, run_dir: Path, cache_root: Path, jobs: int = 2, resume: bool = False, progress: bool = True
+) -> RunResult:
+    """Train every model of the config; with `resume`, continue each from its last checkpoint."""
+    from classicfy.models import MODELS
+
+    unknown = [m for m in config.models if m not in MODELS]
+    if unknown:
+        raise RunError(f"unknown model(s): {', '.join(unknown)}; available: {', '.join(MODELS)}")
+    labels, recordings, report = prepare_run(config, run_dir, cache_root, jobs, resume, progress)
+    cache = FeatureCache(cache_root, config.features)
+    index = {label: i for i, label in enumerate(labels)}
+    statuses = report.statuses
+
+    def entries(side: str) -> tuple[list[CachedRecording], list[int]]:
+        chosen = [r for r in recordings if r.split == side]
+        return [cache.get(statuses[r.path].content_hash, verify=False) for r in chosen], [
+            index[r.label] for r in chosen
+        ]
+
+    train_entries, train_labels = entries("train")
+    if config.augment.copies:
+        train_recordings = [r for r in recordings if r.split == "train"]
+        copies = augment_dataset(
+            [(r.path, statuses[r.path].content_hash) for r in train_recordings],
+            config.features,
+            config.augment,
+            cache_root,
+            jobs,
+            progress,
+        )
+        for recording, keys in zip(train_recordings, copies, strict=True):
+            train_entries += [cache.get(k, verify=False) for k in keys]
+            train_labels += [index[recording.label]] * len(keys)
+    if any(e is None for e in train_entries):
+        raise RunError("a cache entry vanished during the run (was the cache cleared?); run again to rebuild it")
+    val_entries, val_labels = entries("val")
+
+    states = {}
+    for name in config.models:
+        family = MODELS[name]
+        train_set = WindowSet(train_entries, train_labels, family.input_kind)
+        val_set = WindowSet(val_entries, val_labels, family.input_kind)
+        seed_everything(config.train.seed)
+        model = family(train_set.input_shape, len(labels))
+        mean, std = train_set.channel_statistics(np.random.default_rng(config.train.seed))
+        import torch
+
+        model.standardize.set_statistics(torch.from_numpy(mean), torch.from_numpy(std))
+        describe = {
+            "family": name,
+            "input_kind": family.input_kind,
+            "input_shape": list(train_set.input_shape),
+            "labels": labels,
+            "config": asdict(model.config),
+            "features": config.features.to_dict(),
+        }
+        trainer = Trainer(name, model, config.train, run_dir, describe, len(labels))
+        if resume and trainer.resume():
+            log.info("%s: resuming after epoch %d", name, trainer.state.epoch)
+        log.info("%s: %d training windows, %d validation windows", name, len(train_set), len(val_set))
+        states[name] = trainer.fit(train_set, val_set, progress)
+    return RunResult(labels, recordings, report, states)

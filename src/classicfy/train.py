@@ -1,0 +1,242 @@
+"""The training loop: balanced batches, online augmentation, early stopping, checkpoints, resume.
+
+Every epoch draws its order and its augmentation from generators seeded by (seed, epoch), and a
+checkpoint is written atomically after every epoch, so a run killed at any moment and resumed
+ends with the same weights as a run never interrupted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from classicfy import atomic
+from classicfy.augment import mixup, spec_augment
+from classicfy.balance import DataBalancer
+from classicfy.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
+from classicfy.windows import WindowSet
+
+log = logging.getLogger(__name__)
+HISTORY_COLUMNS = (
+    "epoch",
+    "lr",
+    "train_loss",
+    "train_accuracy",
+    "train_macro_f1",
+    "val_loss",
+    "val_accuracy",
+    "val_macro_f1",
+    "seconds",
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How each model is trained; saved in the run's config.toml."""
+
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-2
+    patience: int = 8  # epochs without a better validation macro-F1 before stopping
+    balance: str = "oversample"
+    mixup: float = 0.0  # Beta(alpha, alpha) of mixup; 0 turns it off
+    spec_augment: bool = True
+    seed: int = 0
+
+
+@dataclass
+class TrainState:
+    """Everything besides tensors needed to continue a run where it stopped."""
+
+    epoch: int = 0  # epochs completed
+    best_score: float = -1.0
+    best_epoch: int = -1
+    epochs_without_improvement: int = 0
+    history: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def macro_f1(targets: np.ndarray, predictions: np.ndarray, n_classes: int) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(targets, predictions, labels=np.arange(n_classes), average="macro", zero_division=0))
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, windows: WindowSet, batch_size: int = 64) -> np.ndarray:
+    """Logits for every window of a set, in order, in evaluation mode."""
+    model.eval()
+    parts = [
+        model(torch.from_numpy(windows.inputs(np.arange(start, min(start + batch_size, len(windows))))))
+        for start in range(0, len(windows), batch_size)
+    ]
+    return torch.cat(parts).numpy()
+
+
+class Trainer:
+    """Trains one model on a training set, scoring each epoch on a validation set.
+
+    Writes `checkpoints/NAME.safetensors` every epoch, `models/NAME.safetensors` (with the
+    `describe` JSON beside it) whenever validation macro-F1 improves, and `history/NAME.csv`.
+    """
+
+    def __init__(
+        self, name: str, model: nn.Module, config: TrainConfig, run_dir: Path, describe: dict, n_classes: int
+    ) -> None:
+        self.name, self.model, self.config, self.run_dir = name, model, config, run_dir
+        self.describe, self.n_classes = describe, n_classes
+        self.checkpoint_path = run_dir / "checkpoints" / f"{name}.safetensors"
+        self.model_path = run_dir / "models" / f"{name}.safetensors"
+        self.history_path = run_dir / "history" / f"{name}.csv"
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
+        self.state = TrainState()
+
+    def resume(self) -> bool:
+        """Continue from the last checkpoint, if there is one."""
+        if not self.checkpoint_path.exists():
+            return False
+        tensors, saved = load_tensors(self.checkpoint_path)
+        self.model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+        restore_optimizer(self.optimizer, tensors, saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        self.state = TrainState(**saved["train"])
+        return True
+
+    def _save_checkpoint(self) -> None:
+        opt_tensors, opt_state = optimizer_tensors(self.optimizer)
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()} | opt_tensors
+        state = {"optimizer": opt_state, "scheduler": self.scheduler.state_dict(), "train": self.state.__dict__}
+        save_tensors(self.checkpoint_path, tensors, state)
+
+    def _save_best(self) -> None:
+        save_tensors(self.model_path, self.model.state_dict())
+        summary = {"best_epoch": self.state.best_epoch, "val_macro_f1": self.state.best_score}
+        atomic.write_text(
+            self.model_path.with_suffix(".json"), json.dumps(self.describe | {"training": summary}, indent=2)
+        )
+
+    def _write_history(self) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.state.history)
+        atomic.write_text(self.history_path, buffer.getvalue())
+
+    def fit(self, train: WindowSet, val: WindowSet, progress: bool = True, stop_after: int | None = None) -> TrainState:
+        """Train until the epoch budget or early stopping; `stop_after` ends after that many epochs
+        (as a kill would), for testing resume."""
+        from tqdm import tqdm
+
+        config = self.config
+        balancer = DataBalancer(config.balance).fit(train.labels, self.n_classes)
+        weights = balancer.loss_weights()
+        loss_weights = torch.from_numpy(weights) if weights is not None else None
+        while self.state.epoch < config.epochs and not self.state.stopped_early:
+            epoch = self.state.epoch
+            seed = config.seed * 100_003 + epoch
+            torch.manual_seed(seed)  # dropout
+            generator = torch.Generator().manual_seed(seed)
+            order = balancer.epoch_indices(np.random.default_rng(seed))
+            self.model.train()
+            start = time.perf_counter()
+            losses, predictions, targets = [], [], []
+            batches = range(0, len(order), config.batch_size)
+            bar = tqdm(
+                batches,
+                desc=f"{self.name} epoch {epoch + 1}/{config.epochs}",
+                unit="batch",
+                disable=not progress,
+                leave=False,
+            )
+            for begin in bar:
+                indices = order[begin : begin + config.batch_size]
+                if len(indices) < 2:
+                    continue  # batch norm needs two examples
+                inputs = torch.from_numpy(train.inputs(indices))
+                labels = torch.from_numpy(train.labels[indices])
+                if config.spec_augment and inputs.dim() == 4:
+                    spec_augment(inputs, generator)
+                soft = nn.functional.one_hot(labels, self.n_classes).float()
+                inputs, soft = mixup(inputs, soft, config.mixup, generator)
+                logits = self.model(inputs)
+                loss = soft_cross_entropy(logits, soft, loss_weights)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                losses.append(loss.item())
+                predictions.append(logits.argmax(1).numpy())
+                targets.append(labels.numpy())
+                bar.set_postfix(loss=f"{np.mean(losses):.3f}")
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.scheduler.step()
+            predictions, targets = np.concatenate(predictions), np.concatenate(targets)
+            val_logits = predict_logits(self.model, val)
+            val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)))
+            val_predictions = val_logits.argmax(1)
+            row = {
+                "epoch": epoch + 1,
+                "lr": lr,
+                "train_loss": float(np.mean(losses)),
+                "train_accuracy": float(np.mean(predictions == targets)),
+                "train_macro_f1": macro_f1(targets, predictions, self.n_classes),
+                "val_loss": val_loss,
+                "val_accuracy": float(np.mean(val_predictions == val.labels)),
+                "val_macro_f1": macro_f1(val.labels, val_predictions, self.n_classes),
+                "seconds": time.perf_counter() - start,
+            }
+            self.state.history.append(row)
+            self.state.epoch = epoch + 1
+            improved = row["val_macro_f1"] > self.state.best_score
+            if improved:
+                self.state.best_score, self.state.best_epoch = row["val_macro_f1"], epoch + 1
+                self.state.epochs_without_improvement = 0
+                self._save_best()
+            else:
+                self.state.epochs_without_improvement += 1
+                self.state.stopped_early = self.state.epochs_without_improvement >= config.patience
+            self._write_history()
+            self._save_checkpoint()
+            log.info(
+                "%s epoch %d/%d: loss %.3f acc %.3f | val loss %.3f acc %.3f macro-F1 %.3f%s (%.0f s)",
+                self.name,
+                epoch + 1,
+                config.epochs,
+                row["train_loss"],
+                row["train_accuracy"],
+                val_loss,
+                row["val_accuracy"],
+                row["val_macro_f1"],
+                " *" if improved else "",
+                row["seconds"],
+            )
+            if stop_after is not None and self.state.epoch >= stop_after:
+                break
+        return self.state
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None) -> torch.Tensor:
+    """Cross-entropy against soft (mixed-up) targets, optionally weighted per class."""
+    per_class = -targets * torch.log_softmax(logits, dim=1)
+    if class_weights is not None:
+        per_class = per_class * class_weights
+    return per_class.sum(dim=1).mean()

@@ -1,0 +1,57 @@
+"""Windows of cached recordings as model inputs, read from memory maps a batch at a time.
+
+Two input kinds: `mel`, (1, n_mels, frames) images for the convolutional models, and `sequence`,
+(frames, n_mfcc + n_chroma) for the recurrent one. Training and prediction read them alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from classicfy.cache import CachedRecording
+
+INPUT_KINDS = ("mel", "sequence")
+
+
+def window_input(recording: CachedRecording, window: int, kind: str) -> np.ndarray:
+    """One window of a recording as the model input of `kind`."""
+    features = recording.features
+    if kind == "mel":
+        return np.asarray(features.mel[window])[None]
+    if kind == "sequence":
+        return np.concatenate([features.mfcc[window], features.chroma[window]]).T
+    raise ValueError(f"input kind must be one of {', '.join(INPUT_KINDS)}, got {kind!r}")
+
+
+class WindowSet:
+    """Every window of some recordings, with each recording's label index."""
+
+    def __init__(self, recordings: list[CachedRecording], labels: list[int], kind: str) -> None:
+        if not recordings:
+            raise ValueError("a window set needs at least one recording")
+        self.recordings = recordings
+        self.kind = kind
+        counts = [r.n_windows for r in recordings]
+        self.recording_of = np.repeat(np.arange(len(recordings)), counts)
+        self.window_of = np.concatenate([np.arange(n) for n in counts])
+        self.labels = np.repeat(np.asarray(labels, dtype=np.int64), counts)
+
+    def __len__(self) -> int:
+        return len(self.recording_of)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return window_input(self.recordings[0], 0, self.kind).shape
+
+    def inputs(self, indices: np.ndarray) -> np.ndarray:
+        """A float32 batch of the windows at `indices`."""
+        return np.stack(
+            [window_input(self.recordings[self.recording_of[i]], self.window_of[i], self.kind) for i in indices]
+        ).astype(np.float32, copy=False)
+
+    def channel_statistics(self, rng: np.random.Generator, max_windows: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std per mel band (mel) or per feature (sequence), over a sample of windows."""
+        sample = rng.choice(len(self), min(len(self), max_windows), replace=False)
+        batch = self.inputs(np.sort(sample)).astype(np.float64)
+        axes = (0, 1, 3) if self.kind == "mel" else (0, 1)
+        return batch.mean(axis=axes).astype(np.float32), batch.std(axis=axes).astype(np.float32)
