@@ -113,6 +113,17 @@ def test_a_failing_score_is_named_and_the_build_goes_on(tmp_path, monkeypatch):
         {"source": first.source, "reason": "ValueError: cannot read this score"}
     ]
 
+    monkeypatch.setattr(corpus, "score_to_midi", real)
+    again = build_corpus(tmp_path, BACH_2, jobs=1, progress=False)  # a failed score is not retried...
+    assert len(again.rendered) == 1 and again.failures[0][0] == first
+    (tmp_path / "failures.csv").unlink()
+    assert len(build_corpus(tmp_path, BACH_2, jobs=1, progress=False).rendered) == 2  # ...until asked to
+
+
+def test_voices_written_as_separate_abc_tunes_sound_together():
+    samples = corpus.render_midi(corpus.score_to_midi("josquin/milleRegrets.abc"), corpus.default_soundfont(), (0,))
+    assert len(samples) / corpus.SAMPLE_RATE < 240  # its four voices one after another last over 10 minutes
+
 
 def test_a_score_over_the_time_limit_is_killed_and_leaves_nothing_behind(tmp_path, monkeypatch):
     monkeypatch.setattr(corpus, "score_to_midi", lambda source: time.sleep(60))

@@ -128,20 +128,20 @@ def _split_names(text: str) -> tuple[str, ...]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the chosen models on DATA into the run folder RUN."""
-    from dataclasses import replace
-
     from classicfy.augment import AugmentConfig
     from classicfy.run import RunConfig, load_run_config, train_run
     from classicfy.train import TrainConfig
 
+    # A run remembers its dataset by absolute path, so that it can be resumed from anywhere.
+    data = args.data if args.data.startswith("builtin:") else str(Path(args.data).resolve())
     if args.resume and (args.out / "config.toml").exists():
         config = load_run_config(args.out)
-        if config.data != args.data:
-            raise ClassicfyError(f"{args.out} was trained on {config.data}, not {args.data}")
+        if config.data != data:
+            raise ClassicfyError(f"{args.out} was trained on {config.data}, not {data}")
     else:
         try:
             config = RunConfig(
-                data=args.data,
+                data=data,
                 models=_split_names(args.models),
                 val_fraction=args.val_fraction,
                 test_fraction=args.test_fraction,
@@ -163,7 +163,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         except ValueError as error:
             raise ClassicfyError(str(error)) from None
-        config = replace(config)
     result = train_run(config, args.out, _cache_root(args), args.jobs, args.resume, not args.no_progress)
     print(f"run: {args.out}  ({len(result.labels)} labels: {', '.join(result.labels)})")
     for name, state in result.states.items():

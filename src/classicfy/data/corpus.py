@@ -202,6 +202,9 @@ def score_to_midi(source: str) -> bytes:
     from music21 import bar, corpus, midi, repeat, spanner, stream
 
     score = corpus.parse(source)
+    if isinstance(score, stream.Opus):
+        # ABC files of polyphony (Josquin) hold one tune per voice: the voices sound together.
+        score = stream.Score([part for tune in score.scores for part in (tune.parts or [tune])])
     try:
         return midi.translate.streamToMidiFile(score).writestr()
     except repeat.ExpanderException:
@@ -295,11 +298,14 @@ def render_all(pieces: list[Piece], out: Path, options: BuildOptions, jobs: int,
         raise DatasetError(f"SoundFont not found: {options.soundfont}")
     _require_synth()
     start = time.perf_counter()
-    todo = [p for p in pieces if not p.audio_path(out).exists()]
+    # Scores that failed in an earlier build of this folder are not retried (a timeout would cost
+    # minutes on every rebuild); deleting failures.csv retries them.
+    failed_before = _read_failures(out / "failures.csv")
+    todo = [p for p in pieces if not p.audio_path(out).exists() and p.source not in failed_before]
     context = multiprocessing.get_context("fork")  # the children reuse the parent's music21 import
     errors = context.SimpleQueue()
     running: list[tuple[Piece, multiprocessing.Process, float]] = []
-    failures: list[tuple[Piece, str]] = []
+    failures = [(p, failed_before[p.source]) for p in pieces if p.source in failed_before]
     bar = tqdm(total=len(todo), desc="rendering scores", unit="score", disable=not progress)
     queue = list(reversed(todo))
     while queue or running:
@@ -325,7 +331,15 @@ def render_all(pieces: list[Piece], out: Path, options: BuildOptions, jobs: int,
     bar.close()
     failed = {p.source for p, _ in failures}
     rendered = [p for p in pieces if p.source not in failed and p.audio_path(out).exists()]
-    return BuildResult(rendered, len(pieces) - len(todo), failures, time.perf_counter() - start)
+    reused = len(pieces) - len(todo) - len(failed_before.keys() & {p.source for p in pieces})
+    return BuildResult(rendered, reused, failures, time.perf_counter() - start)
+
+
+def _read_failures(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {row["source"]: row["reason"] for row in csv.DictReader(handle)}
 
 
 def _require_synth() -> None:

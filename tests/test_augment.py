@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import SR, sine, write
+
+from classicfy.audio import AudioConfig
+from classicfy.augment import AugmentConfig, DataAugmenter, copy_key, mixup, spec_augment
+from classicfy.cache import FeatureCache
+from classicfy.data.manifest import content_hash
+from classicfy.extraction import augment_dataset
+from classicfy.features import FeatureConfig
+
+CONFIG = AugmentConfig(copies=2, p=1.0)
+
+
+@pytest.fixture(scope="module")
+def augmenter() -> DataAugmenter:
+    return DataAugmenter(CONFIG)
+
+
+def test_a_copy_differs_from_the_original_and_records_what_was_done(augmenter):
+    original = sine(3.0, 440.0)
+    copy, applied = augmenter.augment(original.copy(), SR, "abc", 0)
+    assert set(applied) == {"PitchShift", "TimeStretch", "AddGaussianSNR"}
+    assert applied["PitchShift"]["num_semitones"] != 0
+    assert len(copy) != len(original) or not np.allclose(copy, original, atol=1e-3)
+
+
+def test_copies_are_reproducible_and_each_copy_is_different(augmenter):
+    original = sine(3.0, 440.0)
+    first, params = augmenter.augment(original.copy(), SR, "abc", 0)
+    again, params_again = augmenter.augment(original.copy(), SR, "abc", 0)
+    _, other = augmenter.augment(original.copy(), SR, "abc", 1)
+    np.testing.assert_array_equal(first, again)
+    assert params == params_again and params != other
+
+
+def test_augmented_copies_are_cached_per_recording_in_order(tmp_path):
+    features = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
+    paths = [write(tmp_path / f"{i}.flac", sine(4.0, 220.0 * (i + 1))) for i in range(2)]
+    items = [(p, content_hash(p)) for p in paths]
+    keys = augment_dataset(items, features, CONFIG, tmp_path / "cache", jobs=1, progress=False)
+    assert keys == [[copy_key(d, 0, CONFIG), copy_key(d, 1, CONFIG)] for _, d in items]
+    cached = FeatureCache(tmp_path / "cache", features).get(keys[1][0])
+    assert cached.n_windows >= 1 and cached.features.mel.shape[1] == features.n_mels
+
+
+def test_spec_augment_masks_bands_and_spans_but_keeps_the_shape():
+    batch = torch.arange(2 * 96 * 100, dtype=torch.float32).reshape(2, 1, 96, 100)
+    original = batch.clone()
+    spec_augment(batch, torch.Generator().manual_seed(3), max_time_fraction=0.2, max_freq_fraction=0.2)
+    assert batch.shape == original.shape
+    changed = batch != original
+    assert changed.any()
+    assert changed.float().mean() < 0.5
+
+
+def test_mixup_blends_inputs_and_targets_alike():
+    inputs = torch.eye(4).view(4, 1, 1, 4)
+    targets = torch.eye(4)
+    mixed, soft = mixup(inputs, targets, 0.4, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(soft.sum(dim=1), torch.ones(4))
+    torch.testing.assert_close(mixed.view(4, 4), soft)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from classicfy.balance import DataBalancer
+
+LABELS = np.array([0] * 10 + [1] * 3 + [2] * 5)
+
+
+def test_oversampling_gives_every_class_as_many_windows_as_the_largest():
+    indices = DataBalancer("oversample").fit(LABELS).epoch_indices(np.random.default_rng(0))
+    assert np.bincount(LABELS[indices]).tolist() == [10, 10, 10]
+    assert set(indices) == set(range(len(LABELS)))  # every original window is drawn
+
+
+def test_weights_keep_each_window_once_and_weigh_classes_inversely():
+    balancer = DataBalancer("weights").fit(LABELS)
+    indices = balancer.epoch_indices(np.random.default_rng(0))
+    assert sorted(indices) == list(range(len(LABELS)))
+    weights = balancer.loss_weights()
+    assert weights.mean() == pytest.approx(1.0)
+    np.testing.assert_allclose(weights * np.bincount(LABELS), (weights * np.bincount(LABELS))[0])
+
+
+def test_none_draws_each_window_once_in_a_seeded_order():
+    balancer = DataBalancer("none").fit(LABELS)
+    first = balancer.epoch_indices(np.random.default_rng(1))
+    assert sorted(first) == list(range(len(LABELS)))
+    np.testing.assert_array_equal(first, balancer.epoch_indices(np.random.default_rng(1)))
+    assert balancer.loss_weights() is None
+
+
+def test_a_class_missing_from_training_is_ignored():
+    balancer = DataBalancer("oversample").fit(np.array([0, 0, 2]), n_classes=3)
+    indices = balancer.epoch_indices(np.random.default_rng(0))
+    assert np.bincount(np.array([0, 0, 2])[indices], minlength=3).tolist() == [2, 0, 2]
+
+
+def test_unknown_strategy_is_refused():
+    with pytest.raises(ValueError, match="strategy"):
+        DataBalancer("undersample")

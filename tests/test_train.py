@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from classicfy.audio import AudioConfig
+from classicfy.augment import AugmentConfig
+from classicfy.checkpoint import load_tensors
+from classicfy.cli import main
+from classicfy.errors import RunError
+from classicfy.features import FeatureConfig
+from classicfy.models import MODELS
+from classicfy.run import RunConfig, train_run
+from classicfy.synthetic import write_tone_dataset
+from classicfy.train import TrainConfig
+
+FEATURES = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tones")
+    write_tone_dataset(root, works_per_label=4, recordings_per_work=2, seconds=6.0)
+    return root
+
+
+def config_for(data: Path, models: tuple[str, ...], epochs: int, copies: int = 0, **train) -> RunConfig:
+    return RunConfig(
+        data=str(data),
+        models=models,
+        val_fraction=0.25,
+        test_fraction=0.25,
+        features=FEATURES,
+        train=TrainConfig(epochs=epochs, batch_size=8, **train),
+        augment=AugmentConfig(copies=copies),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_maps_its_input_to_class_logits(name):
+    family = MODELS[name]
+    shape = (1, 96, 87) if family.input_kind == "mel" else (87, 32)
+    model = family(shape, n_classes=5).eval()
+    assert model(torch.randn(3, *shape)).shape == (3, 5)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_each_model_learns_an_obvious_signal(data, tmp_path, name):
+    result = train_run(config_for(data, (name,), epochs=6), tmp_path / "run", tmp_path / "cache", 1, progress=False)
+    best = max(row["val_accuracy"] for row in result.states[name].history)
+    assert best >= 0.8, f"{name} reached only {best:.2f} validation accuracy (chance is 0.33)"
+
+
+def test_run_folder_holds_what_design_md_promises(data, tmp_path):
+    run = tmp_path / "run"
+    train_run(config_for(data, ("cnn", "gru"), epochs=1, copies=1), run, tmp_path / "cache", 2, progress=False)
+    for name in ("cnn", "gru"):
+        assert (run / "models" / f"{name}.safetensors").is_file()
+        described = json.loads((run / "models" / f"{name}.json").read_text())
+        assert described["family"] == name and described["labels"] == ["high", "low", "mid"]
+        assert len((run / "history" / f"{name}.csv").read_text().splitlines()) == 2  # header + one epoch
+    assert json.loads((run / "labels.json").read_text()) == ["high", "low", "mid"]
+    assert RunConfig.from_toml((run / "config.toml").read_text()) == config_for(data, ("cnn", "gru"), 1, copies=1)
+    sides: dict[str, set[str]] = {}
+    for row in csv.DictReader((run / "split.csv").read_text().splitlines()):
+        sides.setdefault(row["group"], set()).add(row["split"])
+    assert all(len(s) == 1 for s in sides.values())
+    assert {s for v in sides.values() for s in v} == {"train", "val", "test"}
+    weights, _ = load_tensors(run / "models" / "cnn.safetensors")
+    assert "standardize.mean" in weights  # the model carries its input statistics
+
+
+def test_an_existing_run_is_not_overwritten(data, tmp_path):
+    config = config_for(data, ("gru",), epochs=1)
+    train_run(config, tmp_path / "run", tmp_path / "cache", 1, progress=False)
+    with pytest.raises(RunError, match="--resume"):
+        train_run(config, tmp_path / "run", tmp_path / "cache", 1, progress=False)
+
+
+def test_resume_after_a_stop_reaches_the_same_weights(data, tmp_path, monkeypatch):
+    from classicfy import train
+
+    config = config_for(data, ("cnn",), epochs=3, mixup=0.2)
+    train_run(config, tmp_path / "whole", tmp_path / "cache", 1, progress=False)
+
+    real_fit = train.Trainer.fit
+    monkeypatch.setattr(train.Trainer, "fit", lambda self, *a, **k: real_fit(self, *a, **k, stop_after=1))
+    train_run(config, tmp_path / "parts", tmp_path / "cache", 1, progress=False)
+    monkeypatch.setattr(train.Trainer, "fit", real_fit)
+    state = train_run(config, tmp_path / "parts", tmp_path / "cache", 1, resume=True, progress=False).states["cnn"]
+    assert [row["epoch"] for row in state.history] == [1, 2, 3]
+
+    whole, _ = load_tensors(tmp_path / "whole" / "checkpoints" / "cnn.safetensors")
+    parts, _ = load_tensors(tmp_path / "parts" / "checkpoints" / "cnn.safetensors")
+    assert whole.keys() == parts.keys()
+    for name in whole:
+        torch.testing.assert_close(whole[name], parts[name], rtol=0, atol=0, msg=name)
+
+
+def test_train_survives_kill_9_and_resumes_to_the_same_weights(data, tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "classicfy.cli",
+        "train",
+        str(data),
+        "--models",
+        "gru",
+        "--epochs",
+        "4",
+        "--window",
+        "2",
+        "--augment-copies",
+        "0",
+        "--batch-size",
+        "8",
+        "--val-fraction",
+        "0.25",
+        "--test-fraction",
+        "0.25",
+        "--jobs",
+        "1",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--no-progress",
+    ]
+    subprocess.run([*command, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
+
+    killed = subprocess.Popen([*command, "--out", str(tmp_path / "killed")], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    for line in killed.stderr:  # the log line of an epoch is written after its checkpoint
+        if "gru epoch 2/4" in line or time.monotonic() > deadline:
+            break
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    _, state = load_tensors(tmp_path / "killed" / "checkpoints" / "gru.safetensors")
+    assert 1 <= state["train"]["epoch"] < 4
+    subprocess.run([*command, "--out", str(tmp_path / "killed"), "--resume"], check=True, capture_output=True)
+
+    whole, _ = load_tensors(tmp_path / "whole" / "models" / "gru.safetensors")
+    resumed, _ = load_tensors(tmp_path / "killed" / "models" / "gru.safetensors")
+    for name in whole:
+        torch.testing.assert_close(whole[name], resumed[name], rtol=0, atol=0, msg=name)
+
+
+def test_train_cli_acceptance(data, tmp_path, capsys):
+    run = tmp_path / "RUN"
+    args = [
+        "train",
+        str(data),
+        "--out",
+        str(run),
+        "--models",
+        "cnn,gru,vgg",
+        "--epochs",
+        "2",
+        "--seed",
+        "0",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    assert {p.name for p in (run / "models").glob("*.safetensors")} == {
+        "cnn.safetensors",
+        "gru.safetensors",
+        "vgg.safetensors",
+    }
+    assert "best validation macro-F1" in capsys.readouterr().out
+    assert main(args) == 2  # the run exists: refuse to overwrite it
+
+
+def test_unknown_model_is_a_clear_error(data, tmp_path, capsys):
+    args = [
+        "train",
+        str(data),
+        "--out",
+        str(tmp_path / "r"),
+        "--models",
+        "cnn,transformer",
+        "--cache",
+        str(tmp_path / "c"),
+        "--no-progress",
+    ]
+    assert main(args) == 2
+    assert "unknown model(s): transformer" in capsys.readouterr().err
+
+
+def test_seeded_runs_are_reproducible(data, tmp_path):
+    config = config_for(data, ("gru",), epochs=1)
+    first = train_run(config, tmp_path / "a", tmp_path / "cache", 1, progress=False).states["gru"].history
+    second = train_run(config, tmp_path / "b", tmp_path / "cache", 1, progress=False).states["gru"].history
+    assert [r["val_loss"] for r in first] == [r["val_loss"] for r in second]
+    assert np.isfinite(first[0]["train_loss"])
