@@ -35,6 +35,8 @@ def test_each_piece_is_listed_once_whatever_its_encodings():
     assert len(keys) == len(set(keys))
     assert "bach/bwv112.5.mxl" in {p.source for p in pieces}  # preferred over bwv112.5-sc
     assert [p.source for p in pieces if p.composer == "cpebach"] == ["cpebach/h186.mxl"]
+    songs = list_pieces(BuildOptions(composers=("schumann_robert",), max_pieces_per_composer=100))
+    assert "schumann_robert/dichterliebe_no2.xml" not in {p.source for p in songs}  # = opus48no2.mxl
 
 
 def test_movements_and_pieces_of_one_opus_share_a_work():

@@ -61,8 +61,8 @@ ERAS = {
 
 # Collections of several composers: their pieces get an era but never a composer label.
 COLLECTIONS = frozenset({"trecento"})
-# Files whose name does not show the opus they belong to.
-WORK_ALIASES = {"schumann_robert/dichterliebe_no2": "opus48"}
+# Scores that are another encoding of a piece the corpus already holds under another name.
+DUPLICATE_SCORES = frozenset({"schumann_robert/dichterliebe_no2.xml"})  # = opus48no2.mxl
 
 # General MIDI programs of the `mixed` timbre's ensembles; channel i plays program[i % len].
 ENSEMBLES = {
@@ -136,8 +136,6 @@ def _work_and_title(root: Path, path: Path, composer: str) -> tuple[str, str]:
     parts = path.relative_to(root / composer).with_suffix("").parts
     stem = re.sub(r"-sc$", "", parts[0])
     title = " ".join((stem, *parts[1:]))
-    if alias := WORK_ALIASES.get(f"{composer}/{stem}"):
-        return alias, title
     if match := re.search(r"(?:^|[_-])op(?:us)?[._]?(\d+)", stem, re.IGNORECASE):
         return f"opus{match.group(1)}", title
     if composer == "bach" and (match := re.match(r"(bwv\d+)", stem)):
@@ -158,7 +156,7 @@ def list_pieces(options: BuildOptions) -> list[Piece]:
     for composer in composers:
         chosen: dict[str, Path] = {}  # one file per piece, whatever its encodings
         for path in sorted((root / composer).rglob("*")):
-            if path.suffix not in SCORE_SUFFIXES:
+            if path.suffix not in SCORE_SUFFIXES or path.relative_to(root).as_posix() in DUPLICATE_SCORES:
                 continue
             key = re.sub(r"-sc$", "", path.relative_to(root).with_suffix("").as_posix())
             best = chosen.get(key)
