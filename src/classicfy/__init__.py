@@ -18,6 +18,15 @@ _EXPORTS = {
     "list_dataset": "classicfy.data.manifest",
     "split_by_group": "classicfy.data.manifest",
     "extract_dataset": "classicfy.extraction",
+    "AugmentConfig": "classicfy.augment",
+    "DataAugmenter": "classicfy.augment",
+    "DataBalancer": "classicfy.balance",
+    "CNNModel": "classicfy.models",
+    "GRUModel": "classicfy.models",
+    "VGGModel": "classicfy.models",
+    "RunConfig": "classicfy.run",
+    "train_run": "classicfy.run",
+    "TrainConfig": "classicfy.train",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -36,6 +36,7 @@ HISTORY_COLUMNS = (
     "val_loss",
     "val_accuracy",
     "val_macro_f1",
+    "windows_per_s",
     "seconds",
 )
 
@@ -187,6 +188,7 @@ class Trainer:
                 predictions.append(logits.argmax(1).numpy())
                 targets.append(labels.numpy())
                 bar.set_postfix(loss=f"{np.mean(losses):.3f}")
+            train_seconds = time.perf_counter() - start
             lr = self.optimizer.param_groups[0]["lr"]
             self.scheduler.step()
             predictions, targets = np.concatenate(predictions), np.concatenate(targets)
@@ -202,6 +204,7 @@ class Trainer:
                 "val_loss": val_loss,
                 "val_accuracy": float(np.mean(val_predictions == val.labels)),
                 "val_macro_f1": macro_f1(val.labels, val_predictions, self.n_classes),
+                "windows_per_s": len(targets) / train_seconds,
                 "seconds": time.perf_counter() - start,
             }
             self.state.history.append(row)
