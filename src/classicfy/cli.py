@@ -171,6 +171,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tag(args: argparse.Namespace) -> int:
+    """Print zero-shot tags of recordings from a pretrained musicnn tagger."""
+    import json
+
+    from classicfy.errors import AudioError
+    from classicfy.tagging import Tagger, expand_paths
+
+    tagger = Tagger(args.model)
+    results, failures = [], 0
+    for path in expand_paths(args.paths):
+        try:
+            result = tagger.tag(path)
+        except AudioError as error:
+            print(f"classicfy: skipped {error}", file=sys.stderr)
+            failures += 1
+            continue
+        results.append(result)
+        if args.format == "table":
+            tags = ", ".join(f"{tag} {p:.2f}" for tag, p in result.top(args.top))
+            print(f"{path}: {tags}")
+    if args.format == "json":
+        print(json.dumps([r.to_json() for r in results], indent=2))
+    if not results:
+        raise ClassicfyError("no recording could be tagged")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the built-in corpus: build it (once), extract and cache its features."""
     from classicfy.data.corpus import resolve_dataset
@@ -288,6 +315,30 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN")
     _add_feature_options(train)
     train.set_defaults(handler=cmd_train)
+
+    tag = commands.add_parser(
+        "tag",
+        help="zero-shot tags from a pretrained music tagger",
+        description="Tag recordings of any length and format with a pretrained musicnn model (MagnaTagATune: "
+        "50 tags such as classical, strings, piano, harpsichord, choir, opera; Million Song Dataset: 50 genre "
+        "and mood tags). The recording is resampled to 16 kHz and peak-normalised; tags are averaged over "
+        "its 3-second patches.",
+    )
+    tag.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="recordings, or folders of recordings")
+    tag.add_argument(
+        "--model",
+        default="musicnn-mtt",
+        choices=("musicnn-mtt", "musicnn-msd", "vgg-mtt", "vgg-msd"),
+        help="pretrained tagger (default: %(default)s)",
+    )
+    tag.add_argument("--top", type=_positive_int, default=5, metavar="K", help="tags shown per file in a table")
+    tag.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table: the top K tags per file; json: every tag's probability (default: %(default)s)",
+    )
+    tag.set_defaults(handler=cmd_tag)
 
     demo = commands.add_parser(
         "demo",

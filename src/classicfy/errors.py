@@ -31,6 +31,10 @@ class AudioError(ClassicfyError):
         return f"{self.kind} ({self.detail})" if self.detail else self.kind
 
 
+class MissingAudioError(AudioError):
+    kind = "not-found"
+
+
 class EmptyAudioError(AudioError):
     kind = "empty"
 

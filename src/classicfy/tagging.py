@@ -1,0 +1,63 @@
+"""Zero-shot tags for any recording from musicnn's pretrained taggers (`classicfy tag`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from classicfy.audio import AUDIO_EXTENSIONS, decode, resample
+from classicfy.errors import MissingAudioError, SilentAudioError
+from classicfy.models.musicnn import PRETRAINED, SAMPLE_RATE, load_pretrained, musicnn_input, tag_probabilities
+
+PEAK = 0.9  # musicnn's log compression is not loudness-invariant: every recording is tagged at one peak level
+
+
+@dataclass(frozen=True)
+class TagResult:
+    path: Path
+    model: str
+    tags: dict[str, float]  # every tag of the model, in the model's order
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        return sorted(self.tags.items(), key=lambda item: -item[1])[:k]
+
+    def to_json(self) -> dict:
+        return {"path": str(self.path), "model": self.model, "tags": {t: round(p, 6) for t, p in self.tags.items()}}
+
+
+def musicnn_samples(path: Path) -> np.ndarray:
+    """A recording as musicnn hears it: mono, 16 kHz, peak-normalised to 0.9."""
+    samples, rate = decode(path)
+    samples = resample(samples, rate, SAMPLE_RATE)
+    peak = float(np.abs(samples).max())
+    if peak == 0.0:
+        raise SilentAudioError(str(path), "all samples are zero")
+    return (samples * (PEAK / peak)).astype(np.float32)
+
+
+def expand_paths(paths: list[Path]) -> Iterator[Path]:
+    """Files as given; folders replaced by the audio files under them, sorted."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        else:
+            yield path
+
+
+class Tagger:
+    """One pretrained tagger, loaded once, applied to many recordings."""
+
+    def __init__(self, model: str = "musicnn-mtt") -> None:
+        self.name = model
+        self.model = load_pretrained(model)
+        self.tags = PRETRAINED[model].tags
+
+    def tag(self, path: Path) -> TagResult:
+        """Tag probabilities of one file; raises `AudioError` for a file that cannot be used."""
+        if not path.exists():
+            raise MissingAudioError(str(path))
+        probabilities = tag_probabilities(self.model, musicnn_input(musicnn_samples(path)))
+        return TagResult(path, self.name, {t: float(p) for t, p in zip(self.tags, probabilities, strict=True)})
