@@ -18,7 +18,7 @@ def stored(tmp_path):
     audio = window_recording(sine(4.5), CONFIG.audio)
     features = AudioFeatureExtractor(CONFIG).transform(audio.windows)
     cache = FeatureCache(tmp_path / "cache", CONFIG)
-    cache.put("ab" * 16, audio, features)
+    cache.put("ab" * 16, audio, features.as_arrays())
     return cache, features
 
 

@@ -12,6 +12,7 @@ import torch
 from conftest import sine, write
 
 from classicfy.cli import main
+from classicfy.features import musicnn_input, musicnn_patches
 from classicfy.models import musicnn
 from classicfy.models.tf_checkpoint import CheckpointError, load_checkpoint, read_index
 
@@ -41,7 +42,7 @@ def test_ports_reproduce_the_tensorflow_models_on_the_fixture(model, reference):
 def test_msd_models_load_and_tag(model):
     tagger = musicnn.load_pretrained(model)
     rng = np.random.default_rng(0)
-    probabilities = musicnn.tag_probabilities(tagger, musicnn.musicnn_input(rng.standard_normal(16000 * 4) * 0.1))
+    probabilities = musicnn.tag_probabilities(tagger, musicnn_input(rng.standard_normal(16000 * 4) * 0.1))
     assert probabilities.shape == (50,)
     assert np.all((probabilities > 0) & (probabilities < 1))
 
@@ -66,17 +67,17 @@ def test_the_reader_refuses_a_file_that_is_no_checkpoint(tmp_path):
 
 def test_patches_drop_the_remainder_and_repeat_a_short_input():
     representation = np.arange(400 * 96, dtype=np.float32).reshape(400, 96)
-    cut = musicnn.patches(representation)
+    cut = musicnn_patches(representation)
     assert cut.shape == (2, 187, 96)
     np.testing.assert_array_equal(cut[1, 0], representation[187])
-    short = musicnn.patches(representation[:100])
+    short = musicnn_patches(representation[:100])
     assert short.shape == (1, 187, 96)
     np.testing.assert_array_equal(short[0, 100], representation[0])
 
 
 def test_vgg_embedding_follows_tensorflow_flattening_order():
     model = musicnn.load_pretrained("vgg-mtt")
-    patch = torch.from_numpy(musicnn.musicnn_input(sine(3.0, 440.0, sr=16000))[:187][None])
+    patch = torch.from_numpy(musicnn_input(sine(3.0, 440.0, sr=16000))[:187][None])
     with torch.no_grad():
         torch.testing.assert_close(model(patch), model.dense(model.embed(patch)))
     assert model.embed(patch).shape == (1, 256)

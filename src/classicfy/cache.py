@@ -20,7 +20,7 @@ import numpy as np
 from classicfy import atomic
 from classicfy.audio import RecordingAudio
 from classicfy.errors import AudioError
-from classicfy.features import FEATURE_NAMES, FeatureConfig, WindowFeatures
+from classicfy.features import FEATURE_NAMES, FeatureConfig, MusicnnFeatureConfig, WindowFeatures
 
 
 def default_cache_dir() -> Path:
@@ -34,9 +34,9 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class CachedRecording:
-    """Features of one recording as stored: arrays are read-only memory maps."""
+    """Features of one recording as stored: named arrays, read-only memory maps, one row per window."""
 
-    features: WindowFeatures
+    arrays: dict[str, np.ndarray]
     starts_s: np.ndarray
     duration_s: float
     silent_windows: int
@@ -44,6 +44,11 @@ class CachedRecording:
     @property
     def n_windows(self) -> int:
         return len(self.starts_s)
+
+    @property
+    def features(self) -> WindowFeatures:
+        """The log-mel, MFCC and chroma arrays of a spectral-feature entry."""
+        return WindowFeatures(*(self.arrays[name] for name in FEATURE_NAMES))
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ def _crc(array: np.ndarray) -> int:
 class FeatureCache:
     """Features of recordings under one feature config, in `root/features/<config key>/`."""
 
-    def __init__(self, root: Path, config: FeatureConfig) -> None:
+    def __init__(self, root: Path, config: FeatureConfig | MusicnnFeatureConfig) -> None:
         self.config = config
         self.directory = Path(root) / "features" / config.key()
         config_file = self.directory / "config.json"
@@ -89,9 +94,10 @@ class FeatureCache:
                 if verify and _crc(array) != spec["crc32"]:
                     raise ValueError(f"{name}: checksum mismatch")
                 arrays[name] = array
+            starts_s = arrays.pop("starts_s")
             return CachedRecording(
-                features=WindowFeatures(*(arrays[name] for name in FEATURE_NAMES)),
-                starts_s=arrays["starts_s"],
+                arrays=arrays,
+                starts_s=starts_s,
                 duration_s=float(meta["duration_s"]),
                 silent_windows=int(meta["silent_windows"]),
             )
@@ -99,10 +105,12 @@ class FeatureCache:
             shutil.rmtree(entry, ignore_errors=True)
             return None
 
-    def put(self, digest: str, audio: RecordingAudio, features: WindowFeatures, extra: dict | None = None) -> None:
-        """Store one recording's features (and `extra` metadata, such as how it was augmented);
-        concurrent writers of the same entry are harmless."""
-        arrays = {name: getattr(features, name) for name in FEATURE_NAMES}
+    def put(
+        self, digest: str, audio: RecordingAudio, features: dict[str, np.ndarray], extra: dict | None = None
+    ) -> None:
+        """Store one recording's named feature arrays (and `extra` metadata, such as how it was
+        augmented); concurrent writers of the same entry are harmless."""
+        arrays = dict(features)
         arrays["starts_s"] = np.asarray(audio.starts_s, dtype=np.float64)
         meta = {
             "duration_s": audio.duration_s,

@@ -154,6 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     mixup=args.mixup,
                     learning_rate=args.lr,
                     patience=args.patience,
+                    finetune=args.finetune,
                 ),
                 augment=AugmentConfig(
                     copies=args.augment_copies,
@@ -284,7 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("data", metavar="DATA", help="dataset folder, CSV, builtin:composers or builtin:eras")
     train.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder to write")
-    train.add_argument("--models", default="cnn,gru,vgg", metavar="A,B", help="models to train (default: %(default)s)")
+    train.add_argument(
+        "--models",
+        default="cnn,gru,vgg",
+        metavar="A,B",
+        help="models to train: cnn, gru, vgg, and vgg-pretrained, musicnn-pretrained (musicnn's taggers as "
+        "backbones with a new head) (default: %(default)s)",
+    )
+    train.add_argument(
+        "--finetune",
+        action="store_true",
+        help="pretrained models: train the backbone too, at a tenth of the learning rate",
+    )
     train.add_argument("--epochs", type=_positive_int, default=30, help="most epochs per model (default: %(default)s)")
     train.add_argument("--batch-size", type=_positive_int, default=32, metavar="B", help="(default: %(default)s)")
     train.add_argument("--lr", type=_positive_float, default=2e-3, help="AdamW learning rate (default: %(default)s)")

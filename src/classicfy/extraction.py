@@ -13,11 +13,14 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from classicfy.audio import load_recording
 from classicfy.augment import AugmentConfig, DataAugmenter, copy_key
 from classicfy.cache import FeatureCache
 from classicfy.data.manifest import Recording, content_hash, merge_duplicates
 from classicfy.errors import AudioError
-from classicfy.features import AudioFeatureExtractor, FeatureConfig
+from classicfy.features import AudioFeatureExtractor, FeatureConfig, MusicnnFeatureConfig, MusicnnFeatureExtractor
+
+AnyFeatureConfig = FeatureConfig | MusicnnFeatureConfig
 
 
 @dataclass(frozen=True)
@@ -92,16 +95,16 @@ class LabelSummary:
 # One cache and one extractor per worker process and config, made on first use: a run that
 # finds everything cached never builds an extractor (nor imports librosa).
 @functools.cache
-def _cache_for(config: FeatureConfig, cache_root: Path) -> FeatureCache:
+def _cache_for(config: AnyFeatureConfig, cache_root: Path) -> FeatureCache:
     return FeatureCache(cache_root, config)
 
 
 @functools.cache
-def _extractor_for(config: FeatureConfig) -> AudioFeatureExtractor:
-    return AudioFeatureExtractor(config)
+def _extractor_for(config: AnyFeatureConfig) -> AudioFeatureExtractor | MusicnnFeatureExtractor:
+    return config.make_extractor()
 
 
-def featurise(path: Path, config: FeatureConfig, cache_root: Path) -> RecordingStatus:
+def featurise(path: Path, config: AnyFeatureConfig, cache_root: Path) -> RecordingStatus:
     """Make sure one file's features are cached; never raises for a bad file."""
     cache = _cache_for(config, cache_root)
     try:
@@ -116,12 +119,13 @@ def featurise(path: Path, config: FeatureConfig, cache_root: Path) -> RecordingS
         reason = f"{failure.kind} ({failure.detail})" if failure.detail else failure.kind
         return RecordingStatus(path, digest, cache_hit=True, skip_reason=reason)
     try:
-        audio, features = _extractor_for(config).extract(path)
+        extractor = _extractor_for(config)
+        audio = load_recording(path, config.audio)
     except AudioError as error:
         cache.put_failure(digest, error)
         return RecordingStatus(path, digest, skip_reason=error.reason)
-    cache.put(digest, audio, features)
-    return RecordingStatus(path, digest, len(features), audio.duration_s)
+    cache.put(digest, audio, extractor.arrays(audio.windows))
+    return RecordingStatus(path, digest, len(audio.windows), audio.duration_s)
 
 
 def _init_worker() -> None:
@@ -154,7 +158,7 @@ def map_in_pool(function, tasks: list[tuple], jobs: int, description: str, progr
 
 def extract_dataset(
     recordings: list[Recording],
-    config: FeatureConfig,
+    config: AnyFeatureConfig,
     cache_root: Path,
     jobs: int | None = None,
     progress: bool = True,
@@ -180,7 +184,7 @@ def _augmenter_for(config: AugmentConfig) -> DataAugmenter:
 
 
 def augment_copy(
-    path: Path, digest: str, copy: int, config: FeatureConfig, augment: AugmentConfig, cache_root: Path
+    path: Path, digest: str, copy: int, config: AnyFeatureConfig, augment: AugmentConfig, cache_root: Path
 ) -> str | None:
     """Make sure augmented copy `copy` of a recording is cached; its cache key, or None if unusable."""
     cache = _cache_for(config, cache_root)
@@ -191,13 +195,13 @@ def augment_copy(
         audio, applied = _augmenter_for(augment).augmented_recording(path, config.audio, digest, copy)
     except AudioError:
         return None  # e.g. noise made a near-silent recording unusable: train without this copy
-    cache.put(key, audio, _extractor_for(config).transform(audio.windows), extra={"augmentation": applied})
+    cache.put(key, audio, _extractor_for(config).arrays(audio.windows), extra={"augmentation": applied})
     return key
 
 
 def augment_dataset(
     recordings: list[tuple[Path, str]],
-    config: FeatureConfig,
+    config: AnyFeatureConfig,
     augment: AugmentConfig,
     cache_root: Path,
     jobs: int,

@@ -1,7 +1,9 @@
-"""Log-mel, MFCC and chroma per window, all three from one STFT.
+"""Feature extractors: what a model sees of each window.
 
-The same `AudioFeatureExtractor.extract` serves training and prediction, so a model always sees
-features made the same way. Results are cached on disk by `classicfy.cache`.
+`AudioFeatureExtractor` computes log-mel, MFCC and chroma, all three from one STFT;
+`MusicnnFeatureExtractor` computes the pretrained musicnn models' own 16 kHz log-compressed mel.
+The same `extract` serves training and prediction, so a model always sees features made the same
+way; `arrays` gives the named arrays that `classicfy.cache` stores.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -34,6 +37,7 @@ class FeatureConfig:
     n_mfcc: int = 20
     n_chroma: int = 12
     top_db: float = 80.0  # log-mel floor below each window's peak, dB
+    kind: ClassVar[str] = "spectral"
 
     def __post_init__(self) -> None:
         if self.n_fft <= 0 or self.hop_length <= 0 or self.n_mels <= 0:
@@ -56,8 +60,15 @@ class FeatureConfig:
 
     def key(self) -> str:
         """Stable short hash of everything that shapes the features; names the cache folder."""
-        text = json.dumps({"version": FEATURE_VERSION, **self.to_dict()}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return _config_key(self.kind, self.to_dict())
+
+    def make_extractor(self) -> AudioFeatureExtractor:
+        return AudioFeatureExtractor(self)
+
+
+def _config_key(kind: str, values: dict) -> str:
+    text = json.dumps({"version": FEATURE_VERSION, "kind": kind, **values}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,9 @@ class WindowFeatures:
 
     def __len__(self) -> int:
         return len(self.mel)
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in FEATURE_NAMES}
 
 
 class AudioFeatureExtractor:
@@ -93,6 +107,10 @@ class AudioFeatureExtractor:
         """Decode a file and featurise its windows; raises `AudioError` for unusable files."""
         audio = load_recording(path, self.config.audio)
         return audio, self.transform(audio.windows)
+
+    def arrays(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+        """The named arrays the feature cache stores for these windows."""
+        return self.transform(windows).as_arrays()
 
     def transform(self, windows: np.ndarray) -> WindowFeatures:
         """Featurise a (n_windows, samples) array, a few windows at a time to bound memory."""
@@ -132,3 +150,80 @@ class AudioFeatureExtractor:
         log_mel = np.stack([librosa.power_to_db(m, ref=1.0, top_db=c.top_db) for m in mel_power])
         mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=c.n_mfcc)
         return log_mel.astype(np.float32), mfcc.astype(np.float32), chroma.astype(np.float32)
+
+
+# musicnn's input (Pons & Serra, 2019): 16 kHz, 512-point FFT, hop 256, 96 Slaney mel bands.
+MUSICNN_SAMPLE_RATE, MUSICNN_N_FFT, MUSICNN_HOP, MUSICNN_N_MELS = 16000, 512, 256, 96
+MUSICNN_PATCH_FRAMES = 187  # about 3 s: the input length the taggers were trained on
+
+
+def musicnn_input(samples: np.ndarray) -> np.ndarray:
+    """musicnn's log-compressed mel spectrogram of 16 kHz samples, (frames, 96) float32.
+
+    As musicnn computes it: power mel (Slaney), centred with reflect padding, rounded through
+    float16, then log10(10000 * S + 1), the log taken in float32 (under numpy 2, 10000 * float16
+    would stay float16 and overflow).
+    """
+    import librosa
+
+    mel = librosa.feature.melspectrogram(
+        y=samples,
+        sr=MUSICNN_SAMPLE_RATE,
+        n_fft=MUSICNN_N_FFT,
+        hop_length=MUSICNN_HOP,
+        n_mels=MUSICNN_N_MELS,
+        pad_mode="reflect",
+    )
+    rounded = np.swapaxes(mel, -1, -2).astype(np.float16).astype(np.float32)
+    return np.log10(10000.0 * rounded + 1.0).astype(np.float32)
+
+
+def musicnn_patches(representation: np.ndarray) -> np.ndarray:
+    """Non-overlapping 187-frame patches, remainder dropped; a shorter input is repeated to fill one."""
+    frames = len(representation)
+    if frames < MUSICNN_PATCH_FRAMES:
+        representation = np.tile(representation, (int(np.ceil(MUSICNN_PATCH_FRAMES / max(frames, 1))), 1))
+        frames = MUSICNN_PATCH_FRAMES
+    n = frames // MUSICNN_PATCH_FRAMES
+    return representation[: n * MUSICNN_PATCH_FRAMES].reshape(n, MUSICNN_PATCH_FRAMES, representation.shape[1])
+
+
+@dataclass(frozen=True)
+class MusicnnFeatureConfig:
+    """Windows as the pretrained musicnn models hear them: 16 kHz log-compressed mel, (frames, 96)."""
+
+    audio: AudioConfig = field(default_factory=lambda: AudioConfig(sample_rate=MUSICNN_SAMPLE_RATE))
+    kind: ClassVar[str] = "musicnn"
+
+    def __post_init__(self) -> None:
+        if self.audio.sample_rate != MUSICNN_SAMPLE_RATE:
+            raise ValueError(f"musicnn features need {MUSICNN_SAMPLE_RATE} Hz audio, got {self.audio.sample_rate}")
+
+    @property
+    def frames_per_window(self) -> int:
+        return 1 + self.audio.window_samples // MUSICNN_HOP
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def key(self) -> str:
+        return _config_key(self.kind, self.to_dict())
+
+    def make_extractor(self) -> MusicnnFeatureExtractor:
+        return MusicnnFeatureExtractor(self)
+
+
+class MusicnnFeatureExtractor:
+    """Turns windows of 16 kHz samples into musicnn's input, stored as the array `musicnn`."""
+
+    def __init__(self, config: MusicnnFeatureConfig | None = None) -> None:
+        self.config = config or MusicnnFeatureConfig()
+
+    def extract(self, path: str | Path) -> tuple[RecordingAudio, dict[str, np.ndarray]]:
+        audio = load_recording(path, self.config.audio)
+        return audio, self.arrays(audio.windows)
+
+    def arrays(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+        windows = np.atleast_2d(np.asarray(windows, dtype=np.float32))
+        parts = [musicnn_input(windows[i : i + _WINDOWS_PER_CHUNK]) for i in range(0, len(windows), _WINDOWS_PER_CHUNK)]
+        return {"musicnn": np.concatenate(parts)}

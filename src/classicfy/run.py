@@ -21,14 +21,14 @@ import numpy as np
 from classicfy import atomic
 from classicfy.audio import AudioConfig
 from classicfy.augment import AugmentConfig
-from classicfy.cache import CachedRecording, FeatureCache
+from classicfy.cache import FeatureCache
 from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, split_by_group
 from classicfy.errors import DatasetError, RunError
 from classicfy.extraction import ExtractionReport, augment_dataset, extract_dataset
-from classicfy.features import FeatureConfig
+from classicfy.features import MUSICNN_SAMPLE_RATE, FeatureConfig, MusicnnFeatureConfig
 from classicfy.train import TrainConfig, Trainer, TrainState, seed_everything
-from classicfy.windows import WindowSet
+from classicfy.windows import EmbeddingSet, WindowSet
 
 log = logging.getLogger(__name__)
 
@@ -156,62 +156,93 @@ def train_run(
     config: RunConfig, run_dir: Path, cache_root: Path, jobs: int = 2, resume: bool = False, progress: bool = True
 ) -> RunResult:
     """Train every model of the config; with `resume`, continue each from its last checkpoint."""
-    from classicfy.models import MODELS
+    import torch
+
+    from classicfy.models import MODELS, PretrainedClassifier
 
     unknown = [m for m in config.models if m not in MODELS]
     if unknown:
         raise RunError(f"unknown model(s): {', '.join(unknown)}; available: {', '.join(MODELS)}")
     labels, recordings, report = prepare_run(config, run_dir, cache_root, jobs, resume, progress)
-    cache = FeatureCache(cache_root, config.features)
     index = {label: i for i, label in enumerate(labels)}
-    statuses = report.statuses
-
-    def entries(side: str) -> tuple[list[CachedRecording], list[int]]:
-        chosen = [r for r in recordings if r.split == side]
-        return [cache.get(statuses[r.path].content_hash, verify=False) for r in chosen], [
-            index[r.label] for r in chosen
-        ]
-
-    train_entries, train_labels = entries("train")
-    if config.augment.copies:
-        train_recordings = [r for r in recordings if r.split == "train"]
-        copies = augment_dataset(
-            [(r.path, statuses[r.path].content_hash) for r in train_recordings],
-            config.features,
-            config.augment,
-            cache_root,
-            jobs,
-            progress,
-        )
-        for recording, keys in zip(train_recordings, copies, strict=True):
-            train_entries += [cache.get(k, verify=False) for k in keys]
-            train_labels += [index[recording.label]] * len(keys)
-    if any(e is None for e in train_entries):
-        raise RunError("a cache entry vanished during the run (was the cache cleared?); run again to rebuild it")
-    val_entries, val_labels = entries("val")
+    kinds = {MODELS[name].input_kind for name in config.models}
+    feature_configs = {kind: config.features for kind in kinds - {"musicnn"}}
+    if "musicnn" in kinds:
+        musicnn_config = MusicnnFeatureConfig(audio=replace(config.features.audio, sample_rate=MUSICNN_SAMPLE_RATE))
+        feature_configs["musicnn"] = musicnn_config
+        extract_dataset(list(recordings), musicnn_config, cache_root, jobs, progress)
+    sets = {
+        kind: _window_sets(kind, feature_config, recordings, report, index, config, cache_root, jobs, progress)
+        for kind, feature_config in feature_configs.items()
+    }
 
     states = {}
     for name in config.models:
         family = MODELS[name]
-        train_set = WindowSet(train_entries, train_labels, family.input_kind)
-        val_set = WindowSet(val_entries, val_labels, family.input_kind)
+        train_set, val_set = sets[family.input_kind]
         seed_everything(config.train.seed)
-        model = family(train_set.input_shape, len(labels))
-        mean, std = train_set.channel_statistics(np.random.default_rng(config.train.seed))
-        import torch
-
-        model.standardize.set_statistics(torch.from_numpy(mean), torch.from_numpy(std))
+        model_config = None
+        if issubclass(family, PretrainedClassifier):
+            model_config = family.Config(backbone=family.default_backbone, finetune=config.train.finetune)
+        model = family(train_set.input_shape, len(labels), model_config)
+        if hasattr(model, "standardize"):
+            mean, std = train_set.channel_statistics(np.random.default_rng(config.train.seed))
+            model.standardize.set_statistics(torch.from_numpy(mean), torch.from_numpy(std))
         describe = {
             "family": name,
             "input_kind": family.input_kind,
             "input_shape": list(train_set.input_shape),
             "labels": labels,
             "config": asdict(model.config),
-            "features": config.features.to_dict(),
+            "features": feature_configs[family.input_kind].to_dict(),
         }
+        if getattr(model, "frozen", False):
+            log.info(
+                "%s: computing the frozen backbone's embeddings of %d windows", name, len(train_set) + len(val_set)
+            )
+            train_set = EmbeddingSet(model.embeddings(train_set), train_set.labels)
+            val_set = EmbeddingSet(model.embeddings(val_set), val_set.labels)
         trainer = Trainer(name, model, config.train, run_dir, describe, len(labels))
         if resume and trainer.resume():
             log.info("%s: resuming after epoch %d", name, trainer.state.epoch)
         log.info("%s: %d training windows, %d validation windows", name, len(train_set), len(val_set))
         states[name] = trainer.fit(train_set, val_set, progress)
     return RunResult(labels, recordings, report, states)
+
+
+def _window_sets(
+    kind: str,
+    feature_config: FeatureConfig | MusicnnFeatureConfig,
+    recordings: list[Recording],
+    report: ExtractionReport,
+    index: dict[str, int],
+    config: RunConfig,
+    cache_root: Path,
+    jobs: int,
+    progress: bool,
+) -> tuple[WindowSet, WindowSet]:
+    """Training windows (originals and augmented copies) and validation windows of one input kind."""
+    cache = FeatureCache(cache_root, feature_config)
+    digest = {path: status.content_hash for path, status in report.statuses.items()}
+    train = [r for r in recordings if r.split == "train"]
+    keys = [[digest[r.path]] for r in train]
+    if config.augment.copies:
+        copies = augment_dataset(
+            [(r.path, digest[r.path]) for r in train], feature_config, config.augment, cache_root, jobs, progress
+        )
+        keys = [own + extra for own, extra in zip(keys, copies, strict=True)]
+    train_entries, train_labels = [], []
+    for recording, recording_keys in zip(train, keys, strict=True):
+        for key in recording_keys:
+            entry = cache.get(key, verify=False)
+            if entry is not None:  # None: unusable under this feature config (e.g. too quiet at 16 kHz)
+                train_entries.append(entry)
+                train_labels.append(index[recording.label])
+    val = [(cache.get(digest[r.path], verify=False), index[r.label]) for r in recordings if r.split == "val"]
+    val = [(entry, label) for entry, label in val if entry is not None]
+    if not train_entries or not val:
+        raise DatasetError(f"no usable {kind} features for the training or validation split")
+    return (
+        WindowSet(train_entries, train_labels, kind),
+        WindowSet([entry for entry, _ in val], [label for _, label in val], kind),
+    )

@@ -10,7 +10,8 @@ import numpy as np
 
 from classicfy.audio import AUDIO_EXTENSIONS, decode, resample
 from classicfy.errors import MissingAudioError, SilentAudioError
-from classicfy.models.musicnn import PRETRAINED, SAMPLE_RATE, load_pretrained, musicnn_input, tag_probabilities
+from classicfy.features import MUSICNN_SAMPLE_RATE, musicnn_input
+from classicfy.models.musicnn import PRETRAINED, load_pretrained, tag_probabilities
 
 PEAK = 0.9  # musicnn's log compression is not loudness-invariant: every recording is tagged at one peak level
 
@@ -31,7 +32,7 @@ class TagResult:
 def musicnn_samples(path: Path) -> np.ndarray:
     """A recording as musicnn hears it: mono, 16 kHz, peak-normalised to 0.9."""
     samples, rate = decode(path)
-    samples = resample(samples, rate, SAMPLE_RATE)
+    samples = resample(samples, rate, MUSICNN_SAMPLE_RATE)
     peak = float(np.abs(samples).max())
     if peak == 0.0:
         raise SilentAudioError(str(path), "all samples are zero")

@@ -24,7 +24,7 @@ from classicfy import atomic
 from classicfy.augment import mixup, spec_augment
 from classicfy.balance import DataBalancer
 from classicfy.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
-from classicfy.windows import WindowSet
+from classicfy.windows import EmbeddingSet, WindowSet
 
 log = logging.getLogger(__name__)
 HISTORY_COLUMNS = (
@@ -53,6 +53,7 @@ class TrainConfig:
     balance: str = "oversample"
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup; 0 turns it off
     spec_augment: bool = True
+    finetune: bool = False  # pretrained models: train the backbone too (at a tenth of the learning rate)
     seed: int = 0
 
 
@@ -81,7 +82,7 @@ def macro_f1(targets: np.ndarray, predictions: np.ndarray, n_classes: int) -> fl
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, windows: WindowSet, batch_size: int = 64) -> np.ndarray:
+def predict_logits(model: nn.Module, windows: WindowSet | EmbeddingSet, batch_size: int = 64) -> np.ndarray:
     """Logits for every window of a set, in order, in evaluation mode."""
     model.eval()
     parts = [
@@ -106,8 +107,10 @@ class Trainer:
         self.checkpoint_path = run_dir / "checkpoints" / f"{name}.safetensors"
         self.model_path = run_dir / "models" / f"{name}.safetensors"
         self.history_path = run_dir / "history" / f"{name}.csv"
+        # Models with a pretrained part say how fast each part learns; others learn at one rate.
+        groups = model.parameter_groups(config.learning_rate) if hasattr(model, "parameter_groups") else None
         self.optimizer = torch.optim.AdamW(
-            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+            groups or model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
         self.state = TrainState()
@@ -143,7 +146,13 @@ class Trainer:
         writer.writerows(self.state.history)
         atomic.write_text(self.history_path, buffer.getvalue())
 
-    def fit(self, train: WindowSet, val: WindowSet, progress: bool = True, stop_after: int | None = None) -> TrainState:
+    def fit(
+        self,
+        train: WindowSet | EmbeddingSet,
+        val: WindowSet | EmbeddingSet,
+        progress: bool = True,
+        stop_after: int | None = None,
+    ) -> TrainState:
         """Train until the epoch budget or early stopping; `stop_after` ends after that many epochs
         (as a kill would), for testing resume."""
         from tqdm import tqdm
@@ -175,7 +184,7 @@ class Trainer:
                     continue  # batch norm needs two examples
                 inputs = torch.from_numpy(train.inputs(indices))
                 labels = torch.from_numpy(train.labels[indices])
-                if config.spec_augment and inputs.dim() == 4:
+                if config.spec_augment and train.kind == "mel":
                     spec_augment(inputs, generator)
                 soft = nn.functional.one_hot(labels, self.n_classes).float()
                 inputs, soft = mixup(inputs, soft, config.mixup, generator)

@@ -1,7 +1,8 @@
 """Windows of cached recordings as model inputs, read from memory maps a batch at a time.
 
-Two input kinds: `mel`, (1, n_mels, frames) images for the convolutional models, and `sequence`,
-(frames, n_mfcc + n_chroma) for the recurrent one. Training and prediction read them alike.
+Input kinds: `mel`, (1, n_mels, frames) images for the convolutional models; `sequence`,
+(frames, n_mfcc + n_chroma) for the recurrent one; `musicnn`, (patches, 187, 96) for the pretrained
+backbones. Training and prediction read them alike.
 """
 
 from __future__ import annotations
@@ -9,17 +10,20 @@ from __future__ import annotations
 import numpy as np
 
 from classicfy.cache import CachedRecording
+from classicfy.features import musicnn_patches
 
-INPUT_KINDS = ("mel", "sequence")
+INPUT_KINDS = ("mel", "sequence", "musicnn")
 
 
 def window_input(recording: CachedRecording, window: int, kind: str) -> np.ndarray:
     """One window of a recording as the model input of `kind`."""
-    features = recording.features
+    arrays = recording.arrays
     if kind == "mel":
-        return np.asarray(features.mel[window])[None]
+        return np.asarray(arrays["mel"][window])[None]
     if kind == "sequence":
-        return np.concatenate([features.mfcc[window], features.chroma[window]]).T
+        return np.concatenate([arrays["mfcc"][window], arrays["chroma"][window]]).T
+    if kind == "musicnn":
+        return musicnn_patches(np.asarray(arrays["musicnn"][window]))
     raise ValueError(f"input kind must be one of {', '.join(INPUT_KINDS)}, got {kind!r}")
 
 
@@ -55,3 +59,23 @@ class WindowSet:
         batch = self.inputs(np.sort(sample)).astype(np.float64)
         axes = (0, 1, 3) if self.kind == "mel" else (0, 1)
         return batch.mean(axis=axes).astype(np.float32), batch.std(axis=axes).astype(np.float32)
+
+
+class EmbeddingSet:
+    """Fixed vectors per window (a frozen backbone's output), with the interface of `WindowSet`."""
+
+    kind = "embedding"
+
+    def __init__(self, embeddings: np.ndarray, labels: np.ndarray) -> None:
+        self.embeddings = np.asarray(embeddings, dtype=np.float32)
+        self.labels = np.asarray(labels, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.embeddings.shape[1:]
+
+    def inputs(self, indices: np.ndarray) -> np.ndarray:
+        return self.embeddings[indices]

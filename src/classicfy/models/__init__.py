@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from classicfy.models.cnn import CNNModel
 from classicfy.models.gru import GRUModel
+from classicfy.models.pretrained import MusicnnPretrained, PretrainedClassifier, VGGPretrained
 from classicfy.models.vgg import VGGModel
 
-MODELS = {"cnn": CNNModel, "gru": GRUModel, "vgg": VGGModel}
+MODELS = {
+    "cnn": CNNModel,
+    "gru": GRUModel,
+    "vgg": VGGModel,
+    "vgg-pretrained": VGGPretrained,
+    "musicnn-pretrained": MusicnnPretrained,
+}
 
-__all__ = ["MODELS", "CNNModel", "GRUModel", "VGGModel"]
+__all__ = ["MODELS", "CNNModel", "GRUModel", "MusicnnPretrained", "PretrainedClassifier", "VGGModel", "VGGPretrained"]

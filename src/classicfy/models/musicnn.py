@@ -2,8 +2,9 @@
 `MTT_musicnn` and `MSD_musicnn`, loaded from the TensorFlow checkpoints the `musicnn` 0.1.0 pip
 package ships (read with numpy: no TensorFlow needed).
 
-The ports reproduce musicnn's own preprocessing (16 kHz, 96-band log-compressed mel), patching
-(187-frame patches, about 3 s, non-overlapping) and averaging of the sigmoid outputs.
+The ports reproduce musicnn's own preprocessing (`classicfy.features.musicnn_input`: 16 kHz,
+96-band log-compressed mel), patching (187-frame patches, about 3 s, non-overlapping) and the
+averaging of the sigmoid outputs.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from classicfy.errors import ClassicfyError
+from classicfy.features import MUSICNN_N_MELS as N_MELS
+from classicfy.features import musicnn_patches
 from classicfy.models.tf_checkpoint import load_checkpoint
 
-SAMPLE_RATE = 16000
-N_FFT, HOP, N_MELS = 512, 256, 96
-PATCH_FRAMES = 187
 TF_BN_EPS = 1e-3  # TensorFlow's default, not PyTorch's 1e-5
 
 MTT_TAGS = (
@@ -195,35 +195,9 @@ def load_pretrained(name: str) -> nn.Module:
     return model.eval()
 
 
-def musicnn_input(samples: np.ndarray) -> np.ndarray:
-    """musicnn's log-compressed mel spectrogram of 16 kHz samples, (frames, 96) float32.
-
-    As musicnn computes it: power mel (Slaney), centred with reflect padding, rounded through
-    float16, then log10(10000 * S + 1), the log taken in float32 (under numpy 2, 10000 * float16
-    would stay float16 and overflow).
-    """
-    import librosa
-
-    mel = librosa.feature.melspectrogram(
-        y=samples, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, pad_mode="reflect"
-    )
-    rounded = mel.T.astype(np.float16).astype(np.float32)
-    return np.log10(10000.0 * rounded + 1.0).astype(np.float32)
-
-
-def patches(representation: np.ndarray) -> np.ndarray:
-    """Non-overlapping 187-frame patches, remainder dropped; a shorter input is repeated to fill one."""
-    frames = len(representation)
-    if frames < PATCH_FRAMES:
-        representation = np.tile(representation, (int(np.ceil(PATCH_FRAMES / max(frames, 1))), 1))
-        frames = PATCH_FRAMES
-    n = frames // PATCH_FRAMES
-    return representation[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, representation.shape[1])
-
-
 @torch.no_grad()
 def tag_probabilities(model: nn.Module, representation: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Sigmoid tag outputs averaged over a recording's patches."""
-    cut = torch.from_numpy(patches(representation))
+    cut = torch.from_numpy(musicnn_patches(representation))
     outputs = [torch.sigmoid(model(cut[i : i + batch_size])) for i in range(0, len(cut), batch_size)]
     return torch.cat(outputs).mean(dim=0).numpy()

@@ -1,0 +1,94 @@
+"""Transfer learning: a pretrained musicnn network as the backbone of a new classifier.
+
+The backbone (`vgg-mtt` or `musicnn-mtt`) takes musicnn's own 16 kHz input, cut into its 3 s
+patches; a window's embedding is the mean over its patches, and a small new head classifies it.
+Frozen (the default), the backbone is a fixed feature extractor: the training loop feeds the head
+embeddings computed once. With `finetune`, the backbone trains too, at a tenth of the learning
+rate; its batch-norm statistics stay those of the pretraining either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from classicfy.models.musicnn import load_pretrained
+
+
+@dataclass(frozen=True)
+class PretrainedConfig:
+    backbone: str = "vgg-mtt"
+    hidden: int = 128
+    dropout: float = 0.3
+    finetune: bool = False
+    backbone_lr_scale: float = 0.1
+
+
+class PretrainedClassifier(nn.Module):
+    """Input (batch, patches, 187, 96), or (batch, embedding) when the embeddings are precomputed."""
+
+    input_kind = "musicnn"
+    Config = PretrainedConfig
+    default_backbone = "vgg-mtt"
+
+    def __init__(self, input_shape: tuple[int, ...], n_classes: int, config: PretrainedConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or PretrainedConfig(backbone=self.default_backbone)
+        self.backbone = load_pretrained(config.backbone)
+        self.backbone.requires_grad_(config.finetune)
+        size = self.backbone.embedding_size
+        self.head = nn.Sequential(
+            nn.Linear(size, config.hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, n_classes),
+        )
+
+    @property
+    def frozen(self) -> bool:
+        return not self.config.finetune
+
+    def embed(self, patches: torch.Tensor) -> torch.Tensor:
+        batch, n_patches = patches.shape[:2]
+        return self.backbone.embed(patches.flatten(0, 1)).view(batch, n_patches, -1).mean(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x if x.dim() == 2 else self.embed(x))
+
+    def train(self, mode: bool = True) -> PretrainedClassifier:
+        super().train(mode)
+        self.backbone.eval()  # keep the pretraining's batch-norm statistics
+        return self
+
+    def parameter_groups(self, learning_rate: float) -> list[dict]:
+        groups = [{"params": list(self.head.parameters()), "lr": learning_rate}]
+        if self.config.finetune:
+            groups.append(
+                {"params": list(self.backbone.parameters()), "lr": learning_rate * self.config.backbone_lr_scale}
+            )
+        return groups
+
+    @torch.no_grad()
+    def embeddings(self, inputs, batch_size: int = 32) -> np.ndarray:
+        """Backbone embeddings of every window of a set, computed once for frozen training."""
+        self.eval()
+        parts = [
+            self.embed(torch.from_numpy(inputs.inputs(np.arange(i, min(i + batch_size, len(inputs))))))
+            for i in range(0, len(inputs), batch_size)
+        ]
+        return torch.cat(parts).numpy()
+
+
+class VGGPretrained(PretrainedClassifier):
+    """musicnn's VGG tagger (MagnaTagATune) as the backbone."""
+
+    default_backbone = "vgg-mtt"
+
+
+class MusicnnPretrained(PretrainedClassifier):
+    """musicnn's musicnn tagger (MagnaTagATune) as the backbone."""
+
+    default_backbone = "musicnn-mtt"

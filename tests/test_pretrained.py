@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from classicfy.checkpoint import load_tensors
+from classicfy.cli import main
+from classicfy.models.musicnn import load_pretrained
+from classicfy.models.pretrained import MusicnnPretrained, PretrainedConfig, VGGPretrained
+from classicfy.synthetic import write_tone_dataset
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tones")
+    write_tone_dataset(root, works_per_label=4, recordings_per_work=2, seconds=6.0)
+    return root
+
+
+def test_vgg_pretrained_trains_as_the_acceptance_says(data, tmp_path, monkeypatch, capsys):
+    """`classicfy train DATA --out RUN --models vgg-pretrained --epochs 2` exits 0, frozen backbone intact."""
+    monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "RUN"
+    assert main(["train", str(data), "--out", str(run), "--models", "vgg-pretrained", "--epochs", "2"]) == 0
+    described = json.loads((run / "models" / "vgg-pretrained.json").read_text())
+    assert described["input_kind"] == "musicnn" and described["features"]["audio"]["sample_rate"] == 16000
+    assert described["config"]["backbone"] == "vgg-mtt" and described["config"]["finetune"] is False
+    weights, _ = load_tensors(run / "models" / "vgg-pretrained.safetensors")
+    pretrained = load_pretrained("vgg-mtt").state_dict()
+    for name, value in pretrained.items():
+        torch.testing.assert_close(weights[f"backbone.{name}"], value, rtol=0, atol=0)
+
+
+def test_finetuning_trains_the_backbone_at_a_lower_rate():
+    model = MusicnnPretrained((3, 187, 96), 4, PretrainedConfig(backbone="musicnn-mtt", finetune=True))
+    groups = model.parameter_groups(1e-3)
+    assert [g["lr"] for g in groups] == [1e-3, 1e-4]
+    assert all(p.requires_grad for p in model.backbone.parameters())
+    frozen = VGGPretrained((3, 187, 96), 4)
+    assert len(frozen.parameter_groups(1e-3)) == 1
+    assert not any(p.requires_grad for p in frozen.backbone.parameters())
+
+
+def test_the_backbone_keeps_its_batch_norm_statistics_in_training_mode():
+    model = VGGPretrained((3, 187, 96), 2, PretrainedConfig(finetune=True)).train()
+    before = model.backbone.bns[0].running_mean.clone()
+    model(torch.randn(4, 3, 187, 96)).sum().backward()
+    torch.testing.assert_close(model.backbone.bns[0].running_mean, before)
+    assert model.head.training and not model.backbone.training
+
+
+def test_a_window_is_the_mean_of_its_patches():
+    model = VGGPretrained((3, 187, 96), 2).eval()
+    patches = torch.randn(2, 3, 187, 96)
+    with torch.no_grad():
+        expected = torch.stack([model.backbone.embed(p).mean(dim=0) for p in patches])
+        torch.testing.assert_close(model.embed(patches), expected)
+        torch.testing.assert_close(model(patches), model(model.embed(patches)))
