@@ -192,6 +192,8 @@ def load_pretrained(name: str) -> nn.Module:
     weights = load_checkpoint(index, names=None)
     model = MusicnnVGG(len(spec.tags)) if spec.architecture == "vgg" else Musicnn(len(spec.tags))
     model.load_tf(weights)
+    if spec.architecture == "vgg":
+        model = model.to(memory_format=torch.channels_last)  # measured 1.45x faster on CPU; no gain for musicnn
     return model.eval()
 
 
