@@ -164,11 +164,44 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         except ValueError as error:
             raise ClassicfyError(str(error)) from None
-    result = train_run(config, args.out, _cache_root(args), args.jobs, args.resume, not args.no_progress)
+    from classicfy.evaluation import evaluate_run
+
+    cache_root = _cache_root(args)
+    result = train_run(config, args.out, cache_root, args.jobs, args.resume, not args.no_progress)
     print(f"run: {args.out}  ({len(result.labels)} labels: {', '.join(result.labels)})")
     for name, state in result.states.items():
         stop = "stopped early" if state.stopped_early else f"{state.epoch} epochs"
         print(f"  {name:<8} best validation macro-F1 {state.best_score:.3f} at epoch {state.best_epoch} ({stop})")
+    if config.test_fraction > 0:
+        _print_evaluation(evaluate_run(args.out, cache_root, args.jobs, progress=not args.no_progress))
+    return 0
+
+
+def _print_evaluation(evaluation) -> None:
+    from classicfy.report import summary_rows
+
+    short_header = ["model", "win acc", "win F1", "rec acc [95% CI]", "rec bal acc", "rec F1 [95% CI]",
+                    "rec AUC", "rec logloss", "win/rec"]  # fmt: skip
+    rows = [short_header, *summary_rows(evaluation.metrics)]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    print("\ntest set:")
+    for row in rows:
+        print("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+    for note in evaluation.notes:
+        print(f"  {note}")
+    print(f"report: {evaluation.out_dir / 'report.html'}  metrics: {evaluation.out_dir / 'metrics.json'}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Re-evaluate a run on its test split, or on another labelled dataset."""
+    from classicfy.evaluation import evaluate_run
+
+    if not (args.run / "config.toml").is_file():
+        raise ClassicfyError(f"not a classicfy run: {args.run}")
+    evaluation = evaluate_run(
+        args.run, _cache_root(args), args.jobs, data=args.data, out=args.out, progress=not args.no_progress
+    )
+    _print_evaluation(evaluation)
     return 0
 
 
@@ -327,6 +360,33 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN")
     _add_feature_options(train)
     train.set_defaults(handler=cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a trained run: every model, the ensemble and the baseline",
+        description="Evaluate every model of RUN, their ensemble (weights fitted on the validation split) and a "
+        "logistic-regression baseline, at window and recording level, on the run's test split or on another "
+        "labelled dataset (recordings with labels the run does not know are reported and skipped). Writes "
+        "metrics.json, plots/ and report.html.",
+    )
+    evaluate.add_argument("run", type=Path, metavar="RUN", help="run folder written by classicfy train")
+    evaluate.add_argument("--data", metavar="DATA", help="labelled dataset to evaluate on (default: the test split)")
+    evaluate.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where to write the results (default: RUN, or RUN/evaluation-<DATA> with --data)",
+    )
+    evaluate.add_argument("--cache", type=Path, metavar="DIR", help="feature cache folder (default: as for train)")
+    evaluate.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="worker processes (default: %(default)s)",
+    )
+    evaluate.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    evaluate.set_defaults(handler=cmd_evaluate)
 
     tag = commands.add_parser(
         "tag",

@@ -53,6 +53,11 @@ class WindowSet:
             [window_input(self.recordings[self.recording_of[i]], self.window_of[i], self.kind) for i in indices]
         ).astype(np.float32, copy=False)
 
+    def window_keys(self) -> np.ndarray:
+        """An id per window (recording index and start in ms), to line up sets of other feature kinds."""
+        starts = np.concatenate([np.asarray(r.starts_s) for r in self.recordings])
+        return self.recording_of.astype(np.int64) * 10**10 + np.round(starts * 1000).astype(np.int64)
+
     def channel_statistics(self, rng: np.random.Generator, max_windows: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std per mel band (mel) or per feature (sequence), over a sample of windows."""
         sample = rng.choice(len(self), min(len(self), max_windows), replace=False)

@@ -1,0 +1,78 @@
+"""The reference every figure is read against: logistic regression on summary statistics.
+
+Each window becomes the mean and standard deviation over time of its MFCC and chroma (64 numbers);
+a standardised, class-balanced logistic regression (scikit-learn) classifies them. Stored as JSON
+(scaler and coefficients), never pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from classicfy import atomic
+from classicfy.windows import WindowSet
+
+
+def summary_statistics(windows: WindowSet) -> np.ndarray:
+    """(n_windows, 2 * (n_mfcc + n_chroma)): mean and std over time of each coefficient."""
+    sequences = windows.inputs(np.arange(len(windows)))  # (n, frames, n_mfcc + n_chroma)
+    return np.concatenate([sequences.mean(axis=1), sequences.std(axis=1)], axis=1)
+
+
+class SummaryBaseline:
+    """Standard scaling and logistic regression over summary statistics of `sequence` windows."""
+
+    def __init__(self, n_classes: int, c: float = 1.0) -> None:
+        self.n_classes = n_classes
+        self.c = c
+
+    def fit(self, windows: WindowSet) -> SummaryBaseline:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        features = summary_statistics(windows)
+        self.scaler_ = StandardScaler().fit(features)
+        self.model_ = LogisticRegression(C=self.c, max_iter=2000, class_weight="balanced")
+        self.model_.fit(self.scaler_.transform(features), windows.labels)
+        return self
+
+    def predict_proba(self, windows: WindowSet) -> np.ndarray:
+        """Probabilities over all classes (zero for a class absent from training)."""
+        scores = self.model_.predict_proba(self.scaler_.transform(summary_statistics(windows)))
+        probs = np.zeros((len(scores), self.n_classes))
+        probs[:, self.model_.classes_] = scores
+        return probs
+
+    def save(self, path: Path) -> None:
+        data = {
+            "family": "baseline",
+            "n_classes": self.n_classes,
+            "c": self.c,
+            "scaler_mean": self.scaler_.mean_.tolist(),
+            "scaler_scale": self.scaler_.scale_.tolist(),
+            "classes": self.model_.classes_.tolist(),
+            "coef": self.model_.coef_.tolist(),
+            "intercept": self.model_.intercept_.tolist(),
+        }
+        atomic.write_text(path, json.dumps(data))
+
+    @classmethod
+    def load(cls, path: Path) -> SummaryBaseline:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        data = json.loads(Path(path).read_text())
+        baseline = cls(data["n_classes"], data["c"])
+        baseline.scaler_ = StandardScaler()
+        baseline.scaler_.mean_ = np.asarray(data["scaler_mean"])
+        baseline.scaler_.scale_ = np.asarray(data["scaler_scale"])
+        baseline.scaler_.var_ = baseline.scaler_.scale_**2
+        baseline.scaler_.n_features_in_ = len(baseline.scaler_.mean_)
+        baseline.model_ = LogisticRegression()
+        baseline.model_.classes_ = np.asarray(data["classes"])
+        baseline.model_.coef_ = np.asarray(data["coef"])
+        baseline.model_.intercept_ = np.asarray(data["intercept"])
+        return baseline

@@ -1,0 +1,110 @@
+"""`ModelEvaluator`: the numbers a reviewer trusts, at window (segment) and recording level.
+
+A recording's probabilities are its windows' probabilities averaged in log space (a geometric
+mean, renormalised): one confident window cannot outvote a whole movement, and a window that rules
+a class out counts. Recording-level accuracy and macro-F1 get bootstrap 95% intervals over
+recordings, since recordings, not windows, are the independent items.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-7
+
+
+def recording_probabilities(window_probs: np.ndarray, recording_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-recording probabilities (geometric mean of its windows, renormalised) and the recording ids."""
+    recordings, inverse = np.unique(recording_of, return_inverse=True)
+    log_probs = np.log(np.clip(window_probs, EPS, 1.0))
+    sums = np.zeros((len(recordings), window_probs.shape[1]))
+    np.add.at(sums, inverse, log_probs)
+    means = sums / np.bincount(inverse)[:, None]
+    means -= means.max(axis=1, keepdims=True)
+    probs = np.exp(means)
+    return probs / probs.sum(axis=1, keepdims=True), recordings
+
+
+def _roc_auc_ovr_macro(y_true: np.ndarray, probs: np.ndarray, n_classes: int) -> float | None:
+    """Mean one-vs-rest ROC AUC over the classes that have both positives and negatives."""
+    from sklearn.metrics import roc_auc_score
+
+    scores = [
+        roc_auc_score(y_true == c, probs[:, c]) for c in range(n_classes) if 0 < np.sum(y_true == c) < len(y_true)
+    ]
+    return float(np.mean(scores)) if scores else None
+
+
+class ModelEvaluator:
+    """Scores class probabilities against true labels; `labels` fixes the class order."""
+
+    def __init__(self, labels: list[str], n_bootstrap: int = 1000, seed: int = 0) -> None:
+        self.labels = list(labels)
+        self.n_bootstrap = n_bootstrap
+        self.seed = seed
+
+    def metrics(self, y_true: np.ndarray, probs: np.ndarray) -> dict:
+        """Accuracy, balanced accuracy, macro and weighted precision/recall/F1, ROC AUC, log loss,
+        per-class report and confusion matrix of one set of predictions."""
+        from sklearn.metrics import (
+            balanced_accuracy_score,
+            confusion_matrix,
+            log_loss,
+            precision_recall_fscore_support,
+        )
+
+        k = len(self.labels)
+        classes = np.arange(k)
+        y_true = np.asarray(y_true)
+        predicted = probs.argmax(axis=1)
+        result: dict = {"n": len(y_true), "accuracy": float(np.mean(predicted == y_true))}
+        result["balanced_accuracy"] = float(balanced_accuracy_score(y_true, predicted))
+        for average in ("macro", "weighted"):
+            p, r, f, _ = precision_recall_fscore_support(
+                y_true, predicted, labels=classes, average=average, zero_division=0
+            )
+            result |= {f"{average}_precision": float(p), f"{average}_recall": float(r), f"{average}_f1": float(f)}
+        result["roc_auc_ovr_macro"] = _roc_auc_ovr_macro(y_true, probs, k)
+        clipped = np.clip(probs, EPS, 1.0)
+        result["log_loss"] = float(log_loss(y_true, clipped / clipped.sum(axis=1, keepdims=True), labels=classes))
+        p, r, f, support = precision_recall_fscore_support(
+            y_true, predicted, labels=classes, average=None, zero_division=0
+        )
+        result["per_class"] = {
+            label: {"precision": float(p[c]), "recall": float(r[c]), "f1": float(f[c]), "support": int(support[c])}
+            for c, label in enumerate(self.labels)
+        }
+        result["confusion_matrix"] = confusion_matrix(y_true, predicted, labels=classes).tolist()
+        return result
+
+    def bootstrap(self, y_true: np.ndarray, probs: np.ndarray) -> dict[str, list[float]]:
+        """95% percentile intervals of accuracy and macro-F1, resampling the items with replacement."""
+        from sklearn.metrics import f1_score
+
+        rng = np.random.default_rng(self.seed)
+        predicted = probs.argmax(axis=1)
+        n = len(y_true)
+        accuracies, f1s = [], []
+        for _ in range(self.n_bootstrap):
+            sample = rng.integers(0, n, n)
+            accuracies.append(np.mean(predicted[sample] == y_true[sample]))
+            f1s.append(
+                f1_score(
+                    y_true[sample],
+                    predicted[sample],
+                    labels=np.arange(len(self.labels)),
+                    average="macro",
+                    zero_division=0,
+                )
+            )
+        interval = lambda values: [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]  # noqa: E731
+        return {"accuracy_ci": interval(accuracies), "macro_f1_ci": interval(f1s)}
+
+    def evaluate(self, window_probs: np.ndarray, window_labels: np.ndarray, recording_of: np.ndarray) -> dict:
+        """`{"segment": metrics, "recording": metrics + bootstrap intervals}`."""
+        segment = self.metrics(window_labels, window_probs)
+        probs, recordings = recording_probabilities(window_probs, recording_of)
+        first_window = np.array([np.flatnonzero(recording_of == r)[0] for r in recordings])
+        y_recording = np.asarray(window_labels)[first_window]
+        recording = self.metrics(y_recording, probs) | self.bootstrap(y_recording, probs)
+        return {"segment": segment, "recording": recording}

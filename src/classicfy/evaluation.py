@@ -1,0 +1,232 @@
+"""Evaluate a trained run: every model, the ensemble and the baseline, on the run's test split or on
+another labelled dataset, at window and recording level; writes metrics.json, plots and report.html.
+
+The baseline is fitted on the run's training split and the ensemble weights on its validation
+split (both saved in `models/` and reused), so test data never shapes what is scored on it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import reduce
+from pathlib import Path
+
+import numpy as np
+
+from classicfy import atomic
+from classicfy.baseline import SummaryBaseline
+from classicfy.cache import FeatureCache
+from classicfy.data.corpus import resolve_dataset
+from classicfy.data.manifest import Recording, list_dataset
+from classicfy.ensemble import EnsembleModel
+from classicfy.errors import DatasetError, RunError
+from classicfy.evaluate import ModelEvaluator
+from classicfy.extraction import extract_dataset
+from classicfy.features import FeatureConfig, MusicnnFeatureConfig
+from classicfy.inference import TrainedModel, load_model, trained_model_names, window_probabilities
+from classicfy.report import (
+    plot_confusion_matrix,
+    plot_model_comparison,
+    plot_per_class_f1,
+    plot_roc_curves,
+    plot_training_curves,
+    write_report,
+)
+from classicfy.run import load_run_config, read_split
+from classicfy.windows import WindowSet
+
+log = logging.getLogger(__name__)
+AnyFeatureConfig = FeatureConfig | MusicnnFeatureConfig
+
+
+@dataclass
+class Evaluation:
+    labels: list[str]
+    metrics: dict
+    out_dir: Path
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScoredSet:
+    """Window probabilities of one model on a set of windows, with what is needed to score them."""
+
+    probs: np.ndarray
+    labels: np.ndarray
+    recording_of: np.ndarray
+    keys: np.ndarray
+
+
+class _Features:
+    """Cached features of a list of recordings under each feature config, as window sets."""
+
+    def __init__(self, recordings: list[Recording], configs: set, cache_root: Path, jobs: int, progress: bool):
+        self.cache_root = cache_root
+        self.hashes: dict[AnyFeatureConfig, dict[Path, str]] = {}
+        skipped: dict[Path, str] = {}
+        for config in configs:
+            report = extract_dataset(recordings, config, cache_root, jobs, progress)
+            self.hashes[config] = {s.path: s.content_hash for s in report.usable}
+            skipped |= {s.path: s.skip_reason for s in report.skipped}
+        self.recordings = [r for r in recordings if r.path not in skipped]
+        self.skipped = skipped
+
+    def windows(self, config: AnyFeatureConfig, kind: str, index: dict[str, int]) -> WindowSet:
+        cache = FeatureCache(self.cache_root, config)
+        entries = [cache.get(self.hashes[config][r.path], verify=False) for r in self.recordings]
+        if any(e is None for e in entries):
+            raise RunError("a cache entry vanished during evaluation (was the cache cleared?); run again")
+        return WindowSet(entries, [index[r.label] for r in self.recordings], kind)
+
+
+def _score(model: TrainedModel, features: _Features, index: dict[str, int]) -> ScoredSet:
+    windows = features.windows(model.feature_config, model.input_kind, index)
+    probs = window_probabilities(model.module, windows)
+    return ScoredSet(probs, windows.labels, windows.recording_of, windows.window_keys())
+
+
+def _align(sets: dict[str, ScoredSet]) -> tuple[dict[str, np.ndarray], ScoredSet]:
+    """Member probabilities on the windows all members share (feature kinds may differ by a window)."""
+    common = reduce(np.intersect1d, [s.keys for s in sets.values()])
+    aligned = {}
+    for name, scored in sets.items():
+        _, _, positions = np.intersect1d(common, scored.keys, return_indices=True)
+        aligned[name] = scored.probs[positions]
+    first = next(iter(sets.values()))
+    _, _, positions = np.intersect1d(common, first.keys, return_indices=True)
+    template = ScoredSet(np.empty(0), first.labels[positions], first.recording_of[positions], common)
+    return aligned, template
+
+
+def _fit_baseline(run_dir: Path, config, split: list[Recording], index, cache_root, jobs, progress) -> SummaryBaseline:
+    path = run_dir / "models" / "baseline.json"
+    if path.exists():
+        return SummaryBaseline.load(path)
+    train = _Features([r for r in split if r.split == "train"], {config.features}, cache_root, jobs, progress)
+    baseline = SummaryBaseline(len(index)).fit(train.windows(config.features, "sequence", index))
+    baseline.save(path)
+    return baseline
+
+
+def _fit_ensemble(run_dir, models, split, index, cache_root, jobs, progress) -> EnsembleModel:
+    path = run_dir / "models" / "ensemble.json"
+    if path.exists():
+        return EnsembleModel.load(path)
+    val_recordings = [r for r in split if r.split == "val"]
+    val = _Features(val_recordings, {m.feature_config for m in models.values()}, cache_root, jobs, progress)
+    aligned, template = _align({name: _score(model, val, index) for name, model in models.items()})
+    ensemble = EnsembleModel(list(models)).fit(aligned, template.labels)
+    ensemble.save(path)
+    return ensemble
+
+
+def _histories(run_dir: Path, names: list[str]) -> dict[str, list[dict]]:
+    histories = {}
+    for name in names:
+        path = run_dir / "history" / f"{name}.csv"
+        if path.exists():
+            with open(path, newline="") as handle:
+                histories[name] = list(csv.DictReader(handle))
+    return histories
+
+
+def evaluate_run(
+    run_dir: Path,
+    cache_root: Path,
+    jobs: int = 2,
+    data: str | None = None,
+    out: Path | None = None,
+    progress: bool = True,
+    n_bootstrap: int = 1000,
+) -> Evaluation:
+    """Score every model of a run, its ensemble and the baseline; write metrics, plots and report."""
+    config = load_run_config(run_dir)
+    labels = json.loads((run_dir / "labels.json").read_text())
+    index = {label: i for i, label in enumerate(labels)}
+    names = trained_model_names(run_dir)
+    if not names:
+        raise RunError(f"{run_dir} holds no trained model yet")
+    models = {name: load_model(run_dir, name) for name in names}
+    split = read_split(run_dir / "split.csv")
+    notes: list[str] = []
+    if data is None:
+        test = [r for r in split if r.split == "test"]
+        out = out or run_dir
+        if not test:
+            raise DatasetError("the run's test split is empty: train with a test fraction above 0")
+    else:
+        listed = list_dataset(resolve_dataset(data, cache_root, jobs, progress))
+        unknown = [r for r in listed if r.label not in index]
+        if unknown:
+            notes.append(
+                f"{len(unknown)} recording(s) with labels the run does not know were skipped: "
+                f"{', '.join(sorted({r.label for r in unknown}))}"
+            )
+        test = [r for r in listed if r.label in index]
+        if not test:
+            raise DatasetError(f"no recording of {data} has a label the run knows ({', '.join(labels)})")
+        out = out or run_dir / f"evaluation-{Path(data.replace(':', '-')).stem}"
+    out.mkdir(parents=True, exist_ok=True)
+
+    configs = {config.features} | {m.feature_config for m in models.values()}
+    features = _Features(test, configs, cache_root, jobs, progress)
+    if features.skipped:
+        notes.append(f"{len(features.skipped)} test file(s) could not be used and were skipped")
+    if not features.recordings:
+        raise DatasetError("no usable test recordings")
+    scored = {name: _score(model, features, index) for name, model in models.items()}
+
+    ensemble = _fit_ensemble(run_dir, models, split, index, cache_root, jobs, progress)
+    aligned, ensemble_set = _align({name: scored[name] for name in ensemble.members})
+    ensemble_set.probs = ensemble.predict_proba(aligned)
+    scored["ensemble"] = ensemble_set
+    baseline = _fit_baseline(run_dir, config, split, index, cache_root, jobs, progress)
+    sequence = features.windows(config.features, "sequence", index)
+    scored["baseline"] = ScoredSet(
+        baseline.predict_proba(sequence), sequence.labels, sequence.recording_of, sequence.window_keys()
+    )
+
+    evaluator = ModelEvaluator(labels, n_bootstrap=n_bootstrap, seed=config.train.seed)
+    metrics = {name: evaluator.evaluate(s.probs, s.labels, s.recording_of) for name, s in scored.items()}
+    document = {
+        "labels": labels,
+        "models": metrics,
+        "ensemble": {"members": ensemble.members, "weights": ensemble.weights.tolist(), "fitted_on": "val"},
+        "data": data or "test split",
+        "skipped": [{"path": str(p), "reason": reason} for p, reason in features.skipped.items()],
+    }
+    atomic.write_text(out / "metrics.json", json.dumps(document, indent=2))
+
+    plots_dir = out / "plots"
+    plots = {
+        "Model comparison": [
+            plot_model_comparison(metrics, plots_dir / "comparison.png"),
+            plot_per_class_f1(metrics, labels, "segment", plots_dir / "per_class_f1.png"),
+        ],
+        "Confusion matrices (recordings, rows normalised)": [
+            plot_confusion_matrix(m["recording"]["confusion_matrix"], labels, name, plots_dir / f"confusion_{name}.png")
+            for name, m in metrics.items()
+        ],
+        "ROC curves (windows, one vs rest)": [
+            plot_roc_curves(s.labels, s.probs, labels, name, plots_dir / f"roc_{name}.png")
+            for name, s in scored.items()
+        ],
+    }
+    histories = _histories(run_dir, names)
+    if histories:
+        plots["Training"] = [plot_training_curves(histories, plots_dir / "training_curves.png")]
+    dataset_path = run_dir / "dataset.json"
+    dataset = json.loads(dataset_path.read_text()) if dataset_path.exists() else {}
+    if data is not None:
+        dataset = {"skipped": document["skipped"]}
+    weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.members, ensemble.weights, strict=True))
+    notes.append(
+        f"Ensemble weights (fitted on the validation split): {weights}. The baseline is a logistic "
+        "regression on the mean and standard deviation of MFCC and chroma per window."
+    )
+    title = f"classicfy run {run_dir.name}: {len(labels)} classes ({', '.join(labels)})"
+    write_report(out, title, metrics, plots, dataset, (run_dir / "config.toml").read_text(), notes)
+    return Evaluation(labels, metrics, out, notes)

@@ -1,0 +1,77 @@
+"""Trained models back from a run folder, and their class probabilities for windows.
+
+Loading reads JSON and safetensors only: rebuilding a model never executes stored code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from classicfy.audio import AudioConfig
+from classicfy.checkpoint import load_tensors
+from classicfy.errors import RunError
+from classicfy.features import FeatureConfig, MusicnnFeatureConfig
+from classicfy.train import predict_logits
+from classicfy.windows import WindowSet
+
+
+@dataclass
+class TrainedModel:
+    name: str
+    module: nn.Module
+    description: dict
+
+    @property
+    def input_kind(self) -> str:
+        return self.description["input_kind"]
+
+    @property
+    def feature_config(self) -> FeatureConfig | MusicnnFeatureConfig:
+        return feature_config_from(self.description["features"], self.input_kind)
+
+
+def feature_config_from(values: dict, input_kind: str) -> FeatureConfig | MusicnnFeatureConfig:
+    if input_kind == "musicnn":
+        return MusicnnFeatureConfig(audio=AudioConfig(**values["audio"]))
+    return FeatureConfig.from_dict(values)
+
+
+def _tuples(value):
+    """JSON lists back to the tuples frozen configs hold."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def trained_model_names(run_dir: Path) -> list[str]:
+    """Names of the deep models a run holds, in training order (as in config.toml)."""
+    from classicfy.run import load_run_config
+
+    config = load_run_config(run_dir)
+    return [name for name in config.models if (run_dir / "models" / f"{name}.safetensors").is_file()]
+
+
+def load_model(run_dir: Path, name: str) -> TrainedModel:
+    """Rebuild a trained model from `models/NAME.json` and `models/NAME.safetensors`."""
+    from classicfy.models import MODELS
+
+    description_path = run_dir / "models" / f"{name}.json"
+    if not description_path.is_file():
+        raise RunError(f"{run_dir} has no trained model {name!r}")
+    description = json.loads(description_path.read_text())
+    family = MODELS[description["family"]]
+    config = family.Config(**{k: _tuples(v) for k, v in description["config"].items()})
+    module = family(tuple(description["input_shape"]), len(description["labels"]), config)
+    weights, _ = load_tensors(run_dir / "models" / f"{name}.safetensors")
+    module.load_state_dict(weights)
+    return TrainedModel(name, module.eval(), description)
+
+
+def window_probabilities(model: nn.Module, windows: WindowSet, batch_size: int = 32) -> np.ndarray:
+    """Softmax class probabilities of every window of a set, in order."""
+    logits = torch.from_numpy(predict_logits(model, windows, batch_size))
+    return torch.softmax(logits, dim=1).numpy()

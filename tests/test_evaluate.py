@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classicfy.baseline import SummaryBaseline
+from classicfy.cli import main
+from classicfy.ensemble import EnsembleModel
+from classicfy.evaluate import ModelEvaluator, recording_probabilities
+from classicfy.synthetic import write_tone_dataset
+
+REQUIRED = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall",
+            "roc_auc_ovr_macro", "n")  # fmt: skip
+
+
+def test_metrics_match_a_hand_computed_case():
+    # true 0 0 1 1 2 2, predicted 0 1 1 1 2 0
+    probs = np.array(
+        [[0.8, 0.1, 0.1], [0.3, 0.6, 0.1], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.5, 0.2, 0.3]]
+    )
+    m = ModelEvaluator(["a", "b", "c"]).metrics(np.array([0, 0, 1, 1, 2, 2]), probs)
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["balanced_accuracy"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    # precision a 1/2, b 2/3, c 1; recall a 1/2, b 1, c 1/2; F1 a 1/2, b 4/5, c 2/3
+    assert m["macro_precision"] == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
+    assert m["macro_recall"] == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
+    assert m["macro_f1"] == pytest.approx((1 / 2 + 4 / 5 + 2 / 3) / 3)
+    assert m["weighted_f1"] == pytest.approx(m["macro_f1"])  # equal supports
+    assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert m["log_loss"] == pytest.approx(-np.mean(np.log([0.8, 0.3, 0.8, 0.7, 0.8, 0.3])), rel=1e-4)
+    assert m["per_class"]["a"]["f1"] == pytest.approx(0.5)
+    assert m["n"] == 6
+
+
+def test_binary_problems_are_scored_too():
+    probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4]])
+    m = ModelEvaluator(["x", "y"]).metrics(np.array([0, 0, 1, 1]), probs)
+    assert m["accuracy"] == pytest.approx(0.5)
+    assert m["roc_auc_ovr_macro"] == pytest.approx(0.75)  # y scores: pos .7,.4 vs neg .1,.6 -> 3 of 4 pairs
+
+
+def test_recording_probabilities_are_a_renormalised_geometric_mean():
+    probs, ids = recording_probabilities(np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]), np.array([7, 7, 3]))
+    assert ids.tolist() == [3, 7]
+    np.testing.assert_allclose(probs[1], np.array([np.sqrt(0.18), np.sqrt(0.08)]) / (np.sqrt(0.18) + np.sqrt(0.08)))
+    np.testing.assert_allclose(probs[0], [0.5, 0.5])
+
+
+def test_bootstrap_interval_contains_the_estimate_and_is_seeded():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 60)
+    probs = np.eye(3)[np.where(rng.random(60) < 0.7, y, (y + 1) % 3)]
+    evaluator = ModelEvaluator(["a", "b", "c"], n_bootstrap=300, seed=1)
+    ci = evaluator.bootstrap(y, probs)
+    accuracy = np.mean(probs.argmax(1) == y)
+    assert ci["accuracy_ci"][0] <= accuracy <= ci["accuracy_ci"][1]
+    assert ci == ModelEvaluator(["a", "b", "c"], n_bootstrap=300, seed=1).bootstrap(y, probs)
+
+
+def test_ensemble_weights_favour_the_better_member_and_round_trip(tmp_path):
+    y = np.array([0, 1, 0, 1, 1, 0])
+    good = np.eye(2)[y] * 0.8 + 0.1
+    bad = np.full((6, 2), 0.5)
+    ensemble = EnsembleModel(["good", "bad"]).fit({"good": good, "bad": bad}, y)
+    assert ensemble.weights[0] > 0.9
+    ensemble.save(tmp_path / "e.json")
+    loaded = EnsembleModel.load(tmp_path / "e.json")
+    np.testing.assert_allclose(
+        loaded.predict_proba({"good": good, "bad": bad}), ensemble.predict_proba({"good": good, "bad": bad})
+    )
+    assert EnsembleModel(["a", "b"]).predict_proba({"a": good, "b": bad}) == pytest.approx((good + bad) / 2)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """The acceptance run: `classicfy train DATA --out RUN --models cnn,gru --epochs 2` on three classes."""
+    root = tmp_path_factory.mktemp("evaluate")
+    data = root / "DATA"
+    write_tone_dataset(data, works_per_label=5, recordings_per_work=2, seconds=8.0)
+    args = [
+        "train",
+        str(data),
+        "--out",
+        str(root / "RUN"),
+        "--models",
+        "cnn,gru",
+        "--epochs",
+        "2",
+        "--cache",
+        str(root / "cache"),
+        "--window",
+        "2",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    return data, root / "RUN", root / "cache"
+
+
+def test_metrics_json_holds_every_model_at_both_levels(trained):
+    _, run, _ = trained
+    document = json.loads((run / "metrics.json").read_text())
+    assert document["labels"] == ["high", "low", "mid"]
+    assert set(document["models"]) == {"cnn", "gru", "ensemble", "baseline"}
+    for metrics in document["models"].values():
+        for level in ("segment", "recording"):
+            assert all(key in metrics[level] for key in REQUIRED)
+        assert metrics["recording"]["n"] == 6  # one test work of two recordings per class
+        assert len(metrics["recording"]["accuracy_ci"]) == 2
+
+
+def test_report_references_only_images_that_exist(trained):
+    _, run, _ = trained
+    page = (run / "report.html").read_text()
+    images = re.findall(r"<img src='([^']+)'", page)
+    assert len(images) >= 10
+    assert all((run / image).is_file() for image in images)
+    assert "http" not in page  # opens from disk, no network
+    assert page.index("Summary") < page.index("<img")
+
+
+def test_evaluate_exits_0_and_reuses_the_fitted_ensemble(trained, capsys):
+    _, run, cache = trained
+    before = (run / "models" / "ensemble.json").read_text()
+    assert main(["evaluate", str(run), "--cache", str(cache), "--no-progress"]) == 0
+    assert "ensemble" in capsys.readouterr().out
+    assert (run / "models" / "ensemble.json").read_text() == before
+
+
+def test_test_data_never_changes_ensemble_weights_or_baseline(trained, tmp_path):
+    _, run, cache = trained
+    copy = tmp_path / "RUN"
+    shutil.copytree(run, copy)
+    for fitted in ("ensemble.json", "baseline.json"):
+        (copy / "models" / fitted).unlink()
+    # Swap the audio of every test recording for another class's: the test set changes completely.
+    rows = [line.split(",") for line in (copy / "split.csv").read_text().splitlines()[1:]]
+    test = [Path(r[0]) for r in rows if r[3] == "test"]
+    saved = {p: p.read_bytes() for p in test}
+    try:
+        for path, other in zip(test, test[2:] + test[:2], strict=True):
+            path.write_bytes(saved[other])
+        assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress"]) == 0
+    finally:
+        for path, content in saved.items():
+            path.write_bytes(content)
+    original = json.loads((run / "models" / "ensemble.json").read_text())["weights"]
+    refitted = json.loads((copy / "models" / "ensemble.json").read_text())["weights"]
+    np.testing.assert_allclose(refitted, original, atol=1e-6)
+    assert (copy / "models" / "baseline.json").read_text() == (run / "models" / "baseline.json").read_text()
+
+
+def test_evaluate_on_another_dataset_skips_unknown_labels(trained, tmp_path, capsys):
+    _, run, cache = trained
+    other = tmp_path / "other"
+    write_tone_dataset(
+        other, labels=("low", "mid", "high", "alien"), works_per_label=1, recordings_per_work=1, seconds=4.0, seed=5
+    )
+    assert main(["evaluate", str(run), "--data", str(other), "--cache", str(cache), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "1 recording(s) with labels the run does not know were skipped: alien" in out
+    document = json.loads((run / "evaluation-other" / "metrics.json").read_text())
+    assert document["models"]["cnn"]["recording"]["n"] == 3
+
+
+def test_baseline_round_trips_through_json(trained, tmp_path):
+    from classicfy.evaluation import _Features
+    from classicfy.run import load_run_config, read_split
+
+    _, run, cache = trained
+    config = load_run_config(run)
+    recordings = [r for r in read_split(run / "split.csv") if r.split == "test"]
+    windows = _Features(recordings, {config.features}, cache, 1, False).windows(
+        config.features, "sequence", {"high": 0, "low": 1, "mid": 2}
+    )
+    baseline = SummaryBaseline.load(run / "models" / "baseline.json")
+    probs = baseline.predict_proba(windows)
+    assert probs.shape == (len(windows), 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+
+
+def test_evaluate_refuses_a_folder_that_is_no_run(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "not a classicfy run" in capsys.readouterr().err
