@@ -40,3 +40,14 @@ def test_a_class_missing_from_training_is_ignored():
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError, match="strategy"):
         DataBalancer("undersample")
+
+
+def test_a_cap_bounds_each_class_and_draws_a_fresh_subset_each_epoch():
+    balancer = DataBalancer("oversample", max_per_class=4).fit(LABELS)
+    first = balancer.epoch_indices(np.random.default_rng(0))
+    second = balancer.epoch_indices(np.random.default_rng(1))
+    assert np.bincount(LABELS[first]).tolist() == [4, 4, 4]
+    assert len(set(first[LABELS[first] == 0])) == 4  # a larger class is subsampled, not repeated
+    assert set(first[LABELS[first] == 0]) != set(second[LABELS[second] == 0])
+    weighted = DataBalancer("weights", max_per_class=4).fit(LABELS).epoch_indices(np.random.default_rng(0))
+    assert np.bincount(LABELS[weighted]).tolist() == [4, 3, 4]

@@ -19,10 +19,13 @@ class DataBalancer:
     and `class_weights_` (inverse frequency, mean 1) for the loss. `none`: every window once.
     """
 
-    def __init__(self, strategy: str = "oversample") -> None:
+    def __init__(self, strategy: str = "oversample", max_per_class: int | None = None) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+        if max_per_class is not None and max_per_class < 1:
+            raise ValueError(f"max_per_class must be at least 1, got {max_per_class}")
         self.strategy = strategy
+        self.max_per_class = max_per_class
 
     def fit(self, labels: np.ndarray, n_classes: int | None = None) -> DataBalancer:
         labels = np.asarray(labels, dtype=np.int64)
@@ -37,8 +40,15 @@ class DataBalancer:
         return self
 
     def epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
-        """Shuffled indices of the windows to train on for one epoch."""
+        """Shuffled indices of the windows to train on for one epoch.
+
+        With `max_per_class`, a class with more windows contributes a fresh random subset of that
+        many each epoch, which bounds epochs when a few long works dominate a class.
+        """
         indices = [members for members in self._members if len(members)]
+        cap = self.max_per_class
+        if cap is not None:
+            indices = [rng.choice(m, cap, replace=False) if len(m) > cap else m for m in indices]
         if self.strategy == "oversample":
             target = max(len(m) for m in indices)
             indices = [np.concatenate([m, rng.choice(m, target - len(m), replace=True)]) for m in indices]

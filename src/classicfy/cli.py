@@ -155,6 +155,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     learning_rate=args.lr,
                     patience=args.patience,
                     finetune=args.finetune,
+                    max_windows_per_class=args.max_windows_per_class,
                 ),
                 augment=AugmentConfig(
                     copies=args.augment_copies,
@@ -233,21 +234,29 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The main job on the built-in corpus: build it (once), extract and cache its features."""
-    from classicfy.data.corpus import resolve_dataset
-    from classicfy.data.manifest import list_dataset
-    from classicfy.extraction import extract_dataset
-    from classicfy.features import FeatureConfig
+    """The main job on the built-in corpus: build it (once), train, evaluate and report."""
+    from classicfy.augment import AugmentConfig
+    from classicfy.evaluation import evaluate_run
+    from classicfy.run import RunConfig, train_run
+    from classicfy.train import TrainConfig
 
     cache_root = _cache_root(args)
     progress = not args.no_progress
-    manifest = resolve_dataset("builtin:composers", cache_root, args.jobs, progress)
-    print(f"built-in corpus: {manifest.parent}")
-    _print_corpus_table(manifest, "composer")
-    config = FeatureConfig()
-    report = extract_dataset(list_dataset(manifest), config, cache_root, args.jobs, progress=progress)
-    print()
-    _print_extraction_summary(report, config.audio.window_s)
+    config = RunConfig(
+        data="builtin:composers",
+        models=_split_names(args.models),
+        train=TrainConfig(epochs=args.epochs, patience=5, max_windows_per_class=300, seed=0),
+        augment=AugmentConfig(copies=1),
+    )
+    resume = (args.out / "config.toml").exists()
+    if resume:
+        print(f"continuing the demo run in {args.out} (delete it to start afresh)")
+    result = train_run(config, args.out, cache_root, args.jobs, resume=resume, progress=progress)
+    print(
+        f"built-in corpus: {len(result.recordings)} recordings of {len(result.labels)} composers "
+        f"({', '.join(result.labels)})"
+    )
+    _print_evaluation(evaluate_run(args.out, cache_root, args.jobs, progress=progress))
     return 0
 
 
@@ -324,6 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A,B",
         help="models to train: cnn, gru, vgg, and vgg-pretrained, musicnn-pretrained (musicnn's taggers as "
         "backbones with a new head) (default: %(default)s)",
+    )
+    train.add_argument(
+        "--max-windows-per-class",
+        type=_positive_int,
+        metavar="N",
+        help="per epoch, draw at most N windows of each class (a fresh sample each epoch); bounds "
+        "epochs when long works dominate (default: every window)",
     )
     train.add_argument(
         "--finetune",
@@ -415,9 +431,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="run the main job on the built-in classical corpus",
-        description="Build the built-in corpus (music21 scores rendered to audio, labelled by composer) on "
-        "first use, then extract and cache its features and summarise the dataset.",
+        description="Build the built-in corpus (music21 scores rendered to audio on piano, labelled by composer) "
+        "on first use, then train CNN, GRU and VGG models on it (300 windows per composer per epoch, one augmented "
+        "copy of each training recording), evaluate them, their ensemble and a baseline on the test works, and "
+        "write RUN/report.html.",
     )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("classicfy-demo"),
+        metavar="RUN",
+        help="run folder (default: %(default)s; an existing demo run is continued)",
+    )
+    demo.add_argument("--models", default="cnn,gru,vgg", metavar="A,B", help="models to train (default: %(default)s)")
+    demo.add_argument("--epochs", type=_positive_int, default=15, help="most epochs per model (default: %(default)s)")
     demo.add_argument(
         "--cache",
         type=Path,

@@ -51,6 +51,7 @@ class TrainConfig:
     weight_decay: float = 1e-2
     patience: int = 8  # epochs without a better validation macro-F1 before stopping
     balance: str = "oversample"
+    max_windows_per_class: int | None = None  # per epoch; None: every window (and oversampling to the largest)
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup; 0 turns it off
     spec_augment: bool = True
     finetune: bool = False  # pretrained models: train the backbone too (at a tenth of the learning rate)
@@ -158,7 +159,7 @@ class Trainer:
         from tqdm import tqdm
 
         config = self.config
-        balancer = DataBalancer(config.balance).fit(train.labels, self.n_classes)
+        balancer = DataBalancer(config.balance, config.max_windows_per_class).fit(train.labels, self.n_classes)
         weights = balancer.loss_weights()
         loss_weights = torch.from_numpy(weights) if weights is not None else None
         while self.state.epoch < config.epochs and not self.state.stopped_early:
