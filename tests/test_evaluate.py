@@ -76,31 +76,6 @@ def test_ensemble_weights_favour_the_better_member_and_round_trip(tmp_path):
     assert EnsembleModel(["a", "b"]).predict_proba({"a": good, "b": bad}) == pytest.approx((good + bad) / 2)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Path, Path, Path]:
-    """The acceptance run: `classicfy train DATA --out RUN --models cnn,gru --epochs 2` on three classes."""
-    root = tmp_path_factory.mktemp("evaluate")
-    data = root / "DATA"
-    write_tone_dataset(data, works_per_label=5, recordings_per_work=2, seconds=8.0)
-    args = [
-        "train",
-        str(data),
-        "--out",
-        str(root / "RUN"),
-        "--models",
-        "cnn,gru",
-        "--epochs",
-        "2",
-        "--cache",
-        str(root / "cache"),
-        "--window",
-        "2",
-        "--no-progress",
-    ]
-    assert main(args) == 0
-    return data, root / "RUN", root / "cache"
-
-
 def test_metrics_json_holds_every_model_at_both_levels(trained):
     _, run, _ = trained
     document = json.loads((run / "metrics.json").read_text())

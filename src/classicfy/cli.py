@@ -233,6 +233,34 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Answer "who wrote this?" for recordings with a trained run."""
+    import json
+
+    from classicfy.errors import AudioError
+    from classicfy.predict import Classifier
+    from classicfy.tagging import expand_paths
+
+    classifier = Classifier.load(args.run, args.model)
+    predictions = []
+    for path in expand_paths(args.paths):
+        try:
+            prediction = classifier.predict_one(path)
+        except AudioError as error:
+            print(f"classicfy: skipped {error}", file=sys.stderr)
+            continue
+        predictions.append(prediction)
+        if args.format == "table":
+            ranked = sorted(prediction.probabilities.items(), key=lambda item: -item[1])[: args.top]
+            others = ", ".join(f"{label} {p:.2f}" for label, p in ranked)
+            print(f"{path}: {prediction.label}  ({others}; {len(prediction.segments)} windows)")
+    if args.format == "json":
+        print(json.dumps([p.to_json() for p in predictions], indent=2))
+    if not predictions:
+        raise ClassicfyError("no recording could be classified")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the built-in corpus: build it (once), train, evaluate and report."""
     from classicfy.augment import AugmentConfig
@@ -403,6 +431,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--no-progress", action="store_true", help="hide progress bars")
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    predict = commands.add_parser(
+        "predict",
+        help="classify new recordings with a trained run",
+        description="Decode each recording, cut it into the run's windows, score them with the run's ensemble "
+        "(or one model) and average in log space into one answer per recording.",
+    )
+    predict.add_argument("run", type=Path, metavar="RUN", help="run folder written by classicfy train")
+    predict.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="recordings, or folders of recordings")
+    predict.add_argument("--model", default="ensemble", help="ensemble (default) or the name of one trained model")
+    predict.add_argument("--top", type=_positive_int, default=3, metavar="K", help="labels shown per file in a table")
+    predict.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table: label and top K per file; json: probabilities and per-window segments",
+    )
+    predict.set_defaults(handler=cmd_predict)
 
     tag = commands.add_parser(
         "tag",

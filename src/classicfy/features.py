@@ -219,10 +219,6 @@ class MusicnnFeatureExtractor:
     def __init__(self, config: MusicnnFeatureConfig | None = None) -> None:
         self.config = config or MusicnnFeatureConfig()
 
-    def extract(self, path: str | Path) -> tuple[RecordingAudio, dict[str, np.ndarray]]:
-        audio = load_recording(path, self.config.audio)
-        return audio, self.arrays(audio.windows)
-
     def arrays(self, windows: np.ndarray) -> dict[str, np.ndarray]:
         windows = np.atleast_2d(np.asarray(windows, dtype=np.float32))
         parts = [musicnn_input(windows[i : i + _WINDOWS_PER_CHUNK]) for i in range(0, len(windows), _WINDOWS_PER_CHUNK)]
