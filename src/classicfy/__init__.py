@@ -27,6 +27,12 @@ _EXPORTS = {
     "RunConfig": "classicfy.run",
     "train_run": "classicfy.run",
     "TrainConfig": "classicfy.train",
+    "EnsembleModel": "classicfy.ensemble",
+    "ModelEvaluator": "classicfy.evaluate",
+    "SummaryBaseline": "classicfy.baseline",
+    "evaluate_run": "classicfy.evaluation",
+    "Classifier": "classicfy.predict",
+    "Tagger": "classicfy.tagging",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -8,6 +8,7 @@ count it and name it instead of stopping.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,15 @@ class RecordingAudio:
     starts_s: np.ndarray  # start time of each window in the recording, seconds
     duration_s: float
     silent_windows: int
+
+
+def audio_files(paths: list[Path]) -> Iterator[Path]:
+    """Files as given; folders replaced by the audio files under them, sorted."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        else:
+            yield path
 
 
 def decode(path: str | Path) -> tuple[np.ndarray, int]:

@@ -28,13 +28,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _add_feature_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--cache",
-        type=Path,
-        metavar="DIR",
-        help="feature cache folder (default: $CLASSICFY_CACHE or the user cache folder)",
-    )
+def _add_work_options(parser: argparse.ArgumentParser, cache: bool = True) -> None:
+    """--cache, --jobs and --no-progress, which every command that does heavy work takes."""
+    if cache:
+        parser.add_argument(
+            "--cache",
+            type=Path,
+            metavar="DIR",
+            help="cache folder for features and the built-in corpus (default: $CLASSICFY_CACHE or the user "
+            "cache folder)",
+        )
     parser.add_argument(
         "--jobs",
         type=_positive_int,
@@ -42,6 +45,27 @@ def _add_feature_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="worker processes (default: %(default)s, the number of cores)",
     )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _add_output_options(parser: argparse.ArgumentParser, top: int, json_help: str) -> None:
+    parser.add_argument(
+        "--top",
+        type=_positive_int,
+        default=top,
+        metavar="K",
+        help="labels or tags shown per file in a table (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help=f"table: the top K per file; json: {json_help} (default: %(default)s)",
+    )
+
+
+def _add_feature_options(parser: argparse.ArgumentParser) -> None:
+    _add_work_options(parser)
     parser.add_argument(
         "--sr",
         type=_positive_int,
@@ -62,7 +86,6 @@ def _add_feature_options(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds between window starts (default: the window length, no overlap)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def _feature_config(args: argparse.Namespace):
@@ -206,59 +229,54 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tag(args: argparse.Namespace) -> int:
-    """Print zero-shot tags of recordings from a pretrained musicnn tagger."""
+def _answer_each(paths: list[Path], answer, table_line, output_format: str, nothing: str) -> int:
+    """Apply `answer` to every file (folders expanded); print a table line each, or one JSON list.
+
+    A file that cannot be used is named on stderr and skipped; no usable file at all is an error.
+    """
     import json
 
+    from classicfy.audio import audio_files
     from classicfy.errors import AudioError
-    from classicfy.tagging import Tagger, expand_paths
 
-    tagger = Tagger(args.model)
-    results, failures = [], 0
-    for path in expand_paths(args.paths):
+    results = []
+    for path in audio_files(paths):
         try:
-            result = tagger.tag(path)
+            result = answer(path)
         except AudioError as error:
             print(f"classicfy: skipped {error}", file=sys.stderr)
-            failures += 1
             continue
         results.append(result)
-        if args.format == "table":
-            tags = ", ".join(f"{tag} {p:.2f}" for tag, p in result.top(args.top))
-            print(f"{path}: {tags}")
-    if args.format == "json":
+        if output_format == "table":
+            print(table_line(result))
+    if output_format == "json":
         print(json.dumps([r.to_json() for r in results], indent=2))
     if not results:
-        raise ClassicfyError("no recording could be tagged")
+        raise ClassicfyError(nothing)
     return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    """Print zero-shot tags of recordings from a pretrained musicnn tagger."""
+    from classicfy.tagging import Tagger
+
+    def line(result) -> str:
+        return f"{result.path}: " + ", ".join(f"{tag} {p:.2f}" for tag, p in result.top(args.top))
+
+    return _answer_each(args.paths, Tagger(args.model).tag, line, args.format, "no recording could be tagged")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Answer "who wrote this?" for recordings with a trained run."""
-    import json
-
-    from classicfy.errors import AudioError
     from classicfy.predict import Classifier
-    from classicfy.tagging import expand_paths
+
+    def line(prediction) -> str:
+        ranked = sorted(prediction.probabilities.items(), key=lambda item: -item[1])[: args.top]
+        others = ", ".join(f"{label} {p:.2f}" for label, p in ranked)
+        return f"{prediction.path}: {prediction.label}  ({others}; {len(prediction.segments)} windows)"
 
     classifier = Classifier.load(args.run, args.model)
-    predictions = []
-    for path in expand_paths(args.paths):
-        try:
-            prediction = classifier.predict_one(path)
-        except AudioError as error:
-            print(f"classicfy: skipped {error}", file=sys.stderr)
-            continue
-        predictions.append(prediction)
-        if args.format == "table":
-            ranked = sorted(prediction.probabilities.items(), key=lambda item: -item[1])[: args.top]
-            others = ", ".join(f"{label} {p:.2f}" for label, p in ranked)
-            print(f"{path}: {prediction.label}  ({others}; {len(prediction.segments)} windows)")
-    if args.format == "json":
-        print(json.dumps([p.to_json() for p in predictions], indent=2))
-    if not predictions:
-        raise ClassicfyError("no recording could be classified")
-    return 0
+    return _answer_each(args.paths, classifier.predict_one, line, args.format, "no recording could be classified")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -421,15 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where to write the results (default: RUN, or RUN/evaluation-<DATA> with --data)",
     )
-    evaluate.add_argument("--cache", type=Path, metavar="DIR", help="feature cache folder (default: as for train)")
-    evaluate.add_argument(
-        "--jobs",
-        type=_positive_int,
-        default=os.cpu_count() or 1,
-        metavar="N",
-        help="worker processes (default: %(default)s)",
-    )
-    evaluate.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_work_options(evaluate)
     evaluate.set_defaults(handler=cmd_evaluate)
 
     predict = commands.add_parser(
@@ -441,13 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("run", type=Path, metavar="RUN", help="run folder written by classicfy train")
     predict.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="recordings, or folders of recordings")
     predict.add_argument("--model", default="ensemble", help="ensemble (default) or the name of one trained model")
-    predict.add_argument("--top", type=_positive_int, default=3, metavar="K", help="labels shown per file in a table")
-    predict.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="table: label and top K per file; json: probabilities and per-window segments",
-    )
+    _add_output_options(predict, 3, "probabilities and per-window segments")
     predict.set_defaults(handler=cmd_predict)
 
     tag = commands.add_parser(
@@ -465,13 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("musicnn-mtt", "musicnn-msd", "vgg-mtt", "vgg-msd"),
         help="pretrained tagger (default: %(default)s)",
     )
-    tag.add_argument("--top", type=_positive_int, default=5, metavar="K", help="tags shown per file in a table")
-    tag.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="table: the top K tags per file; json: every tag's probability (default: %(default)s)",
-    )
+    _add_output_options(tag, 5, "every tag's probability")
     tag.set_defaults(handler=cmd_tag)
 
     demo = commands.add_parser(
@@ -491,20 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--models", default="cnn,gru,vgg", metavar="A,B", help="models to train (default: %(default)s)")
     demo.add_argument("--epochs", type=_positive_int, default=15, help="most epochs per model (default: %(default)s)")
-    demo.add_argument(
-        "--cache",
-        type=Path,
-        metavar="DIR",
-        help="cache folder for the corpus and features (default: $CLASSICFY_CACHE or the user cache folder)",
-    )
-    demo.add_argument(
-        "--jobs",
-        type=_positive_int,
-        default=os.cpu_count() or 1,
-        metavar="N",
-        help="worker processes (default: %(default)s)",
-    )
-    demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_work_options(demo)
     demo.set_defaults(handler=cmd_demo)
 
     corpus = commands.add_parser(
@@ -545,14 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="SoundFont to render with (default: the General MIDI one pretty_midi ships)",
     )
     build.add_argument("--seed", type=int, default=0, help="seed for piece sampling and mixed ensembles")
-    build.add_argument(
-        "--jobs",
-        type=_positive_int,
-        default=os.cpu_count() or 1,
-        metavar="N",
-        help="scores rendered at once (default: %(default)s)",
-    )
-    build.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _add_work_options(build, cache=False)
     build.set_defaults(handler=cmd_corpus_build)
     return parser
 

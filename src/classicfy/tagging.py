@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from classicfy.audio import AUDIO_EXTENSIONS, decode, resample
+from classicfy.audio import decode, resample
 from classicfy.errors import MissingAudioError, SilentAudioError
 from classicfy.features import MUSICNN_SAMPLE_RATE, musicnn_input
 from classicfy.models.musicnn import PRETRAINED, load_pretrained, tag_probabilities
@@ -37,15 +36,6 @@ def musicnn_samples(path: Path) -> np.ndarray:
     if peak == 0.0:
         raise SilentAudioError(str(path), "all samples are zero")
     return (samples * (PEAK / peak)).astype(np.float32)
-
-
-def expand_paths(paths: list[Path]) -> Iterator[Path]:
-    """Files as given; folders replaced by the audio files under them, sorted."""
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
-        else:
-            yield path
 
 
 class Tagger:
