@@ -98,12 +98,13 @@ def test_report_references_only_images_that_exist(trained):
     assert page.index("Summary") < page.index("<img")
 
 
-def test_evaluate_exits_0_and_reuses_the_fitted_ensemble(trained, capsys):
+def test_evaluate_exits_0_and_reuses_the_saved_ensemble(trained, capsys):
     _, run, cache = trained
-    before = (run / "models" / "ensemble.json").read_text()
+    before = json.loads((run / "models" / "ensemble.json").read_text())
+    assert before["weights"] == pytest.approx([0.5, 0.5]) and before["fitted_on"] is None  # plain average
     assert main(["evaluate", str(run), "--cache", str(cache), "--no-progress"]) == 0
-    assert "ensemble" in capsys.readouterr().out
-    assert (run / "models" / "ensemble.json").read_text() == before
+    assert "a plain average" in capsys.readouterr().out
+    assert json.loads((run / "models" / "ensemble.json").read_text()) == before
 
 
 def test_test_data_never_changes_ensemble_weights_or_baseline(trained, tmp_path):
@@ -119,13 +120,16 @@ def test_test_data_never_changes_ensemble_weights_or_baseline(trained, tmp_path)
     try:
         for path, other in zip(test, test[2:] + test[:2], strict=True):
             path.write_bytes(saved[other])
-        assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress"]) == 0
+        assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress", "--fit-ensemble"]) == 0
     finally:
         for path, content in saved.items():
             path.write_bytes(content)
-    original = json.loads((run / "models" / "ensemble.json").read_text())["weights"]
-    refitted = json.loads((copy / "models" / "ensemble.json").read_text())["weights"]
-    np.testing.assert_allclose(refitted, original, atol=1e-6)
+    (copy / "models" / "ensemble.json").rename(copy / "swapped.json")
+    assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress", "--fit-ensemble"]) == 0
+    original = json.loads((copy / "models" / "ensemble.json").read_text())
+    swapped = json.loads((copy / "swapped.json").read_text())
+    assert swapped["fitted_on"] == original["fitted_on"] == "val"
+    np.testing.assert_allclose(swapped["weights"], original["weights"], atol=1e-6)
     assert (copy / "models" / "baseline.json").read_text() == (run / "models" / "baseline.json").read_text()
 
 

@@ -64,6 +64,15 @@ def _add_output_options(parser: argparse.ArgumentParser, top: int, json_help: st
     )
 
 
+def _add_ensemble_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fit-ensemble",
+        action="store_true",
+        help="weight the ensemble's members by fitting on the validation split (default: a plain "
+        "average, steadier when the validation split holds few works)",
+    )
+
+
 def _add_feature_options(parser: argparse.ArgumentParser) -> None:
     _add_work_options(parser)
     parser.add_argument(
@@ -197,7 +206,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         stop = "stopped early" if state.stopped_early else f"{state.epoch} epochs"
         print(f"  {name:<8} best validation macro-F1 {state.best_score:.3f} at epoch {state.best_epoch} ({stop})")
     if config.test_fraction > 0:
-        _print_evaluation(evaluate_run(args.out, cache_root, args.jobs, progress=not args.no_progress))
+        evaluation = evaluate_run(
+            args.out, cache_root, args.jobs, progress=not args.no_progress, fitted_ensemble=args.fit_ensemble
+        )
+        _print_evaluation(evaluation)
     return 0
 
 
@@ -223,7 +235,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not (args.run / "config.toml").is_file():
         raise ClassicfyError(f"not a classicfy run: {args.run}")
     evaluation = evaluate_run(
-        args.run, _cache_root(args), args.jobs, data=args.data, out=args.out, progress=not args.no_progress
+        args.run,
+        _cache_root(args),
+        args.jobs,
+        data=args.data,
+        out=args.out,
+        progress=not args.no_progress,
+        fitted_ensemble=args.fit_ensemble,
     )
     _print_evaluation(evaluation)
     return 0
@@ -420,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--val-fraction", type=float, default=0.15, metavar="F", help="(default: %(default)s)")
     train.add_argument("--test-fraction", type=float, default=0.15, metavar="F", help="(default: %(default)s)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN")
+    _add_ensemble_option(train)
     _add_feature_options(train)
     train.set_defaults(handler=cmd_train)
 
@@ -439,6 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where to write the results (default: RUN, or RUN/evaluation-<DATA> with --data)",
     )
+    _add_ensemble_option(evaluate)
     _add_work_options(evaluate)
     evaluate.set_defaults(handler=cmd_evaluate)
 

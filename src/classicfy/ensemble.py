@@ -1,7 +1,9 @@
 """`EnsembleModel`: one answer from several models, by averaging their class probabilities.
 
-Weights are fitted on the validation split (minimising its log loss over the simplex), never on
-test data; unfitted, the average is plain. Stored in the run folder as `models/ensemble.json`.
+By default the average is plain. Optionally the weights are fitted on the validation split
+(minimising its log loss over the simplex), never on test data; with a validation split of a few
+works per class, fitted weights can chase its noise (see the README's demo figures), which is why
+they are not the default. Stored in the run folder as `models/ensemble.json`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class EnsembleModel:
         stacked = np.stack([member_probs[name] for name in self.members])
         return np.tensordot(self.weights, stacked, axes=1)
 
+    @property
+    def fitted(self) -> bool:
+        return hasattr(self, "fitted_on_")
+
     def fit(self, member_probs: dict[str, np.ndarray], y: np.ndarray) -> EnsembleModel:
         """Weights that minimise the log loss of the weighted mean on (validation) data."""
         from scipy.optimize import minimize
@@ -56,13 +62,21 @@ class EnsembleModel:
         best = minimize(loss, start, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 2000})
         weights = np.exp(best.x - best.x.max())
         self._set_weights(weights if best.fun <= loss(start) else np.ones(len(self.members)))
+        self.fitted_on_ = "val"
         return self
 
     def save(self, path: Path) -> None:
-        data = {"members": self.members, "weights": self.weights.tolist(), "fitted_on": "val"}
+        data = {
+            "members": self.members,
+            "weights": self.weights.tolist(),
+            "fitted_on": getattr(self, "fitted_on_", None),
+        }
         atomic.write_text(path, json.dumps(data, indent=2))
 
     @classmethod
     def load(cls, path: Path) -> EnsembleModel:
         data = json.loads(Path(path).read_text())
-        return cls(data["members"], data["weights"])
+        ensemble = cls(data["members"], data["weights"])
+        if data.get("fitted_on"):
+            ensemble.fitted_on_ = data["fitted_on"]
+        return ensemble

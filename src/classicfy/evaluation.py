@@ -1,8 +1,8 @@
 """Evaluate a trained run: every model, the ensemble and the baseline, on the run's test split or on
 another labelled dataset, at window and recording level; writes metrics.json, plots and report.html.
 
-The baseline is fitted on the run's training split and the ensemble weights on its validation
-split (both saved in `models/` and reused), so test data never shapes what is scored on it.
+The baseline is fitted on the run's training split and, when asked, the ensemble weights on its
+validation split (both saved in `models/` and reused), so test data never shapes what is scored on it.
 """
 
 from __future__ import annotations
@@ -111,14 +111,20 @@ def _fit_baseline(run_dir: Path, config, split: list[Recording], index, cache_ro
     return baseline
 
 
-def _fit_ensemble(run_dir, models, split, index, cache_root, jobs, progress) -> EnsembleModel:
+def _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted: bool) -> EnsembleModel:
+    """The run's ensemble: a plain average, or weights fitted on the validation split (saved, reused)."""
     path = run_dir / "models" / "ensemble.json"
     if path.exists():
-        return EnsembleModel.load(path)
-    val_recordings = [r for r in split if r.split == "val"]
-    val = _Features(val_recordings, {m.feature_config for m in models.values()}, cache_root, jobs, progress)
-    aligned, template = _align({name: _score(model, val, index) for name, model in models.items()})
-    ensemble = EnsembleModel(list(models)).fit(aligned, template.labels)
+        saved = EnsembleModel.load(path)
+        if saved.fitted == fitted and saved.members == list(models):
+            return saved
+    if not fitted:
+        ensemble = EnsembleModel(list(models))
+    else:
+        val_recordings = [r for r in split if r.split == "val"]
+        val = _Features(val_recordings, {m.feature_config for m in models.values()}, cache_root, jobs, progress)
+        aligned, template = _align({name: _score(model, val, index) for name, model in models.items()})
+        ensemble = EnsembleModel(list(models)).fit(aligned, template.labels)
     ensemble.save(path)
     return ensemble
 
@@ -141,6 +147,7 @@ def evaluate_run(
     out: Path | None = None,
     progress: bool = True,
     n_bootstrap: int = 1000,
+    fitted_ensemble: bool = False,
 ) -> Evaluation:
     """Score every model of a run, its ensemble and the baseline; write metrics, plots and report."""
     config = load_run_config(run_dir)
@@ -179,7 +186,7 @@ def evaluate_run(
         raise DatasetError("no usable test recordings")
     scored = {name: _score(model, features, index) for name, model in models.items()}
 
-    ensemble = _fit_ensemble(run_dir, models, split, index, cache_root, jobs, progress)
+    ensemble = _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted_ensemble)
     aligned, ensemble_set = _align({name: scored[name] for name in ensemble.members})
     ensemble_set.probs = ensemble.predict_proba(aligned)
     scored["ensemble"] = ensemble_set
@@ -194,7 +201,11 @@ def evaluate_run(
     document = {
         "labels": labels,
         "models": metrics,
-        "ensemble": {"members": ensemble.members, "weights": ensemble.weights.tolist(), "fitted_on": "val"},
+        "ensemble": {
+            "members": ensemble.members,
+            "weights": ensemble.weights.tolist(),
+            "fitted_on": "val" if ensemble.fitted else None,
+        },
         "data": data or "test split",
         "skipped": [{"path": str(p), "reason": reason} for p, reason in features.skipped.items()],
     }
@@ -223,9 +234,10 @@ def evaluate_run(
     if data is not None:
         dataset = {"skipped": document["skipped"]}
     weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.members, ensemble.weights, strict=True))
+    how = "fitted on the validation split" if ensemble.fitted else "a plain average"
     notes.append(
-        f"Ensemble weights (fitted on the validation split): {weights}. The baseline is a logistic "
-        "regression on the mean and standard deviation of MFCC and chroma per window."
+        f"Ensemble weights ({how}): {weights}. The baseline is a logistic regression on the mean and standard "
+        "deviation of MFCC and chroma per window."
     )
     title = f"classicfy run {run_dir.name}: {len(labels)} classes ({', '.join(labels)})"
     write_report(out, title, metrics, plots, dataset, (run_dir / "config.toml").read_text(), notes)
