@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from conftest import SR, sine
@@ -79,3 +81,13 @@ def test_failures_are_remembered(stored):
     failure = cache.get_failure("ef" * 16)
     assert (failure.kind, failure.detail) == ("silent", "every window below -60 dBFS")
     assert cache.get_failure("ab" * 16) is None
+
+
+def test_atomic_writes_make_ordinary_files(tmp_path):
+    atomic.write_text(tmp_path / "report.html", "<html></html>")
+    with atomic.new_directory(tmp_path / "entry") as tmp:
+        (tmp / "a.npy").write_bytes(b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (tmp_path / "entry").stat().st_mode & 0o777 == 0o777 & ~mask

@@ -125,7 +125,7 @@ def plot_model_comparison(metrics: dict, path: Path) -> Path:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("recording level")
     ax.set_title("Model comparison (test recordings, 95% bootstrap intervals)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     return _save(fig, path)
 
 
