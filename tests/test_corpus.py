@@ -151,3 +151,17 @@ def test_builtin_dataset_is_built_on_first_use(tmp_path, monkeypatch, capsys):
 def test_unknown_builtin_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(DatasetError, match="unknown built-in dataset"):
         resolve_dataset("builtin:folk", tmp_path)
+
+
+def test_demo_trains_evaluates_and_continues_on_a_small_builtin_corpus(tmp_path, monkeypatch, capsys):
+    small = partial(BuildOptions, composers=("bach", "monteverdi"), max_pieces_per_composer=5)
+    monkeypatch.setattr(corpus, "BuildOptions", small)
+    args = ["demo", "--out", str(tmp_path / "demo"), "--models", "gru", "--epochs", "1",
+            "--cache", str(tmp_path / "cache"), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "2 composers (bach, monteverdi)" in out and "report:" in out
+    assert (tmp_path / "demo" / "report.html").is_file()
+    assert main([*args[:6], "3", *args[7:]]) == 0  # a second demo continues the first, with its configuration
+    assert "continuing the demo run" in capsys.readouterr().out
+    assert len((tmp_path / "demo" / "history" / "gru.csv").read_text().splitlines()) == 2

@@ -301,7 +301,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the built-in corpus: build it (once), train, evaluate and report."""
     from classicfy.augment import AugmentConfig
     from classicfy.evaluation import evaluate_run
-    from classicfy.run import RunConfig, train_run
+    from classicfy.run import RunConfig, load_run_config, train_run
     from classicfy.train import TrainConfig
 
     cache_root = _cache_root(args)
@@ -314,7 +314,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     resume = (args.out / "config.toml").exists()
     if resume:
-        print(f"continuing the demo run in {args.out} (delete it to start afresh)")
+        print(f"continuing the demo run in {args.out} with its own configuration (delete it to start afresh)")
+        config = load_run_config(args.out)
     result = train_run(config, args.out, cache_root, args.jobs, resume=resume, progress=progress)
     print(
         f"built-in corpus: {len(result.recordings)} recordings of {len(result.labels)} composers "
