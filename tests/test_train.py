@@ -202,3 +202,15 @@ def test_seeded_runs_are_reproducible(data, tmp_path):
     second = train_run(config, tmp_path / "b", tmp_path / "cache", 1, progress=False).states["gru"].history
     assert [r["val_loss"] for r in first] == [r["val_loss"] for r in second]
     assert np.isfinite(first[0]["train_loss"])
+
+
+def test_a_dataset_problem_leaves_no_half_made_run(tmp_path, capsys):
+    one_class = tmp_path / "one"
+    write_tone_dataset(one_class, labels=("low",), works_per_label=3, recordings_per_work=1, seconds=3.0)
+    args = ["train", str(one_class), "--out", str(tmp_path / "run"), "--cache", str(tmp_path / "c"), "--no-progress"]
+    assert main(args) == 2
+    assert "at least two labels" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "config.toml").exists()  # fixing the data and running again needs no --resume
+    bad = ["train", str(one_class), "--out", str(tmp_path / "r2"), "--val-fraction", "0.6", "--test-fraction", "0.5"]
+    assert main(bad) == 2
+    assert "leave room for training" in capsys.readouterr().err and not (tmp_path / "r2").exists()

@@ -188,7 +188,8 @@ SUMMARY_HEADER = [
 ]
 
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
 td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}img{max-width:100%;margin:.5em 0}
 .grid{display:flex;flex-wrap:wrap;gap:1em}.grid img{max-width:48%}pre{background:#f6f6f6;padding:1em;overflow:auto}"""
 

@@ -45,6 +45,16 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ValueError("name at least one model to train")
+        if not (
+            0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
+        ):
+            raise ValueError(
+                f"split fractions must leave room for training: val={self.val_fraction}, test={self.test_fraction}"
+            )
+
     def to_toml(self) -> str:
         import tomli_w
 
@@ -124,12 +134,9 @@ def _dataset_summary(report: ExtractionReport, recordings: list[Recording]) -> d
 def prepare_run(
     config: RunConfig, run_dir: Path, cache_root: Path, jobs: int, resume: bool, progress: bool
 ) -> tuple[list[str], list[Recording], ExtractionReport]:
-    """Write the config, extract features, split (or reuse the run's split) and write labels."""
+    """Extract features, split (or reuse the run's split), then write the run's config, split and labels."""
     if (run_dir / "config.toml").exists() and not resume:
         raise RunError(f"{run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume or not (run_dir / "config.toml").exists():
-        atomic.write_text(run_dir / "config.toml", config.to_toml())
     source = resolve_dataset(config.data, cache_root, jobs, progress)
     report = extract_dataset(list_dataset(source), config.features, cache_root, jobs, progress)
     if not report.usable:
@@ -140,15 +147,20 @@ def prepare_run(
         recordings = [replace(r, split=side[r.path]) for r in report.recordings if r.path in side]
     else:
         recordings = split_by_group(report.recordings, config.val_fraction, config.test_fraction, config.train.seed)
-        write_split(split_path, recordings)
     labels = sorted({r.label for r in recordings})
     if len(labels) < 2:
         raise DatasetError(f"a classifier needs at least two labels, found {labels}")
     for side in ("train", "val"):
         if not any(r.split == side for r in recordings):
             raise DatasetError(f"the {side} split is empty: add recordings or change the split fractions")
+    # The run folder is written only once the dataset is known to be trainable, config.toml last:
+    # a dataset problem leaves no half-made run that would ask for --resume.
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_split(split_path, recordings)
     atomic.write_text(run_dir / "labels.json", json.dumps(labels, indent=2))
     atomic.write_text(run_dir / "dataset.json", json.dumps(_dataset_summary(report, recordings), indent=2))
+    if not (run_dir / "config.toml").exists():
+        atomic.write_text(run_dir / "config.toml", config.to_toml())
     return labels, recordings, report
 
 
