@@ -37,6 +37,16 @@ def test_metrics_match_a_hand_computed_case():
     assert m["n"] == 6
 
 
+def test_macro_averages_skip_classes_absent_from_the_scored_set():
+    """Perfect answers on 2 of 5 labels (e.g. `evaluate --data` on a subset) are a macro-F1 of 1."""
+    probs = np.eye(5)[[0, 0, 3, 3]] * 0.9 + 0.02
+    m = ModelEvaluator(list("abcde")).metrics(np.array([0, 0, 3, 3]), probs)
+    assert m["accuracy"] == 1.0
+    assert m["macro_f1"] == m["macro_precision"] == m["macro_recall"] == 1.0
+    wrong = ModelEvaluator(list("abcde")).metrics(np.array([0, 0, 3, 3]), np.eye(5)[[0, 1, 3, 3]])
+    assert wrong["macro_f1"] == pytest.approx((2 / 3 + 0 + 1) / 3)  # a wrongly predicted class does count
+
+
 def test_binary_problems_are_scored_too():
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4]])
     m = ModelEvaluator(["x", "y"]).metrics(np.array([0, 0, 1, 1]), probs)
@@ -165,3 +175,21 @@ def test_baseline_round_trips_through_json(trained, tmp_path):
 def test_evaluate_refuses_a_folder_that_is_no_run(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "not a classicfy run" in capsys.readouterr().err
+
+
+def test_windows_of_two_sample_rates_line_up():
+    """Start times at 16 kHz and 22.05 kHz differ by rounding; their window keys must not."""
+    from classicfy.audio import AudioConfig, window_recording
+    from classicfy.cache import CachedRecording
+    from classicfy.windows import WindowSet
+
+    keys = []
+    for rate in (16000, 22050):
+        t = np.arange(60 * rate) / rate
+        audio = window_recording(
+            (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32),
+            AudioConfig(sample_rate=rate, window_s=3.0, hop_s=0.75),
+        )
+        entry = CachedRecording({"mel": np.zeros((len(audio.windows), 1, 1))}, audio.starts_s, 60.0, 0)
+        keys.append(WindowSet([entry], [0], "mel").window_keys(0.75))
+    assert len(np.intersect1d(*keys)) == min(len(k) for k in keys) >= 76  # the grids may differ by a last window

@@ -150,3 +150,12 @@ def test_duplicates_share_a_group_and_conflicting_labels_are_an_error(tmp_path):
 def test_bad_fractions_are_refused():
     with pytest.raises(DatasetError, match="fractions"):
         split_by_group(synthetic(1, 3), 0.5, 0.5)
+
+
+def test_chained_duplicates_end_in_one_group(tmp_path):
+    """y (G1) = x (G2) and w (G2) = z (G3): all four must share a group, or z and w could straddle a split."""
+    y, x = touch(tmp_path / "y.wav", b"one"), touch(tmp_path / "x.wav", b"one")
+    w, z = touch(tmp_path / "w.wav", b"two"), touch(tmp_path / "z.wav", b"two")
+    recordings = [Recording(y, "c", "G1"), Recording(x, "c", "G2"), Recording(w, "c", "G2"), Recording(z, "c", "G3")]
+    regrouped, _ = merge_duplicates(recordings, {p: content_hash(p) for p in (y, x, w, z)})
+    assert len({r.group for r in regrouped}) == 1

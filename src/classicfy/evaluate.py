@@ -8,6 +8,8 @@ recordings, since recordings, not windows, are the independent items.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 EPS = 1e-7
@@ -23,6 +25,22 @@ def recording_probabilities(window_probs: np.ndarray, recording_of: np.ndarray) 
     means -= means.max(axis=1, keepdims=True)
     probs = np.exp(means)
     return probs / probs.sum(axis=1, keepdims=True), recordings
+
+
+def scored_labels(y_true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """The classes a macro average runs over: those present in the truth or the predictions.
+
+    A class with neither items nor predictions has no F1; counting it as 0 would punish a model for
+    a class the data set simply lacks (e.g. evaluating on a subset of the labels).
+    """
+    return np.union1d(np.asarray(y_true), np.asarray(predicted))
+
+
+def macro_f1(y_true: np.ndarray, predicted: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    labels = scored_labels(y_true, predicted)
+    return float(f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0))
 
 
 def _roc_auc_ovr_macro(y_true: np.ndarray, probs: np.ndarray, n_classes: int) -> float | None:
@@ -58,10 +76,12 @@ class ModelEvaluator:
         y_true = np.asarray(y_true)
         predicted = probs.argmax(axis=1)
         result: dict = {"n": len(y_true), "accuracy": float(np.mean(predicted == y_true))}
-        result["balanced_accuracy"] = float(balanced_accuracy_score(y_true, predicted))
+        with warnings.catch_warnings():  # predictions of classes absent from y_true are ordinary errors here
+            warnings.simplefilter("ignore", UserWarning)
+            result["balanced_accuracy"] = float(balanced_accuracy_score(y_true, predicted))
         for average in ("macro", "weighted"):
             p, r, f, _ = precision_recall_fscore_support(
-                y_true, predicted, labels=classes, average=average, zero_division=0
+                y_true, predicted, labels=scored_labels(y_true, predicted), average=average, zero_division=0
             )
             result |= {f"{average}_precision": float(p), f"{average}_recall": float(r), f"{average}_f1": float(f)}
         result["roc_auc_ovr_macro"] = _roc_auc_ovr_macro(y_true, probs, k)
@@ -79,8 +99,6 @@ class ModelEvaluator:
 
     def bootstrap(self, y_true: np.ndarray, probs: np.ndarray) -> dict[str, list[float]]:
         """95% percentile intervals of accuracy and macro-F1, resampling the items with replacement."""
-        from sklearn.metrics import f1_score
-
         rng = np.random.default_rng(self.seed)
         predicted = probs.argmax(axis=1)
         n = len(y_true)
@@ -88,15 +106,7 @@ class ModelEvaluator:
         for _ in range(self.n_bootstrap):
             sample = rng.integers(0, n, n)
             accuracies.append(np.mean(predicted[sample] == y_true[sample]))
-            f1s.append(
-                f1_score(
-                    y_true[sample],
-                    predicted[sample],
-                    labels=np.arange(len(self.labels)),
-                    average="macro",
-                    zero_division=0,
-                )
-            )
+            f1s.append(macro_f1(y_true[sample], predicted[sample]))
         interval = lambda values: [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]  # noqa: E731
         return {"accuracy_ci": interval(accuracies), "macro_f1_ci": interval(f1s)}
 

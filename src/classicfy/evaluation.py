@@ -85,7 +85,7 @@ class _Features:
 def _score(model: TrainedModel, features: _Features, index: dict[str, int]) -> ScoredSet:
     windows = features.windows(model.feature_config, model.input_kind, index)
     probs = window_probabilities(model.module, windows)
-    return ScoredSet(probs, windows.labels, windows.recording_of, windows.window_keys())
+    return ScoredSet(probs, windows.labels, windows.recording_of, windows.window_keys(model.feature_config.audio.hop_s))
 
 
 def _align(sets: dict[str, ScoredSet]) -> tuple[dict[str, np.ndarray], ScoredSet]:
@@ -193,7 +193,10 @@ def evaluate_run(
     baseline = _fit_baseline(run_dir, config, split, index, cache_root, jobs, progress)
     sequence = features.windows(config.features, "sequence", index)
     scored["baseline"] = ScoredSet(
-        baseline.predict_proba(sequence), sequence.labels, sequence.recording_of, sequence.window_keys()
+        baseline.predict_proba(sequence),
+        sequence.labels,
+        sequence.recording_of,
+        sequence.window_keys(config.features.audio.hop_s),
     )
 
     evaluator = ModelEvaluator(labels, n_bootstrap=n_bootstrap, seed=config.train.seed)

@@ -19,7 +19,7 @@ from classicfy.ensemble import EnsembleModel
 from classicfy.errors import MissingAudioError, RunError
 from classicfy.evaluate import recording_probabilities
 from classicfy.inference import TrainedModel, load_model, trained_model_names, window_probabilities
-from classicfy.windows import WindowSet
+from classicfy.windows import KEY_STRIDE, WindowSet
 
 
 @dataclass(frozen=True)
@@ -84,15 +84,16 @@ class Classifier:
         for name, model in self.models.items():
             windows = self._windows(path, model, features)
             probs[name] = window_probabilities(model.module, windows)
-            keys[name] = windows.window_keys()
+            keys[name] = windows.window_keys(model.feature_config.audio.hop_s)
         common = keys[self.ensemble.members[0]]
         for name in self.ensemble.members[1:]:
             common = np.intersect1d(common, keys[name])
         aligned = {n: probs[n][np.intersect1d(common, keys[n], return_indices=True)[2]] for n in probs}
         window_probs = self.ensemble.predict_proba(aligned)
         recording, _ = recording_probabilities(window_probs, np.zeros(len(window_probs), dtype=int))
-        window_s = next(iter(self.models.values())).feature_config.audio.window_s
-        starts = (common % 10**10) / 1000.0
+        audio = next(iter(self.models.values())).feature_config.audio
+        window_s = audio.window_s
+        starts = (common % KEY_STRIDE) * audio.hop_samples / audio.sample_rate
         segments = [
             {
                 "start_s": float(start),

@@ -24,6 +24,7 @@ from classicfy import atomic
 from classicfy.augment import mixup, spec_augment
 from classicfy.balance import DataBalancer
 from classicfy.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
+from classicfy.evaluate import macro_f1
 from classicfy.windows import EmbeddingSet, WindowSet
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def macro_f1(targets: np.ndarray, predictions: np.ndarray, n_classes: int) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(targets, predictions, labels=np.arange(n_classes), average="macro", zero_division=0))
 
 
 @torch.no_grad()
@@ -210,10 +205,10 @@ class Trainer:
                 "lr": lr,
                 "train_loss": float(np.mean(losses)),
                 "train_accuracy": float(np.mean(predictions == targets)),
-                "train_macro_f1": macro_f1(targets, predictions, self.n_classes),
+                "train_macro_f1": macro_f1(targets, predictions),
                 "val_loss": val_loss,
                 "val_accuracy": float(np.mean(val_predictions == val.labels)),
-                "val_macro_f1": macro_f1(val.labels, val_predictions, self.n_classes),
+                "val_macro_f1": macro_f1(val.labels, val_predictions),
                 "windows_per_s": len(targets) / train_seconds,
                 "seconds": time.perf_counter() - start,
             }

@@ -13,6 +13,7 @@ from classicfy.cache import CachedRecording
 from classicfy.features import musicnn_patches
 
 INPUT_KINDS = ("mel", "sequence", "musicnn")
+KEY_STRIDE = 10**9  # window keys: recording index * KEY_STRIDE + window position
 
 
 def window_input(recording: CachedRecording, window: int, kind: str) -> np.ndarray:
@@ -53,10 +54,11 @@ class WindowSet:
             [window_input(self.recordings[self.recording_of[i]], self.window_of[i], self.kind) for i in indices]
         ).astype(np.float32, copy=False)
 
-    def window_keys(self) -> np.ndarray:
-        """An id per window (recording index and start in ms), to line up sets of other feature kinds."""
+    def window_keys(self, hop_s: float) -> np.ndarray:
+        """An id per window (recording index and position on the hop grid), to line up the windows of
+        feature kinds made at other sample rates, whose start times differ by a sample's rounding."""
         starts = np.concatenate([np.asarray(r.starts_s) for r in self.recordings])
-        return self.recording_of.astype(np.int64) * 10**10 + np.round(starts * 1000).astype(np.int64)
+        return self.recording_of.astype(np.int64) * KEY_STRIDE + np.round(starts / hop_s).astype(np.int64)
 
     def channel_statistics(self, rng: np.random.Generator, max_windows: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std per mel band (mel) or per feature (sequence), over a sample of windows."""

@@ -116,7 +116,14 @@ def merge_duplicates(recordings: list[Recording], hashes: dict[Path, str]) -> tu
     for recording in recordings:
         if recording.path in hashes:
             by_hash[hashes[recording.path]].append(recording)
-    group_of: dict[str, str] = {}
+    # Union-find over groups: copies chain groups together (A~B in one pair, B~C in another).
+    parent: dict[str, str] = {}
+
+    def root(group: str) -> str:
+        while parent.get(group, group) != group:
+            group = parent[group]
+        return group
+
     duplicates = []
     for copies in by_hash.values():
         if len(copies) < 2:
@@ -129,8 +136,10 @@ def merge_duplicates(recordings: list[Recording], hashes: dict[Path, str]) -> tu
             )
         duplicates.append([c.path for c in copies])
         for copy in copies[1:]:
-            group_of[copy.group] = copies[0].group
-    regrouped = [replace(r, group=group_of.get(r.group, r.group)) for r in recordings]
+            a, b = sorted((root(copies[0].group), root(copy.group)))
+            if a != b:
+                parent[b] = a
+    regrouped = [replace(r, group=root(r.group)) for r in recordings]
     return regrouped, duplicates
 
 
