@@ -149,3 +149,10 @@ def test_silent_recording_is_rejected(tmp_path):
 def test_config_refuses_a_window_shorter_than_the_minimum_duration():
     with pytest.raises(ValueError, match="window_s"):
         AudioConfig(window_s=0.5)
+
+
+def test_a_headerless_raw_file_is_rejected_not_raised(tmp_path):
+    path = tmp_path / "take.raw"
+    path.write_bytes(bytes(range(256)) * 100)
+    with pytest.raises((CorruptAudioError, NotAudioError)):
+        load_recording(path, CONFIG)

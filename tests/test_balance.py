@@ -51,3 +51,13 @@ def test_a_cap_bounds_each_class_and_draws_a_fresh_subset_each_epoch():
     assert set(first[LABELS[first] == 0]) != set(second[LABELS[second] == 0])
     weighted = DataBalancer("weights", max_per_class=4).fit(LABELS).epoch_indices(np.random.default_rng(0))
     assert np.bincount(LABELS[weighted]).tolist() == [4, 3, 4]
+
+
+def test_weights_follow_what_a_capped_epoch_holds():
+    labels = np.array([0] * 3000 + [1] * 100)
+    balancer = DataBalancer("weights", max_per_class=300).fit(labels)
+    epoch = balancer.epoch_indices(np.random.default_rng(0))
+    counts = np.bincount(labels[epoch])
+    assert counts.tolist() == [300, 100]
+    total = balancer.loss_weights() * counts  # each class's share of the loss in an epoch
+    assert total[0] == pytest.approx(total[1])

@@ -159,3 +159,16 @@ def test_chained_duplicates_end_in_one_group(tmp_path):
     recordings = [Recording(y, "c", "G1"), Recording(x, "c", "G2"), Recording(w, "c", "G2"), Recording(z, "c", "G3")]
     regrouped, _ = merge_duplicates(recordings, {p: content_hash(p) for p in (y, x, w, z)})
     assert len({r.group for r in regrouped}) == 1
+
+
+def test_a_csv_with_a_byte_order_mark_is_read(tmp_path):
+    csv = tmp_path / "excel.csv"
+    csv.write_bytes("\ufeffpath,label\na.wav,bach\n".encode())
+    assert [r.label for r in list_dataset(csv)] == ["bach"]
+
+
+def test_a_binary_file_given_as_dataset_is_a_dataset_error(tmp_path):
+    data = tmp_path / "recording.wav"
+    data.write_bytes(b"RIFF" + bytes(range(128, 256)) * 8)
+    with pytest.raises(DatasetError, match="not a readable CSV dataset"):
+        list_dataset(data)

@@ -105,7 +105,8 @@ def decode(path: str | Path) -> tuple[np.ndarray, int]:
         raise EmptyAudioError(str(path), "0 bytes")
     try:
         samples, rate = _decode_soundfile(path)
-    except RuntimeError as sndfile_error:  # soundfile's LibsndfileError is a RuntimeError
+    except (RuntimeError, TypeError, ValueError) as sndfile_error:
+        # LibsndfileError is a RuntimeError; headerless formats (.raw) raise TypeError or ValueError.
         try:
             samples, rate = _decode_pyav(path)
         except NotAudioError:

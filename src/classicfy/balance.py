@@ -33,8 +33,10 @@ class DataBalancer:
         self.classes_ = np.arange(n_classes)
         self.counts_ = np.bincount(labels, minlength=n_classes)
         present = self.counts_ > 0
+        # What an epoch really holds of each class: all of it, or the cap.
+        per_epoch = np.minimum(self.counts_, self.max_per_class or self.counts_.max())
         weights = np.zeros(n_classes)
-        weights[present] = 1.0 / self.counts_[present]
+        weights[present] = 1.0 / per_epoch[present]
         self.class_weights_ = (weights * present.sum() / weights.sum()).astype(np.float32)
         self._members = [np.flatnonzero(labels == c) for c in self.classes_]
         return self

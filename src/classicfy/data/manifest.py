@@ -85,7 +85,14 @@ def read_csv(path: Path) -> list[Recording]:
 
     Rows with an empty label are not part of the dataset and are left out.
     """
-    with open(path, newline="", encoding="utf-8") as handle:
+    try:
+        return _read_csv_rows(path)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DatasetError(f"{path} is not a readable CSV dataset ({type(error).__name__})") from None
+
+
+def _read_csv_rows(path: Path) -> list[Recording]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: spreadsheets write a BOM
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or ())
         if not {"path", "label"} <= columns:
