@@ -165,3 +165,19 @@ def test_demo_trains_evaluates_and_continues_on_a_small_builtin_corpus(tmp_path,
     assert main([*args[:6], "3", *args[7:]]) == 0  # a second demo continues the first, with its configuration
     assert "continuing the demo run" in capsys.readouterr().out
     assert len((tmp_path / "demo" / "history" / "gru.csv").read_text().splitlines()) == 2
+
+
+def test_each_failure_is_reported_with_its_own_reason(tmp_path, monkeypatch):
+    def fail_with_source(source: str) -> bytes:
+        raise ValueError(f"broken {source}")
+
+    monkeypatch.setattr(corpus, "score_to_midi", fail_with_source)
+    options = BuildOptions(composers=("bach",), max_pieces_per_composer=4)
+    result = build_corpus(tmp_path, options, jobs=2, progress=False)
+    assert len(result.failures) == 4
+    assert all(reason == f"ValueError: broken {piece.source}" for piece, reason in result.failures)
+
+
+def test_demo_refuses_an_empty_model_list(tmp_path, capsys):
+    assert main(["demo", "--models", ",", "--out", str(tmp_path / "d"), "--cache", str(tmp_path)]) == 2
+    assert "at least one model" in capsys.readouterr().err

@@ -174,7 +174,7 @@ def test_baseline_round_trips_through_json(trained, tmp_path):
 
 def test_evaluate_refuses_a_folder_that_is_no_run(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path)]) == 2
-    assert "not a classicfy run" in capsys.readouterr().err
+    assert "not a complete classicfy run" in capsys.readouterr().err
 
 
 def test_windows_of_two_sample_rates_line_up():
@@ -193,3 +193,16 @@ def test_windows_of_two_sample_rates_line_up():
         entry = CachedRecording({"mel": np.zeros((len(audio.windows), 1, 1))}, audio.starts_s, 60.0, 0)
         keys.append(WindowSet([entry], [0], "mel").window_keys(0.75))
     assert len(np.intersect1d(*keys)) == min(len(k) for k in keys) >= 76  # the grids may differ by a last window
+
+
+def test_a_damaged_run_folder_is_a_one_line_error(trained, tmp_path, capsys):
+    _, run, cache = trained
+    copy = tmp_path / "RUN"
+    shutil.copytree(run, copy)
+    (copy / "labels.json").unlink()
+    assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress"]) == 2
+    assert "labels.json missing" in capsys.readouterr().err
+    shutil.copy(run / "labels.json", copy / "labels.json")
+    (copy / "config.toml").write_text("data = [unclosed")
+    assert main(["predict", str(copy), str(run)]) == 2
+    assert "config.toml cannot be read" in capsys.readouterr().err

@@ -51,3 +51,14 @@ def test_predict_names_an_unknown_model(trained, capsys):
     data, run, _ = trained
     assert main(["predict", str(run), str(data), "--model", "transformer"]) == 2
     assert "has no model 'transformer'" in capsys.readouterr().err
+
+
+def test_a_run_still_predicts_after_its_background_folder_is_gone(trained, tmp_path, capsys):
+    import shutil
+
+    data, run, _ = trained
+    copy = tmp_path / "RUN"
+    shutil.copytree(run, copy)
+    config = (copy / "config.toml").read_text()
+    (copy / "config.toml").write_text(config.replace("[augment]\n", '[augment]\nbackground = "/gone/noise"\n'))
+    assert main(["predict", str(copy), str(data / "low" / "work00" / "00.flac")]) == 0

@@ -214,3 +214,44 @@ def test_a_dataset_problem_leaves_no_half_made_run(tmp_path, capsys):
     bad = ["train", str(one_class), "--out", str(tmp_path / "r2"), "--val-fraction", "0.6", "--test-fraction", "0.5"]
     assert main(bad) == 2
     assert "leave room for training" in capsys.readouterr().err and not (tmp_path / "r2").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--seed", "-1", "at least 0"), ("--batch-size", "1", "at least 2")],
+)
+def test_options_that_cannot_work_are_refused_up_front(tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", str(tmp_path), "--out", str(tmp_path / "r"), option, value])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_windows_too_short_for_a_model_are_a_clear_error(data, tmp_path, capsys):
+    args = ["train", str(data), "--out", str(tmp_path / "r"), "--models", "cnn", "--sr", "8000", "--window", "1",
+            "--augment-copies", "0", "--cache", str(tmp_path / "c"), "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    assert "use longer windows" in capsys.readouterr().err
+
+
+def test_an_empty_background_folder_is_refused_before_any_work(data, tmp_path, capsys):
+    (tmp_path / "noise").mkdir()
+    args = ["train", str(data), "--out", str(tmp_path / "r"), "--background", str(tmp_path / "noise"),
+            "--cache", str(tmp_path / "c"), "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    assert "background must be a folder of noise recordings" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_csv_split_without_test_side_trains_and_skips_evaluation(data, tmp_path, capsys):
+    rows = ["path,label,group,split"]
+    for path in sorted(data.rglob("*.flac")):
+        work = path.parent.name
+        rows.append(
+            f"{path},{path.parent.parent.name},{path.parent.parent.name}/{work},"
+            f"{'val' if work == 'work00' else 'train'}"
+        )
+    (tmp_path / "set.csv").write_text("\n".join(rows) + "\n")
+    args = ["train", str(tmp_path / "set.csv"), "--out", str(tmp_path / "r"), "--models", "gru", "--epochs", "1",
+            "--window", "2", "--augment-copies", "0", "--cache", str(tmp_path / "c"), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    assert "report:" not in capsys.readouterr().out

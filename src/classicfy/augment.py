@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classicfy.audio import AudioConfig, RecordingAudio, decode, resample, window_recording
+from classicfy.audio import AUDIO_EXTENSIONS, AudioConfig, RecordingAudio, decode, resample, window_recording
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,6 @@ class AugmentConfig:
             raise ValueError(f"copies must be 0 or more, got {self.copies}")
         if not 0 < self.min_rate <= self.max_rate:
             raise ValueError(f"need 0 < min_rate <= max_rate, got {self.min_rate}, {self.max_rate}")
-        if self.background and not Path(self.background).is_dir():
-            raise ValueError(f"background must be a folder of recordings, got {self.background}")
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
@@ -66,6 +64,9 @@ class DataAugmenter:
             am.AddGaussianSNR(min_snr_db=c.min_snr_db, max_snr_db=c.max_snr_db, p=c.p),
         ]
         if c.background:
+            folder = Path(c.background)
+            if not folder.is_dir() or not any(p.suffix.lower() in AUDIO_EXTENSIONS for p in folder.rglob("*")):
+                raise ValueError(f"background must be a folder of noise recordings, got {c.background}")
             transforms.append(
                 am.AddBackgroundNoise(c.background, min_snr_db=c.min_snr_db, max_snr_db=c.max_snr_db, p=c.p)
             )

@@ -14,6 +14,16 @@ from pathlib import Path
 from classicfy.errors import ClassicfyError
 
 
+def _int_at_least(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -205,7 +215,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     for name, state in result.states.items():
         stop = "stopped early" if state.stopped_early else f"{state.epoch} epochs"
         print(f"  {name:<8} best validation macro-F1 {state.best_score:.3f} at epoch {state.best_epoch} ({stop})")
-    if config.test_fraction > 0:
+    if any(r.split == "test" for r in result.recordings):
         evaluation = evaluate_run(
             args.out, cache_root, args.jobs, progress=not args.no_progress, fitted_ensemble=args.fit_ensemble
         )
@@ -232,8 +242,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Re-evaluate a run on its test split, or on another labelled dataset."""
     from classicfy.evaluation import evaluate_run
 
-    if not (args.run / "config.toml").is_file():
-        raise ClassicfyError(f"not a classicfy run: {args.run}")
     evaluation = evaluate_run(
         args.run,
         _cache_root(args),
@@ -306,12 +314,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     cache_root = _cache_root(args)
     progress = not args.no_progress
-    config = RunConfig(
-        data="builtin:composers",
-        models=_split_names(args.models),
-        train=TrainConfig(epochs=args.epochs, patience=5, max_windows_per_class=300, seed=0),
-        augment=AugmentConfig(copies=1),
-    )
+    try:
+        config = RunConfig(
+            data="builtin:composers",
+            models=_split_names(args.models),
+            train=TrainConfig(epochs=args.epochs, patience=5, max_windows_per_class=300, seed=0),
+            augment=AugmentConfig(copies=1),
+        )
+    except ValueError as error:
+        raise ClassicfyError(str(error)) from None
     resume = (args.out / "config.toml").exists()
     if resume:
         print(f"continuing the demo run in {args.out} with its own configuration (delete it to start afresh)")
@@ -412,7 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="pretrained models: train the backbone too, at a tenth of the learning rate",
     )
     train.add_argument("--epochs", type=_positive_int, default=30, help="most epochs per model (default: %(default)s)")
-    train.add_argument("--batch-size", type=_positive_int, default=32, metavar="B", help="(default: %(default)s)")
+    train.add_argument(
+        "--batch-size",
+        type=_int_at_least(2),
+        default=32,
+        metavar="B",
+        help="windows per batch, at least 2 for batch norm (default: %(default)s)",
+    )
     train.add_argument("--lr", type=_positive_float, default=2e-3, help="AdamW learning rate (default: %(default)s)")
     train.add_argument(
         "--patience",
@@ -420,7 +437,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=8,
         help="epochs without a better validation macro-F1 before stopping (default: %(default)s)",
     )
-    train.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and augmentation")
+    train.add_argument(
+        "--seed",
+        type=_int_at_least(0),
+        default=0,
+        help="seed of the split, initialisation and augmentation (default: %(default)s)",
+    )
     train.add_argument(
         "--balance",
         choices=("oversample", "weights", "none"),
@@ -446,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="score a trained run: every model, the ensemble and the baseline",
-        description="Evaluate every model of RUN, their ensemble (weights fitted on the validation split) and a "
+        description="Evaluate every model of RUN, their ensemble (a plain average, or with --fit-ensemble weights "
+        "fitted on the validation split) and a "
         "logistic-regression baseline, at window and recording level, on the run's test split or on another "
         "labelled dataset (recordings with labels the run does not know are reported and skipped). Writes "
         "metrics.json, plots/ and report.html.",
@@ -550,7 +573,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="SoundFont to render with (default: the General MIDI one pretty_midi ships)",
     )
-    build.add_argument("--seed", type=int, default=0, help="seed for piece sampling and mixed ensembles")
+    build.add_argument(
+        "--seed",
+        type=_int_at_least(0),
+        default=0,
+        help="seed for piece sampling and mixed ensembles (default: %(default)s)",
+    )
     _add_work_options(build, cache=False)
     build.set_defaults(handler=cmd_corpus_build)
     return parser

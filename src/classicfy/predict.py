@@ -19,6 +19,7 @@ from classicfy.ensemble import EnsembleModel
 from classicfy.errors import MissingAudioError, RunError
 from classicfy.evaluate import recording_probabilities
 from classicfy.inference import TrainedModel, load_model, trained_model_names, window_probabilities
+from classicfy.run import load_run_config
 from classicfy.windows import KEY_STRIDE, WindowSet
 
 
@@ -49,8 +50,7 @@ class Classifier:
     @classmethod
     def load(cls, run_dir: Path, model: str = "ensemble") -> Classifier:
         run_dir = Path(run_dir)
-        if not (run_dir / "labels.json").is_file():
-            raise RunError(f"not a trained classicfy run: {run_dir}")
+        load_run_config(run_dir)  # a missing or damaged run folder is a RunError
         labels = json.loads((run_dir / "labels.json").read_text())
         names = trained_model_names(run_dir)
         if model != "ensemble":

@@ -20,7 +20,7 @@ import numpy as np
 
 from classicfy import atomic
 from classicfy.audio import AudioConfig
-from classicfy.augment import AugmentConfig
+from classicfy.augment import AugmentConfig, DataAugmenter
 from classicfy.cache import FeatureCache
 from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, split_by_group
@@ -108,11 +108,18 @@ def read_split(path: Path) -> list[Recording]:
         ]
 
 
+RUN_FILES = ("config.toml", "labels.json", "split.csv")
+
+
 def load_run_config(run_dir: Path) -> RunConfig:
-    path = run_dir / "config.toml"
-    if not path.is_file():
-        raise RunError(f"not a classicfy run (no config.toml): {run_dir}")
-    return RunConfig.from_toml(path.read_text())
+    """The configuration a run was trained with; a missing or damaged run folder is a `RunError`."""
+    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+    if missing:
+        raise RunError(f"not a complete classicfy run ({', '.join(missing)} missing): {run_dir}")
+    try:
+        return RunConfig.from_toml((run_dir / "config.toml").read_text())
+    except (ValueError, TypeError, KeyError) as error:  # TOMLDecodeError is a ValueError
+        raise RunError(f"{run_dir / 'config.toml'} cannot be read: {error}") from None
 
 
 def _dataset_summary(report: ExtractionReport, recordings: list[Recording]) -> dict:
@@ -175,6 +182,11 @@ def train_run(
     unknown = [m for m in config.models if m not in MODELS]
     if unknown:
         raise RunError(f"unknown model(s): {', '.join(unknown)}; available: {', '.join(MODELS)}")
+    if config.augment.copies:
+        try:
+            DataAugmenter(config.augment)  # a bad --background is found here, not in a worker
+        except ValueError as error:
+            raise DatasetError(str(error)) from None
     labels, recordings, report = prepare_run(config, run_dir, cache_root, jobs, resume, progress)
     index = {label: i for i, label in enumerate(labels)}
     kinds = {MODELS[name].input_kind for name in config.models}
@@ -197,6 +209,7 @@ def train_run(
         if issubclass(family, PretrainedClassifier):
             model_config = family.Config(backbone=family.default_backbone, finetune=config.train.finetune)
         model = family(train_set.input_shape, len(labels), model_config)
+        _check_input_fits(name, model, train_set.input_shape)
         if hasattr(model, "standardize"):
             mean, std = train_set.channel_statistics(np.random.default_rng(config.train.seed))
             model.standardize.set_statistics(torch.from_numpy(mean), torch.from_numpy(std))
@@ -220,6 +233,19 @@ def train_run(
         log.info("%s: %d training windows, %d validation windows", name, len(train_set), len(val_set))
         states[name] = trainer.fit(train_set, val_set, progress)
     return RunResult(labels, recordings, report, states)
+
+
+def _check_input_fits(name: str, model, input_shape: tuple[int, ...]) -> None:
+    """Fail early, with advice, when windows are too short for a model's pooling."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(2, *input_shape))
+    except RuntimeError as error:
+        raise RunError(
+            f"{name} cannot take inputs of shape {tuple(input_shape)}: use longer windows (--window) ({error})"
+        ) from None
 
 
 def _window_sets(

@@ -272,7 +272,7 @@ def _render_child(piece: Piece, out: Path, options: BuildOptions, errors) -> Non
     try:
         render_piece(piece, out, options)
     except Exception as error:
-        errors.put(f"{type(error).__name__}: {error}".splitlines()[0][:300])
+        errors.put((piece.source, f"{type(error).__name__}: {error}".splitlines()[0][:300]))
         raise SystemExit(1) from None
 
 
@@ -304,6 +304,7 @@ def render_all(pieces: list[Piece], out: Path, options: BuildOptions, jobs: int,
     errors = context.SimpleQueue()
     running: list[tuple[Piece, multiprocessing.Process, float]] = []
     failures = [(p, failed_before[p.source]) for p in pieces if p.source in failed_before]
+    reasons: dict[str, str] = {}
     bar = tqdm(total=len(todo), desc="rendering scores", unit="score", disable=not progress)
     queue = list(reversed(todo))
     while queue or running:
@@ -322,8 +323,10 @@ def render_all(pieces: list[Piece], out: Path, options: BuildOptions, jobs: int,
                 child.join()
                 failures.append((piece, f"timed out after {options.time_limit_s:g} s"))
             elif child.exitcode != 0:
-                reason = errors.get() if not errors.empty() else f"renderer exited with code {child.exitcode}"
-                failures.append((piece, reason))
+                while not errors.empty():  # messages name their score: children may fail in any order
+                    source, message = errors.get()
+                    reasons[source] = message
+                failures.append((piece, reasons.pop(piece.source, f"renderer exited with code {child.exitcode}")))
             running.remove(entry)
             bar.update()
     bar.close()

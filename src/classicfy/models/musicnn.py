@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from classicfy.errors import ClassicfyError
 from classicfy.features import MUSICNN_N_MELS as N_MELS
 from classicfy.features import musicnn_patches
-from classicfy.models.tf_checkpoint import load_checkpoint
+from classicfy.models.tf_checkpoint import load_checkpoint, read_index
 
 TF_BN_EPS = 1e-3  # TensorFlow's default, not PyTorch's 1e-5
 
@@ -189,7 +189,9 @@ def load_pretrained(name: str) -> nn.Module:
     index = weights_folder() / spec.checkpoint / ".index"
     if not index.is_file():
         raise ClassicfyError(f"the musicnn package has no {spec.checkpoint} checkpoint at {index.parent}")
-    weights = load_checkpoint(index, names=None)
+    # About two thirds of the checkpoint is Adam's optimiser state: read only the model's tensors.
+    names = [n for n in read_index(index) if "Adam" not in n and not n.startswith(("beta1_power", "beta2_power"))]
+    weights = load_checkpoint(index, names)
     model = MusicnnVGG(len(spec.tags)) if spec.architecture == "vgg" else Musicnn(len(spec.tags))
     model.load_tf(weights)
     if spec.architecture == "vgg":
