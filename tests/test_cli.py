@@ -91,3 +91,15 @@ def test_default_cache_follows_the_environment(tone_dataset, tmp_path, monkeypat
     monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "envcache"))
     assert main(["features", str(tone_dataset), "--jobs", "1", "--window", "2", "--no-progress"]) == 0
     assert list(Path(tmp_path / "envcache" / "features").iterdir())
+
+
+def test_summary_counts_silent_windows_dropped(tmp_path, capsys):
+    from conftest import sine
+
+    write(tmp_path / "data" / "a" / "gap.flac", np.concatenate([sine(2.0), np.zeros(44100, np.float32), sine(2.0)]))
+    write(tmp_path / "data" / "b" / "tone.flac", sine(6.0, 220.0))
+    args = ["features", str(tmp_path / "data"), "--cache", str(tmp_path / "c"), "--window", "2", "--no-progress"]
+    assert main(args) == 0
+    assert "windows:    5 of 2 s (1 silent windows dropped)" in capsys.readouterr().out
+    assert main(args) == 0  # the count survives the cache
+    assert "(1 silent windows dropped)" in capsys.readouterr().out

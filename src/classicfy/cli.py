@@ -147,7 +147,8 @@ def _print_extraction_summary(report, window_s: float) -> None:
         f"recordings: {len(report.usable)} usable of {len(report.statuses)} "
         f"({report.cache_hits} from cache), {len(labels)} labels"
     )
-    print(f"windows:    {report.n_windows} of {window_s:g} s")
+    silent = f" ({report.silent_windows} silent windows dropped)" if report.silent_windows else ""
+    print(f"windows:    {report.n_windows} of {window_s:g} s{silent}")
     print(f"audio:      {report.seconds:.1f} s ({report.seconds / 60:.1f} min)")
     if labels:
         print(f"\n  {'label':<16} {'recordings':>10} {'groups':>7} {'minutes':>8} {'windows':>8}")

@@ -33,6 +33,7 @@ class RecordingStatus:
     duration_s: float = 0.0
     cache_hit: bool = False
     skip_reason: str | None = None
+    silent_windows: int = 0  # windows dropped as silence
 
     @property
     def usable(self) -> bool:
@@ -59,6 +60,10 @@ class ExtractionReport:
     @property
     def n_windows(self) -> int:
         return sum(s.n_windows for s in self.usable)
+
+    @property
+    def silent_windows(self) -> int:
+        return sum(s.silent_windows for s in self.usable)
 
     @property
     def seconds(self) -> float:
@@ -113,7 +118,9 @@ def featurise(path: Path, config: AnyFeatureConfig, cache_root: Path) -> Recordi
         return RecordingStatus(path, skip_reason=f"unreadable ({error.strerror or error})")
     cached = cache.get(digest)
     if cached is not None:
-        return RecordingStatus(path, digest, cached.n_windows, cached.duration_s, cache_hit=True)
+        return RecordingStatus(
+            path, digest, cached.n_windows, cached.duration_s, cache_hit=True, silent_windows=cached.silent_windows
+        )
     failure = cache.get_failure(digest)
     if failure is not None:
         reason = f"{failure.kind} ({failure.detail})" if failure.detail else failure.kind
@@ -125,7 +132,7 @@ def featurise(path: Path, config: AnyFeatureConfig, cache_root: Path) -> Recordi
         cache.put_failure(digest, error)
         return RecordingStatus(path, digest, skip_reason=error.reason)
     cache.put(digest, audio, extractor.arrays(audio.windows))
-    return RecordingStatus(path, digest, len(audio.windows), audio.duration_s)
+    return RecordingStatus(path, digest, len(audio.windows), audio.duration_s, silent_windows=audio.silent_windows)
 
 
 def _init_worker() -> None:
