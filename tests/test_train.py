@@ -227,10 +227,11 @@ def test_options_that_cannot_work_are_refused_up_front(tmp_path, capsys, option,
 
 
 def test_windows_too_short_for_a_model_are_a_clear_error(data, tmp_path, capsys):
-    args = ["train", str(data), "--out", str(tmp_path / "r"), "--models", "cnn", "--sr", "8000", "--window", "1",
+    args = ["train", str(data), "--out", str(tmp_path / "r"), "--models", "gru,cnn", "--sr", "8000", "--window", "1",
             "--augment-copies", "0", "--cache", str(tmp_path / "c"), "--no-progress"]  # fmt: skip
     assert main(args) == 2
     assert "use longer windows" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "models").exists()  # found before the GRU spent time training
 
 
 def test_an_empty_background_folder_is_refused_before_any_work(data, tmp_path, capsys):

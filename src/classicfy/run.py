@@ -200,16 +200,22 @@ def train_run(
         for kind, feature_config in feature_configs.items()
     }
 
+    def build(name: str):
+        family = MODELS[name]
+        model_config = None
+        if issubclass(family, PretrainedClassifier):
+            model_config = family.Config(backbone=family.default_backbone, finetune=config.train.finetune)
+        return family(sets[family.input_kind][0].input_shape, len(labels), model_config)
+
+    for name in config.models:  # every model must take the inputs before any trains: no wasted work
+        _check_input_fits(name, build(name), sets[MODELS[name].input_kind][0].input_shape)
+
     states = {}
     for name in config.models:
         family = MODELS[name]
         train_set, val_set = sets[family.input_kind]
         seed_everything(config.train.seed)
-        model_config = None
-        if issubclass(family, PretrainedClassifier):
-            model_config = family.Config(backbone=family.default_backbone, finetune=config.train.finetune)
-        model = family(train_set.input_shape, len(labels), model_config)
-        _check_input_fits(name, model, train_set.input_shape)
+        model = build(name)
         if hasattr(model, "standardize"):
             mean, std = train_set.channel_statistics(np.random.default_rng(config.train.seed))
             model.standardize.set_statistics(torch.from_numpy(mean), torch.from_numpy(std))
