@@ -13,13 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from classicfy import atomic
-from classicfy.windows import WindowSet
+from classicfy.windows import WindowSet, iter_batches
 
 
 def summary_statistics(windows: WindowSet) -> np.ndarray:
     """(n_windows, 2 * (n_mfcc + n_chroma)): mean and std over time of each coefficient."""
-    sequences = windows.inputs(np.arange(len(windows)))  # (n, frames, n_mfcc + n_chroma)
-    return np.concatenate([sequences.mean(axis=1), sequences.std(axis=1)], axis=1)
+    parts = [  # batch by batch: a large set's frames never sit in memory at once
+        np.concatenate([batch.mean(axis=1), batch.std(axis=1)], axis=1) for batch in iter_batches(windows, 256)
+    ]
+    return np.concatenate(parts)
 
 
 class SummaryBaseline:

@@ -25,7 +25,7 @@ from classicfy.augment import mixup, spec_augment
 from classicfy.balance import DataBalancer
 from classicfy.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
 from classicfy.evaluate import macro_f1
-from classicfy.windows import EmbeddingSet, WindowSet
+from classicfy.windows import EmbeddingSet, WindowSet, iter_batches
 
 log = logging.getLogger(__name__)
 HISTORY_COLUMNS = (
@@ -81,11 +81,7 @@ def seed_everything(seed: int) -> None:
 def predict_logits(model: nn.Module, windows: WindowSet | EmbeddingSet, batch_size: int = 64) -> np.ndarray:
     """Logits for every window of a set, in order, in evaluation mode."""
     model.eval()
-    parts = [
-        model(torch.from_numpy(windows.inputs(np.arange(start, min(start + batch_size, len(windows))))))
-        for start in range(0, len(windows), batch_size)
-    ]
-    return torch.cat(parts).numpy()
+    return torch.cat([model(torch.from_numpy(batch)) for batch in iter_batches(windows, batch_size)]).numpy()
 
 
 class Trainer:

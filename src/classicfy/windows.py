@@ -7,6 +7,8 @@ backbones. Training and prediction read them alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from classicfy.cache import CachedRecording
@@ -86,3 +88,9 @@ class EmbeddingSet:
 
     def inputs(self, indices: np.ndarray) -> np.ndarray:
         return self.embeddings[indices]
+
+
+def iter_batches(windows: WindowSet | EmbeddingSet, batch_size: int) -> Iterator[np.ndarray]:
+    """The inputs of every window, in order, `batch_size` at a time (never the whole set at once)."""
+    for start in range(0, len(windows), batch_size):
+        yield windows.inputs(np.arange(start, min(start + batch_size, len(windows))))

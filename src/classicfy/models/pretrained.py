@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from classicfy.models.musicnn import load_pretrained
+from classicfy.windows import iter_batches
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,7 @@ class PretrainedClassifier(nn.Module):
     def embeddings(self, inputs, batch_size: int = 32) -> np.ndarray:
         """Backbone embeddings of every window of a set, computed once for frozen training."""
         self.eval()
-        parts = [
-            self.embed(torch.from_numpy(inputs.inputs(np.arange(i, min(i + batch_size, len(inputs))))))
-            for i in range(0, len(inputs), batch_size)
-        ]
-        return torch.cat(parts).numpy()
+        return torch.cat([self.embed(torch.from_numpy(batch)) for batch in iter_batches(inputs, batch_size)]).numpy()
 
 
 class VGGPretrained(PretrainedClassifier):
