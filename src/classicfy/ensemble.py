@@ -9,6 +9,7 @@ they are not the default. Stored in the run folder as `models/ensemble.json`.
 from __future__ import annotations
 
 import json
+from functools import reduce
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,16 @@ import numpy as np
 from classicfy import atomic
 
 EPS = 1e-7
+
+
+def shared_windows(keys: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The window keys every member scored, and where each member has them.
+
+    Members built on different feature kinds (sample rates) can differ by a window at the end of a
+    recording; the ensemble answers on the windows they share.
+    """
+    common = reduce(np.intersect1d, keys.values())
+    return common, {name: np.intersect1d(common, own, return_indices=True)[2] for name, own in keys.items()}
 
 
 class EnsembleModel:

@@ -11,7 +11,6 @@ import csv
 import json
 import logging
 from dataclasses import dataclass, field
-from functools import reduce
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from classicfy.baseline import SummaryBaseline
 from classicfy.cache import FeatureCache
 from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset
-from classicfy.ensemble import EnsembleModel
+from classicfy.ensemble import EnsembleModel, shared_windows
 from classicfy.errors import DatasetError, RunError
 from classicfy.evaluate import ModelEvaluator
 from classicfy.extraction import extract_dataset
@@ -89,16 +88,12 @@ def _score(model: TrainedModel, features: _Features, index: dict[str, int]) -> S
 
 
 def _align(sets: dict[str, ScoredSet]) -> tuple[dict[str, np.ndarray], ScoredSet]:
-    """Member probabilities on the windows all members share (feature kinds may differ by a window)."""
-    common = reduce(np.intersect1d, [s.keys for s in sets.values()])
-    aligned = {}
-    for name, scored in sets.items():
-        _, _, positions = np.intersect1d(common, scored.keys, return_indices=True)
-        aligned[name] = scored.probs[positions]
-    first = next(iter(sets.values()))
-    _, _, positions = np.intersect1d(common, first.keys, return_indices=True)
-    template = ScoredSet(np.empty(0), first.labels[positions], first.recording_of[positions], common)
-    return aligned, template
+    """Member probabilities on the windows all members share, and those windows' labels."""
+    common, positions = shared_windows({name: scored.keys for name, scored in sets.items()})
+    aligned = {name: scored.probs[positions[name]] for name, scored in sets.items()}
+    first_name, first = next(iter(sets.items()))
+    at = positions[first_name]
+    return aligned, ScoredSet(np.empty(0), first.labels[at], first.recording_of[at], common)
 
 
 def _fit_baseline(run_dir: Path, config, split: list[Recording], index, cache_root, jobs, progress) -> SummaryBaseline:

@@ -15,7 +15,7 @@ import numpy as np
 
 from classicfy.audio import load_recording
 from classicfy.cache import CachedRecording
-from classicfy.ensemble import EnsembleModel
+from classicfy.ensemble import EnsembleModel, shared_windows
 from classicfy.errors import MissingAudioError, RunError
 from classicfy.evaluate import recording_probabilities
 from classicfy.inference import TrainedModel, load_model, trained_model_names, window_probabilities
@@ -46,6 +46,7 @@ class Classifier:
         self.labels = labels
         self.models = models
         self.ensemble = ensemble
+        self._extractors: dict = {}  # one per feature config, reused across recordings
 
     @classmethod
     def load(cls, run_dir: Path, model: str = "ensemble") -> Classifier:
@@ -70,7 +71,9 @@ class Classifier:
         config = model.feature_config
         if config not in cache:  # each feature config is computed once per recording
             audio = load_recording(path, config.audio)
-            arrays = config.make_extractor().arrays(audio.windows)
+            if config not in self._extractors:
+                self._extractors[config] = config.make_extractor()
+            arrays = self._extractors[config].arrays(audio.windows)
             cache[config] = CachedRecording(arrays, np.asarray(audio.starts_s), audio.duration_s, audio.silent_windows)
         return WindowSet([cache[config]], [0], model.input_kind)
 
@@ -85,10 +88,8 @@ class Classifier:
             windows = self._windows(path, model, features)
             probs[name] = window_probabilities(model.module, windows)
             keys[name] = windows.window_keys(model.feature_config.audio.hop_s)
-        common = keys[self.ensemble.members[0]]
-        for name in self.ensemble.members[1:]:
-            common = np.intersect1d(common, keys[name])
-        aligned = {n: probs[n][np.intersect1d(common, keys[n], return_indices=True)[2]] for n in probs}
+        common, positions = shared_windows(keys)
+        aligned = {name: probs[name][at] for name, at in positions.items()}
         window_probs = self.ensemble.predict_proba(aligned)
         recording, _ = recording_probabilities(window_probs, np.zeros(len(window_probs), dtype=int))
         audio = next(iter(self.models.values())).feature_config.audio
