@@ -200,22 +200,21 @@ def train_run(
         for kind, feature_config in feature_configs.items()
     }
 
-    def build(name: str):
+    # Every model is built (each from the seed) and must take its inputs before any trains: no wasted work.
+    models = {}
+    for name in config.models:
         family = MODELS[name]
         model_config = None
         if issubclass(family, PretrainedClassifier):
             model_config = family.Config(backbone=family.default_backbone, finetune=config.train.finetune)
-        return family(sets[family.input_kind][0].input_shape, len(labels), model_config)
-
-    for name in config.models:  # every model must take the inputs before any trains: no wasted work
-        _check_input_fits(name, build(name), sets[MODELS[name].input_kind][0].input_shape)
+        seed_everything(config.train.seed)
+        models[name] = family(sets[family.input_kind][0].input_shape, len(labels), model_config)
+        _check_input_fits(name, models[name], sets[family.input_kind][0].input_shape)
 
     states = {}
-    for name in config.models:
+    for name, model in models.items():
         family = MODELS[name]
         train_set, val_set = sets[family.input_kind]
-        seed_everything(config.train.seed)
-        model = build(name)
         if hasattr(model, "standardize"):
             mean, std = train_set.channel_statistics(np.random.default_rng(config.train.seed))
             model.standardize.set_statistics(torch.from_numpy(mean), torch.from_numpy(std))
