@@ -34,7 +34,9 @@ def main() -> None:
         data = Path(tmp) / "data"
         write_tone_dataset(data, works_per_label=6, recordings_per_work=2, seconds=60.0)
         config = RunConfig(
-            data=str(data), models=models, train=TrainConfig(epochs=args.epochs, patience=args.epochs),
+            data=str(data),
+            models=models,
+            train=TrainConfig(epochs=args.epochs, patience=args.epochs),
             augment=AugmentConfig(copies=0),
         )
         result = train_run(config, Path(tmp) / "run", Path(tmp) / "cache", jobs=2, progress=False)

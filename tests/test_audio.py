@@ -7,7 +7,19 @@ import numpy as np
 import pytest
 from conftest import SR, sine, write
 
-from classicfy.audio import AudioConfig, cut_windows, decode, load_recording, window_recording
+from classicfy import audio as audio_module
+from classicfy.audio import (
+    AudioConfig,
+    RecordingStream,
+    WindowCutter,
+    decode,
+    decode_blocks,
+    join_chunks,
+    load_recording,
+    normalised,
+    resample,
+    window_recording,
+)
 from classicfy.errors import (
     CorruptAudioError,
     EmptyAudioError,
@@ -69,23 +81,64 @@ def test_stereo_is_downmixed_to_the_mean_of_its_channels(tmp_path):
     np.testing.assert_allclose(samples, left / 2, atol=1e-6)
 
 
+def cut(samples: np.ndarray, config: AudioConfig):
+    chunk = WindowCutter(SR, config).push(samples, last=True)
+    return chunk.windows, np.round(chunk.starts_s * SR).astype(int)
+
+
 def test_last_partial_window_is_dropped_and_overlap_follows_the_hop():
     samples = sine(25.0)
-    windows, starts = cut_windows(samples, AudioConfig(window_s=10.0, hop_s=10.0))
+    windows, starts = cut(samples, AudioConfig(window_s=10.0, hop_s=10.0))
     assert windows.shape == (2, 10 * SR)
     np.testing.assert_array_equal(starts, [0, 10 * SR])
-    _, starts = cut_windows(samples, AudioConfig(window_s=10.0, hop_s=5.0))
-    np.testing.assert_array_equal(starts / SR, [0, 5, 10, 15])
     np.testing.assert_array_equal(windows[1], samples[10 * SR : 20 * SR])
+    _, starts = cut(samples, AudioConfig(window_s=10.0, hop_s=5.0))
+    np.testing.assert_array_equal(starts / SR, [0, 5, 10, 15])
 
 
 def test_a_recording_shorter_than_one_window_is_zero_padded():
     samples = sine(4.0)
-    windows, starts = cut_windows(samples, AudioConfig(window_s=10.0))
+    windows, starts = cut(samples, AudioConfig(window_s=10.0))
     assert windows.shape == (1, 10 * SR)
     np.testing.assert_array_equal(windows[0, : len(samples)], samples)
     assert not windows[0, len(samples) :].any()
     assert starts.tolist() == [0]
+
+
+@pytest.mark.parametrize("hop_s", [3.0, 10.0, 14.0])
+@pytest.mark.parametrize("block", [997, 44100 * 7])
+def test_windows_cut_block_by_block_equal_windows_cut_at_once(hop_s, block):
+    """Streaming decoding must not change a single sample, whatever the block and hop sizes."""
+    rng = np.random.default_rng(0)
+    samples = rng.uniform(-0.5, 0.5, 44100 * 41).astype(np.float32)
+    config = AudioConfig(sample_rate=SR, window_s=10.0, hop_s=hop_s)
+    whole = WindowCutter(44100, config).push(samples, last=True)
+    cutter = WindowCutter(44100, config)
+    pieces = [cutter.push(samples[i : i + block]) for i in range(0, len(samples), block)]
+    streamed = join_chunks([*pieces, cutter.push(np.zeros(0, np.float32), last=True)], config.window_samples)
+    assert len(whole) == len(streamed) == len(np.arange(0, 41 - 10 + 1e-9, hop_s))
+    np.testing.assert_array_equal(streamed.starts_s, whole.starts_s)
+    np.testing.assert_allclose(streamed.windows, whole.windows, atol=1e-6)
+    np.testing.assert_allclose(streamed.levels_dbfs, whole.levels_dbfs, atol=1e-4)
+
+
+def test_a_file_is_decoded_in_bounded_blocks_and_one_pass_serves_several_rates(tmp_path, monkeypatch):
+    monkeypatch.setattr(audio_module, "_BLOCK_FRAMES", 4096)
+    path = write(tmp_path / "long.flac", sine(30.0, 440.0, sr=44100), sr=44100)
+    rate, blocks = decode_blocks(path)
+    assert rate == 44100 and max(len(b) for b in blocks) <= 4096
+    configs = [AudioConfig(sample_rate=22050), AudioConfig(sample_rate=16000, window_s=5.0, hop_s=5.0)]
+    stream = RecordingStream(path, configs)
+    chunks = {0: [], 1: []}
+    for index, chunk in stream:
+        chunks[index].append(chunk)
+    assert abs(stream.duration_s - 30.0) < 1e-6
+    assert [len(join_chunks(c, 1)) for c in chunks.values()] == [3, 6]
+    samples, rate = decode(path)
+    for config, own in zip(configs, chunks.values(), strict=True):
+        at_once = window_recording(resample(samples, rate, config.sample_rate), config)
+        streamed = normalised(join_chunks(own, config.window_samples), config, "long", stream.duration_s)
+        np.testing.assert_allclose(streamed.windows, at_once.windows, atol=1e-6)
 
 
 def test_loudness_is_normalised_whatever_the_recording_level():

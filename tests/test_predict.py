@@ -3,7 +3,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from conftest import write
+import pytest
+from conftest import sine, write
 
 from classicfy.cache import FeatureCache
 from classicfy.cli import main
@@ -27,15 +28,29 @@ def test_prediction_walks_the_training_road(trained):
     assert [s["start_s"] for s in prediction.segments] == list(cached.starts_s)
 
 
-def test_predict_json_follows_the_contract(trained, capsys):
+def test_predict_json_follows_the_contract(trained, tmp_path, capsys):
+    """The acceptance command: files and folders, one JSON object per readable recording."""
     data, run, _ = trained
-    path = data / "low" / "work00" / "00.flac"
-    assert main(["predict", str(run), str(path), "--format", "json"]) == 0
-    [answer] = json.loads(capsys.readouterr().out)
-    assert set(answer) == {"path", "label", "probabilities", "segments"}
-    assert answer["label"] in {"high", "low", "mid"}
-    assert abs(sum(answer["probabilities"].values()) - 1) < 1e-4
-    assert len(answer["segments"]) == 4 and answer["segments"][1]["start_s"] == 2.0
+    file1 = data / "low" / "work00" / "00.flac"
+    dir2 = data / "mid"
+    write(dir2 / "broken.wav", np.zeros(0, np.float32))  # an unreadable file among them is skipped
+    try:
+        assert main(["predict", str(run), str(file1), str(dir2), "--format", "json", "--no-progress"]) == 0
+    finally:
+        (dir2 / "broken.wav").unlink()
+    captured = capsys.readouterr()
+    answers = json.loads(captured.out)
+    assert [a["path"] for a in answers] == [str(file1), *(str(p) for p in sorted(dir2.rglob("*.flac")))]
+    assert "broken.wav: empty" in captured.err
+    labels = json.loads((run / "labels.json").read_text())
+    for answer in answers:
+        assert {"path", "label", "probabilities", "segments"} <= set(answer)
+        assert list(answer["probabilities"]) == labels
+        assert abs(sum(answer["probabilities"].values()) - 1) < 1e-4
+        assert answer["label"] == max(answer["probabilities"], key=answer["probabilities"].get)
+        assert answer["windows"] == len(answer["segments"]) == 4
+        assert [s["start_s"] for s in answer["segments"]] == [0.0, 2.0, 4.0, 6.0]
+        assert answer["top_k"][0]["label"] == answer["label"] and len(answer["top_k"]) == 3
 
 
 def test_predict_skips_bad_files_and_fails_when_none_is_usable(trained, tmp_path, capsys):
@@ -62,3 +77,119 @@ def test_a_run_still_predicts_after_its_background_folder_is_gone(trained, tmp_p
     config = (copy / "config.toml").read_text()
     (copy / "config.toml").write_text(config.replace("[augment]\n", '[augment]\nbackground = "/gone/noise"\n'))
     assert main(["predict", str(copy), str(data / "low" / "work00" / "00.flac")]) == 0
+
+
+def test_long_recordings_are_streamed_in_bounded_memory(trained, tmp_path, monkeypatch):
+    """Peak memory does not grow with the length of the recording (decoded twice, never held whole)."""
+    import tracemalloc
+
+    from classicfy import audio
+
+    _, run, _ = trained
+    monkeypatch.setattr(audio, "_BLOCK_FRAMES", 8192)
+    classifier = Classifier.load(run)
+    classifier.buffer_bytes = 0  # as for a recording too long to keep between the passes
+
+    def peak_bytes(seconds: float) -> int:
+        path = write(tmp_path / f"{seconds}.flac", sine(seconds, 330.0) + sine(seconds, 800.0, amplitude=0.1))
+        tracemalloc.start()
+        prediction = classifier.predict_one(path)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(prediction.segments) == seconds // 2
+        return peak
+
+    short, long = peak_bytes(20.0), peak_bytes(160.0)  # the long file's samples alone are 14 MB
+    assert long < 1.5 * short + 2**20
+
+
+def test_streaming_twice_and_buffering_once_give_the_same_answer(trained):
+    data, run, _ = trained
+    path = data / "high" / "work02" / "01.flac"
+    buffered = Classifier.load(run).predict_one(path)
+    classifier = Classifier.load(run)
+    classifier.buffer_bytes = 0
+    assert classifier.predict_one(path) == buffered
+
+
+def test_predict_proba_on_a_waveform_matches_the_file(trained):
+    import soundfile
+
+    data, run, _ = trained
+    path = data / "mid" / "work03" / "00.flac"
+    classifier = Classifier.load(run)
+    samples, rate = soundfile.read(path, dtype="float32")
+    from_file = classifier.predict(str(path))
+    probs = classifier.predict_proba(samples, rate)
+    np.testing.assert_allclose(probs, [from_file.probabilities[label] for label in classifier.labels], atol=1e-6)
+    assert classifier.predict([path, path]) == [from_file, from_file]
+
+
+def test_predict_csv_and_timelines(trained, tmp_path, capsys):
+    import csv
+    import io
+
+    data, run, _ = trained
+    paths = [data / "low" / "work00" / "00.flac", data / "high" / "work00" / "00.flac"]  # same stem twice
+    timelines = tmp_path / "timelines"
+    args = ["predict", str(run), *map(str, paths), "--format", "csv", "--timeline", str(timelines), "--top-k", "2"]
+    assert main([*args, "--no-progress"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["path"] for r in rows] == [str(p) for p in paths]
+    for row in rows:
+        probs = {k[2:]: float(v) for k, v in row.items() if k.startswith("p_")}
+        assert set(probs) == {"high", "low", "mid"} and abs(sum(probs.values()) - 1) < 1e-4
+        assert row["label"] == max(probs, key=probs.get) and row["windows"] == "4"
+        assert len(row["top_k"].split(";")) == 2
+    assert sorted(p.name for p in timelines.iterdir()) == ["00-2.png", "00.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in timelines.iterdir())
+
+
+def test_parallel_prediction_gives_the_same_answers_in_the_same_order(trained, capsys):
+    data, run, _ = trained
+    args = ["predict", str(run), str(data / "low"), str(data / "high" / "work01"), "--format", "json", "--no-progress"]
+    assert main([*args, "--jobs", "1"]) == 0
+    serial = json.loads(capsys.readouterr().out)
+    assert main([*args, "--jobs", "2"]) == 0
+    parallel = json.loads(capsys.readouterr().out)
+    assert len(serial) == 12 and [a["path"] for a in parallel] == [a["path"] for a in serial]
+    for one, other in zip(serial, parallel, strict=True):  # one thread per worker: float sums may differ
+        assert one["label"] == other["label"]
+        assert one["probabilities"] == pytest.approx(other["probabilities"], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda models: (models / "cnn.safetensors").write_bytes(b"\x00" * 100), "cnn.safetensors is damaged"),
+        (lambda models: (models / "cnn.safetensors").unlink(), "cnn.safetensors is missing"),
+        (lambda models: (models / "gru.json").write_text("{"), "gru.json is damaged"),
+        (lambda models: _edit_json(models / "gru.json", format=99), "gru.json has model format 99"),
+        (lambda models: _edit_json(models / "gru.json", labels=["a", "b", "c"]), "other labels"),
+        (lambda models: _edit_json(models / "cnn.json", family="transformer"), "does not describe a model"),
+    ],
+)
+def test_a_damaged_or_incompatible_model_is_a_one_line_error(trained, tmp_path, capsys, damage, message):
+    import shutil
+
+    data, run, _ = trained
+    copy = tmp_path / "RUN"
+    shutil.copytree(run, copy)
+    damage(copy / "models")
+    assert main(["predict", str(copy), str(data / "low" / "work00" / "00.flac")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def _edit_json(path, **changes) -> None:
+    path.write_text(json.dumps(json.loads(path.read_text()) | changes))
+
+
+def test_audio_errors_survive_the_trip_back_from_a_worker():
+    import pickle
+
+    from classicfy.errors import SilentAudioError
+
+    error = pickle.loads(pickle.dumps(SilentAudioError("/a/b.wav", "every window below -60 dBFS")))
+    assert (error.path, error.reason) == ("/a/b.wav", "silent (every window below -60 dBFS)")
+    assert str(error) == "/a/b.wav: silent (every window below -60 dBFS)"

@@ -14,6 +14,8 @@ import torch
 
 from classicfy import atomic
 
+MODEL_FORMAT = 1  # version of models/NAME.json + NAME.safetensors; bump when old runs can no longer load
+
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], state: dict | None = None) -> None:
     """Write tensors (and optional JSON state in the header) atomically."""

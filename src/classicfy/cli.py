@@ -58,19 +58,21 @@ def _add_work_options(parser: argparse.ArgumentParser, cache: bool = True) -> No
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def _add_output_options(parser: argparse.ArgumentParser, top: int, json_help: str) -> None:
+def _add_output_options(parser: argparse.ArgumentParser, top: int, formats: tuple[str, ...], json_help: str) -> None:
     parser.add_argument(
+        "--top-k",
         "--top",
+        dest="top_k",
         type=_positive_int,
         default=top,
         metavar="K",
-        help="labels or tags shown per file in a table (default: %(default)s)",
+        help="most likely labels or tags listed per file (default: %(default)s)",
     )
     parser.add_argument(
         "--format",
-        choices=("table", "json"),
+        choices=formats,
         default="table",
-        help=f"table: the top K per file; json: {json_help} (default: %(default)s)",
+        help=f"table: the top K per file; {json_help} (default: %(default)s)",
     )
 
 
@@ -256,31 +258,53 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _answer_each(paths: list[Path], answer, table_line, output_format: str, nothing: str) -> int:
-    """Apply `answer` to every file (folders expanded); print a table line each, or one JSON list.
+def _answer_each(results, table_line, output_format: str, nothing: str, json_of, csv_row=None) -> int:
+    """Print each answer (a table line or a CSV row as it comes, or one JSON list at the end).
 
-    A file that cannot be used is named on stderr and skipped; no usable file at all is an error.
+    A file that cannot be used arrives as its `AudioError`: it is named on stderr and skipped; no
+    usable file at all is an error (exit code 2).
     """
+    import csv
     import json
+
+    from classicfy.errors import AudioError
+
+    answers, skipped = [], 0
+    writer = csv.writer(sys.stdout) if output_format == "csv" else None
+    for result in results:
+        if isinstance(result, AudioError):
+            print(f"classicfy: skipped {result}", file=sys.stderr)
+            skipped += 1
+            continue
+        answers.append(result)
+        if output_format == "table":
+            print(table_line(result), flush=True)
+        elif writer is not None:
+            header, row = csv_row(result)
+            if len(answers) == 1:
+                writer.writerow(header)
+            writer.writerow(row)
+    if output_format == "json":
+        print(json.dumps([json_of(r) for r in answers], indent=2))
+    if not answers:
+        raise ClassicfyError(nothing)
+    if skipped:
+        print(f"classicfy: {len(answers)} answered, {skipped} skipped", file=sys.stderr)
+    return 0
+
+
+def _each_file(paths: list[Path], answer, progress: bool):
+    """`answer(path)` for every file (folders expanded), or the `AudioError` it raised."""
+    from tqdm import tqdm
 
     from classicfy.audio import audio_files
     from classicfy.errors import AudioError
 
-    results = []
-    for path in audio_files(paths):
+    for path in tqdm(list(audio_files(paths)), unit="file", disable=not progress, leave=False):
         try:
-            result = answer(path)
+            yield answer(path)
         except AudioError as error:
-            print(f"classicfy: skipped {error}", file=sys.stderr)
-            continue
-        results.append(result)
-        if output_format == "table":
-            print(table_line(result))
-    if output_format == "json":
-        print(json.dumps([r.to_json() for r in results], indent=2))
-    if not results:
-        raise ClassicfyError(nothing)
-    return 0
+            yield error
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
@@ -288,22 +312,100 @@ def cmd_tag(args: argparse.Namespace) -> int:
     from classicfy.tagging import Tagger
 
     def line(result) -> str:
-        return f"{result.path}: " + ", ".join(f"{tag} {p:.2f}" for tag, p in result.top(args.top))
+        return f"{result.path}: " + ", ".join(f"{tag} {p:.2f}" for tag, p in result.top(args.top_k))
 
-    return _answer_each(args.paths, Tagger(args.model).tag, line, args.format, "no recording could be tagged")
+    tagger = Tagger(args.model)
+    results = _each_file(args.paths, tagger.tag, not args.no_progress)
+    return _answer_each(results, line, args.format, "no recording could be tagged", lambda r: r.to_json())
+
+
+def _predictions(args: argparse.Namespace):
+    """Predictions (or skips) for every file: in this process, or spread over `--jobs` workers."""
+    from classicfy.audio import audio_files
+    from classicfy.extraction import map_in_pool
+    from classicfy.predict import Classifier, predict_files
+
+    classifier = Classifier.load(args.run, args.model)  # a damaged run fails here, before any work
+    files = list(audio_files(args.paths))
+    progress = not args.no_progress
+    if args.jobs == 1 or len(files) <= 1:
+        yield from _each_file(files, classifier.predict_one, progress)
+        return
+    tasks = [(args.run, args.model, [path]) for path in files]
+    for results in map_in_pool(predict_files, tasks, args.jobs, "predicting", progress):
+        yield from results
+
+
+def _timeline_name(path: Path, taken: set[str]) -> str:
+    name, n = path.stem, 1
+    while name in taken:
+        n += 1
+        name = f"{path.stem}-{n}"
+    taken.add(name)
+    return f"{name}.png"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Answer "who wrote this?" for recordings with a trained run."""
-    from classicfy.predict import Classifier
+    import numpy as np
+
+    from classicfy.errors import AudioError
+    from classicfy.report import plot_timeline
 
     def line(prediction) -> str:
-        ranked = sorted(prediction.probabilities.items(), key=lambda item: -item[1])[: args.top]
-        others = ", ".join(f"{label} {p:.2f}" for label, p in ranked)
-        return f"{prediction.path}: {prediction.label}  ({others}; {len(prediction.segments)} windows)"
+        ranked = ", ".join(f"{label} {p:.2f}" for label, p in prediction.top(args.top_k))
+        return f"{prediction.path}: {prediction.label}  ({ranked}; {len(prediction.segments)} windows)"
 
-    classifier = Classifier.load(args.run, args.model)
-    return _answer_each(args.paths, classifier.predict_one, line, args.format, "no recording could be classified")
+    def csv_row(prediction) -> tuple[list[str], list]:
+        labels = list(prediction.probabilities)
+        ranked = ";".join(f"{label}:{p:.4f}" for label, p in prediction.top(args.top_k))
+        header = ["path", "label", "probability", "top_k", "windows", *(f"p_{label}" for label in labels)]
+        values = [f"{prediction.probabilities[label]:.6f}" for label in labels]
+        return header, [
+            str(prediction.path),
+            prediction.label,
+            f"{prediction.probability:.6f}",
+            ranked,
+            len(prediction.segments),
+            *values,
+        ]
+
+    taken: set[str] = set()
+
+    def with_timelines(results):
+        for result in results:
+            if args.timeline is not None and not isinstance(result, AudioError) and result.segments:
+                labels = list(result.probabilities)
+                segments = result.segments
+                probs = np.array([[s["probabilities"][label] for label in labels] for s in segments])
+                title = f"{result.path.name}: {result.label} ({result.probability:.2f})"
+                window_s = segments[0]["end_s"] - segments[0]["start_s"]
+                starts = [s["start_s"] for s in segments]
+                plot_timeline(
+                    starts, window_s, probs, labels, title, args.timeline / _timeline_name(result.path, taken)
+                )
+            yield result
+
+    if args.timeline is not None:
+        args.timeline.mkdir(parents=True, exist_ok=True)
+    return _answer_each(
+        with_timelines(_predictions(args)),
+        line,
+        args.format,
+        "no recording could be classified",
+        lambda r: r.to_json(args.top_k),
+        csv_row,
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a run's neural models to ONNX, each checked against PyTorch."""
+    from classicfy.export import export_run
+
+    for model in export_run(args.run, args.out):
+        print(f"{model.path}  (largest difference from PyTorch: {model.max_difference:.1e})")
+    print(f"labels, feature configs and ensemble weights beside them in {args.out}")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -496,8 +598,33 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("run", type=Path, metavar="RUN", help="run folder written by classicfy train")
     predict.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="recordings, or folders of recordings")
     predict.add_argument("--model", default="ensemble", help="ensemble (default) or the name of one trained model")
-    _add_output_options(predict, 3, "probabilities and per-window segments")
+    _add_output_options(
+        predict,
+        3,
+        ("table", "json", "csv"),
+        "json: label, probabilities, top K and per-window segments; csv: one row per file",
+    )
+    predict.add_argument(
+        "--timeline",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/NAME.png per recording: each class's probability along its time axis",
+    )
+    _add_work_options(predict, cache=False)
     predict.set_defaults(handler=cmd_predict)
+
+    export = commands.add_parser(
+        "export",
+        help="export a run's models to ONNX",
+        description="Write OUT/NAME.onnx per neural model of the run (input `features`, any batch size; output "
+        "`probabilities` over the run's labels) and OUT/NAME.json with its labels, input shape and feature config. "
+        "Each export is checked against PyTorch (largest difference at most 1e-4). Features are computed in "
+        "Python: classicfy.export.onnx_inputs(NAME.json, recording) gives a model's input for a recording.",
+    )
+    export.add_argument("run", type=Path, metavar="RUN", help="run folder written by classicfy train")
+    export.add_argument("--format", choices=("onnx",), default="onnx", help="export format (default: %(default)s)")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the exported files")
+    export.set_defaults(handler=cmd_export)
 
     tag = commands.add_parser(
         "tag",
@@ -514,7 +641,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("musicnn-mtt", "musicnn-msd", "vgg-mtt", "vgg-msd"),
         help="pretrained tagger (default: %(default)s)",
     )
-    _add_output_options(tag, 5, "every tag's probability")
+    _add_output_options(tag, 5, ("table", "json"), "json: every tag's probability")
+    tag.add_argument("--no-progress", action="store_true", help="hide progress bars")
     tag.set_defaults(handler=cmd_tag)
 
     demo = commands.add_parser(

@@ -25,6 +25,10 @@ class AudioError(ClassicfyError):
         self.detail = detail
         super().__init__(f"{self.path}: {self.reason}")
 
+    def __reduce__(self):
+        # Rebuilt from (path, detail), not from the message, when sent back from a worker process.
+        return type(self), (self.path, self.detail)
+
     @property
     def reason(self) -> str:
         """The kind and the detail together, as shown in a run's list of skipped files."""

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from classicfy.audio import AudioConfig
-from classicfy.checkpoint import load_tensors
+from classicfy.checkpoint import MODEL_FORMAT, load_tensors
 from classicfy.errors import RunError
 from classicfy.features import FeatureConfig, MusicnnFeatureConfig
 from classicfy.train import predict_logits
@@ -56,18 +56,40 @@ def trained_model_names(run_dir: Path) -> list[str]:
 
 
 def load_model(run_dir: Path, name: str) -> TrainedModel:
-    """Rebuild a trained model from `models/NAME.json` and `models/NAME.safetensors`."""
+    """Rebuild a trained model from `models/NAME.json` and `models/NAME.safetensors`.
+
+    A missing, damaged or incompatible file is a one-line `RunError` naming it.
+    """
     from classicfy.models import MODELS
 
     description_path = run_dir / "models" / f"{name}.json"
+    weights_path = description_path.with_suffix(".safetensors")
     if not description_path.is_file():
         raise RunError(f"{run_dir} has no trained model {name!r}")
-    description = json.loads(description_path.read_text())
-    family = MODELS[description["family"]]
-    config = family.Config(**{k: _tuples(v) for k, v in description["config"].items()})
-    module = family(tuple(description["input_shape"]), len(description["labels"]), config)
-    weights, _ = load_tensors(run_dir / "models" / f"{name}.safetensors")
-    module.load_state_dict(weights)
+    try:
+        description = json.loads(description_path.read_text())
+    except (OSError, ValueError) as error:
+        raise RunError(f"{description_path} is damaged: {error}") from None
+    version = description.get("format", 1) if isinstance(description, dict) else None
+    if version != MODEL_FORMAT:
+        raise RunError(
+            f"{description_path} has model format {version}; this classicfy reads format {MODEL_FORMAT} "
+            "(train the run again, or use the classicfy version that wrote it)"
+        )
+    try:
+        family = MODELS[description["family"]]
+        config = family.Config(**{k: _tuples(v) for k, v in description["config"].items()})
+        module = family(tuple(description["input_shape"]), len(description["labels"]), config)
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunError(f"{description_path} does not describe a model this classicfy can build: {error!r}") from None
+    try:
+        weights, _ = load_tensors(weights_path)
+        module.load_state_dict(weights)
+    except FileNotFoundError:
+        raise RunError(f"{weights_path} is missing") from None
+    except Exception as error:  # safetensors raises its own SafetensorError for damaged files
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RunError(f"{weights_path} is damaged or does not match {description_path.name}: {reason}") from None
     return TrainedModel(name, module.eval(), description)
 
 

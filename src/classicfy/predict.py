@@ -3,38 +3,60 @@
 A recording walks the training road: decoded, cut into the same windows, featurised with the same
 configs, scored by each model; the ensemble (or one chosen model) gives window probabilities, and
 their log-space mean gives the recording's answer.
+
+Files are streamed. Loudness normalisation needs the level of the whole recording before any
+window can be featurised, so a first pass measures the window levels; the windows themselves are
+kept for the second pass while they fit in `buffer_bytes`, and a longer recording is decoded
+again instead. Memory thus stays bounded whatever the length, and a short file is decoded once.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from classicfy.audio import load_recording
+from classicfy.audio import RecordingStream, WindowChunk, WindowCutter, loudness_gain, resample
 from classicfy.cache import CachedRecording
 from classicfy.ensemble import EnsembleModel, shared_windows
-from classicfy.errors import MissingAudioError, RunError
+from classicfy.errors import AudioError, RunError
 from classicfy.evaluate import recording_probabilities
 from classicfy.inference import TrainedModel, load_model, trained_model_names, window_probabilities
 from classicfy.run import load_run_config
 from classicfy.windows import KEY_STRIDE, WindowSet
 
+BUFFER_BYTES = 256 * 2**20  # windows kept between the two passes; beyond this a file is decoded twice
+
+ChunkSource = Callable[[], Iterable[tuple[int, WindowChunk]]]
+
 
 @dataclass(frozen=True)
 class Prediction:
+    """One recording's answer: its label, every class's probability and the windows behind it."""
+
     path: Path
     label: str
     probabilities: dict[str, float]
     segments: list[dict]  # per window: start_s, end_s, label, probabilities
 
-    def to_json(self) -> dict:
+    @property
+    def probability(self) -> float:
+        return self.probabilities[self.label]
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        return sorted(self.probabilities.items(), key=lambda item: -item[1])[:k]
+
+    def to_json(self, top_k: int = 3) -> dict:
         return {
             "path": str(self.path),
             "label": self.label,
+            "probability": round(self.probability, 6),
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
+            "top_k": [{"label": label, "probability": round(p, 6)} for label, p in self.top(top_k)],
+            "windows": len(self.segments),
             "segments": self.segments,
         }
 
@@ -42,17 +64,27 @@ class Prediction:
 class Classifier:
     """The models of a run (all of them, combined by its ensemble, or one by name)."""
 
-    def __init__(self, labels: list[str], models: dict[str, TrainedModel], ensemble: EnsembleModel) -> None:
+    def __init__(
+        self,
+        labels: list[str],
+        models: dict[str, TrainedModel],
+        ensemble: EnsembleModel,
+        buffer_bytes: int = BUFFER_BYTES,
+    ) -> None:
         self.labels = labels
         self.models = models
         self.ensemble = ensemble
-        self._extractors: dict = {}  # one per feature config, reused across recordings
+        self.buffer_bytes = buffer_bytes
+        # Models sharing a feature config share its features: each config is computed once per window.
+        self.feature_configs = list(dict.fromkeys(model.feature_config for model in models.values()))
+        self._extractors = [config.make_extractor() for config in self.feature_configs]
 
     @classmethod
-    def load(cls, run_dir: Path, model: str = "ensemble") -> Classifier:
+    def load(cls, run_dir: str | Path, model: str = "ensemble") -> Classifier:
+        """The run's ensemble (default) or one of its models by name; a damaged run is a `RunError`."""
         run_dir = Path(run_dir)
-        load_run_config(run_dir)  # a missing or damaged run folder is a RunError
-        labels = json.loads((run_dir / "labels.json").read_text())
+        load_run_config(run_dir)
+        labels = _read_json(run_dir / "labels.json")
         names = trained_model_names(run_dir)
         if model != "ensemble":
             if model not in names:
@@ -65,40 +97,52 @@ class Classifier:
             ensemble = EnsembleModel.load(ensemble_path)
         else:
             ensemble = EnsembleModel(names)  # one model, or a plain average before the run is evaluated
-        return cls(labels, {name: load_model(run_dir, name) for name in ensemble.members}, ensemble)
+        models = {name: load_model(run_dir, name) for name in ensemble.members}
+        for name, trained in models.items():
+            if trained.description["labels"] != labels:
+                raise RunError(f"{run_dir}: model {name!r} was trained on other labels than labels.json lists")
+        return cls(labels, models, ensemble)
 
-    def _windows(self, path: Path, model: TrainedModel, cache: dict) -> WindowSet:
-        config = model.feature_config
-        if config not in cache:  # each feature config is computed once per recording
-            audio = load_recording(path, config.audio)
-            if config not in self._extractors:
-                self._extractors[config] = config.make_extractor()
-            arrays = self._extractors[config].arrays(audio.windows)
-            cache[config] = CachedRecording(arrays, np.asarray(audio.starts_s), audio.duration_s, audio.silent_windows)
-        return WindowSet([cache[config]], [0], model.input_kind)
+    def predict(self, paths: str | Path | list[str | Path]) -> Prediction | list[Prediction]:
+        """The answer for one file, or a list of answers for a list of files.
+
+        Raises `AudioError` for a file that cannot be used; `classicfy predict` skips such files.
+        """
+        if isinstance(paths, str | Path):
+            return self.predict_one(Path(paths))
+        return [self.predict_one(Path(path)) for path in paths]
 
     def predict_one(self, path: Path) -> Prediction:
-        """The answer for one file; raises `AudioError` for a file that cannot be used."""
-        path = Path(path)
-        if not path.exists():
-            raise MissingAudioError(str(path))
-        features: dict = {}
-        probs, keys = {}, {}
-        for name, model in self.models.items():
-            windows = self._windows(path, model, features)
-            probs[name] = window_probabilities(model.module, windows)
-            keys[name] = windows.window_keys(model.feature_config.audio.hop_s)
+        """The answer for one file, streamed; raises `AudioError` for a file that cannot be used."""
+        configs = [config.audio for config in self.feature_configs]
+        return self._predict(Path(path), lambda: RecordingStream(path, configs))
+
+    def predict_proba(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Class probabilities (in `labels` order) of a mono waveform, as for a file with these samples."""
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"expected mono samples (one dimension), got shape {samples.shape}")
+
+        def chunks() -> Iterable[tuple[int, WindowChunk]]:
+            for index, config in enumerate(self.feature_configs):
+                audio = config.audio
+                resampled = resample(samples, sample_rate, audio.sample_rate)
+                yield index, WindowCutter(audio.sample_rate, audio).push(resampled, last=True)
+
+        prediction = self._predict(Path("<array>"), chunks)
+        return np.array([prediction.probabilities[label] for label in self.labels])
+
+    def _predict(self, path: Path, source: ChunkSource) -> Prediction:
+        probs, keys = self._member_probabilities(path, source)
         common, positions = shared_windows(keys)
-        aligned = {name: probs[name][at] for name, at in positions.items()}
-        window_probs = self.ensemble.predict_proba(aligned)
+        window_probs = self.ensemble.predict_proba({name: probs[name][at] for name, at in positions.items()})
         recording, _ = recording_probabilities(window_probs, np.zeros(len(window_probs), dtype=int))
-        audio = next(iter(self.models.values())).feature_config.audio
-        window_s = audio.window_s
-        starts = (common % KEY_STRIDE) * audio.hop_samples / audio.sample_rate
+        audio = self.feature_configs[0].audio
+        starts = (common % KEY_STRIDE) * audio.hop_s
         segments = [
             {
-                "start_s": float(start),
-                "end_s": float(start + window_s),
+                "start_s": round(float(start), 3),
+                "end_s": round(float(start + audio.window_s), 3),
                 "label": self.labels[int(p.argmax())],
                 "probabilities": {label: round(float(q), 6) for label, q in zip(self.labels, p, strict=True)},
             }
@@ -106,3 +150,77 @@ class Classifier:
         ]
         probabilities = {label: float(p) for label, p in zip(self.labels, recording[0], strict=True)}
         return Prediction(path, max(probabilities, key=probabilities.get), probabilities, segments)
+
+    def _member_probabilities(
+        self, path: Path, source: ChunkSource
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Every member's window probabilities and window keys, in two passes over the chunks."""
+        levels: list[list[np.ndarray]] = [[] for _ in self.feature_configs]
+        kept: list[tuple[int, WindowChunk]] | None = []
+        kept_bytes = 0
+        for index, chunk in source():
+            levels[index].append(chunk.levels_dbfs)
+            if kept is not None:
+                kept.append((index, chunk))
+                kept_bytes += chunk.windows.nbytes
+                if kept_bytes > self.buffer_bytes:
+                    kept = None  # too long to hold: the second pass decodes the file again
+        gains = [
+            loudness_gain(np.concatenate(own), config.audio, str(path))
+            for own, config in zip(levels, self.feature_configs, strict=True)
+        ]
+
+        probs: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
+        keys: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
+        offsets = [0] * len(self.feature_configs)
+        for index, chunk in kept if kept is not None else source():
+            keep, gain = gains[index]
+            mask = keep[offsets[index] : offsets[index] + len(chunk)]
+            offsets[index] += len(chunk)
+            if not mask.any():
+                continue
+            windows = chunk.windows[mask] * gain
+            config = self.feature_configs[index]
+            recording = CachedRecording(self._extractors[index].arrays(windows), chunk.starts_s[mask], 0.0, 0)
+            for name, model in self.models.items():
+                if model.feature_config != config:
+                    continue
+                window_set = WindowSet([recording], [0], model.input_kind)
+                probs[name].append(window_probabilities(model.module, window_set))
+                keys[name].append(window_set.window_keys(config.audio.hop_s))
+        return (
+            {name: np.concatenate(parts) for name, parts in probs.items()},
+            {name: np.concatenate(parts) for name, parts in keys.items()},
+        )
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path.parent} is not a complete run: {path.name} is missing") from None
+    except (OSError, ValueError) as error:
+        raise RunError(f"{path} is damaged: {error}") from None
+
+
+def predict_files(run_dir: Path, model: str, paths: list[Path]) -> list[Prediction | AudioError]:
+    """Worker entry point for `classicfy predict --jobs`: answers or the reasons files were skipped."""
+    classifier = _worker_classifier(run_dir, model)
+    results: list[Prediction | AudioError] = []
+    for path in paths:
+        try:
+            results.append(classifier.predict_one(path))
+        except AudioError as error:
+            results.append(error)
+    return results
+
+
+_WORKER_CLASSIFIERS: dict[tuple[Path, str], Classifier] = {}
+
+
+def _worker_classifier(run_dir: Path, model: str) -> Classifier:
+    """One classifier per worker process, loaded on its first file."""
+    key = (Path(run_dir), model)
+    if key not in _WORKER_CLASSIFIERS:
+        _WORKER_CLASSIFIERS[key] = Classifier.load(run_dir, model)
+    return _WORKER_CLASSIFIERS[key]

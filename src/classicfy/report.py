@@ -147,6 +147,40 @@ def plot_training_curves(histories: dict[str, list[dict]], path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_timeline(
+    starts_s: np.ndarray, window_s: float, probs: np.ndarray, labels: list[str], title: str, path: Path
+) -> Path:
+    """Each class's probability along a recording: which passages sound like whom.
+
+    One stacked band per class, a window drawn over its hop; gaps (silence dropped) stay blank.
+    """
+    starts_s = np.asarray(starts_s, dtype=float)
+    end_s = float(starts_s.max() + window_s) if len(starts_s) else window_s
+    unit, scale = ("min", 60.0) if end_s > 180 else ("s", 1.0)
+    fig, ax = _figure(10, 3.6)
+    step = float(np.min(np.diff(starts_s))) if len(starts_s) > 1 else window_s
+    bottom = np.zeros(len(starts_s))
+    for column, label in enumerate(labels):
+        ax.bar(
+            starts_s / scale,
+            probs[:, column],
+            min(step, window_s) / scale,
+            bottom=bottom,
+            align="edge",
+            color=f"C{column % 10}",
+            label=label,
+            linewidth=0,
+        )
+        bottom += probs[:, column]
+    ax.set_xlim(0, end_s / scale)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(f"time ({unit})")
+    ax.set_ylabel("probability")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
+
+
 def _fmt(value, ci=None) -> str:
     if value is None:
         return "-"

@@ -22,6 +22,7 @@ from classicfy import atomic
 from classicfy.audio import AudioConfig
 from classicfy.augment import AugmentConfig, DataAugmenter
 from classicfy.cache import FeatureCache
+from classicfy.checkpoint import MODEL_FORMAT
 from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, split_by_group
 from classicfy.errors import DatasetError, RunError
@@ -219,6 +220,7 @@ def train_run(
             mean, std = train_set.channel_statistics(np.random.default_rng(config.train.seed))
             model.standardize.set_statistics(torch.from_numpy(mean), torch.from_numpy(std))
         describe = {
+            "format": MODEL_FORMAT,
             "family": name,
             "input_kind": family.input_kind,
             "input_shape": list(train_set.input_shape),
