@@ -329,6 +329,9 @@ def _predictions(args: argparse.Namespace):
     files = list(audio_files(args.paths))
     progress = not args.no_progress
     if args.jobs == 1 or len(files) <= 1:
+        import torch
+
+        torch.set_num_threads(args.jobs)  # one process: the cores go to the models' threads
         yield from _each_file(files, classifier.predict_one, progress)
         return
     tasks = [(args.run, args.model, [path]) for path in files]
