@@ -181,3 +181,37 @@ def test_each_failure_is_reported_with_its_own_reason(tmp_path, monkeypatch):
 def test_demo_refuses_an_empty_model_list(tmp_path, capsys):
     assert main(["demo", "--models", ",", "--out", str(tmp_path / "d"), "--cache", str(tmp_path)]) == 2
     assert "at least one model" in capsys.readouterr().err
+
+
+def test_a_quick_build_takes_the_shortest_score_of_every_work_first():
+    root = corpus.corpus_root()
+    every = list_pieces(BuildOptions(composers=("beethoven",), max_pieces_per_composer=10**6))
+    quick = list_pieces(BuildOptions(composers=("beethoven",), max_pieces_per_composer=5, prefer_short=True))
+    works = {p.work for p in every}
+    assert len(works) == 5 and {p.work for p in quick} == works  # five pieces: one of each work
+
+    def size(piece) -> int:
+        return (root / piece.source).stat().st_size
+
+    for piece in quick:
+        assert size(piece) == min(size(p) for p in every if p.work == piece.work)
+
+
+def test_the_labelled_composers_are_those_with_five_works():
+    assert set(corpus.labelled_composers()) == {"bach", "beethoven", "josquin", "monteverdi", "mozart", "palestrina"}
+
+
+def test_quick_demo_builds_its_own_small_corpus_and_reports_ensemble_and_baseline(tmp_path, monkeypatch, capsys):
+    import json
+
+    small = partial(BuildOptions, composers=("bach", "monteverdi"), max_pieces_per_composer=5, prefer_short=True)
+    monkeypatch.setattr(corpus, "quick_options", small)
+    run = tmp_path / "RUN"
+    args = ["demo", "--quick", "--out", str(run), "--models", "cnn,gru", "--epochs", "1",
+            "--cache", str(tmp_path / "cache"), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    assert "2 composers (bach, monteverdi)" in capsys.readouterr().out
+    assert (tmp_path / "cache" / "corpus" / "piano-quick" / "manifest.csv").is_file()
+    assert 'data = "builtin:composers-quick"' in (run / "config.toml").read_text()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"cnn", "gru", "ensemble", "baseline"} <= set(metrics["models"]) and (run / "report.html").is_file()

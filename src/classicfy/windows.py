@@ -1,8 +1,9 @@
 """Windows of cached recordings as model inputs, read from memory maps a batch at a time.
 
-Input kinds: `mel`, (1, n_mels, frames) images for the convolutional models; `sequence`,
-(frames, n_mfcc + n_chroma) for the recurrent one; `musicnn`, (patches, 187, 96) for the pretrained
-backbones. Training and prediction read them alike.
+Input kinds: `mel`, (1, n_mels, frames) images for the convolutional models; `mel_chroma`,
+(frames, n_mels + n_chroma) for the recurrent one; `sequence`, (frames, n_mfcc + n_chroma) for the
+baseline's statistics; `musicnn`, (patches, 187, 96) for the pretrained backbones. Training and
+prediction read them alike.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from classicfy.cache import CachedRecording
 from classicfy.features import musicnn_patches
 
-INPUT_KINDS = ("mel", "sequence", "musicnn")
+INPUT_KINDS = ("mel", "mel_chroma", "sequence", "musicnn")
 KEY_STRIDE = 10**9  # window keys: recording index * KEY_STRIDE + window position
 
 
@@ -23,6 +24,8 @@ def window_input(recording: CachedRecording, window: int, kind: str) -> np.ndarr
     arrays = recording.arrays
     if kind == "mel":
         return np.asarray(arrays["mel"][window])[None]
+    if kind == "mel_chroma":
+        return np.concatenate([arrays["mel"][window], arrays["chroma"][window]]).T
     if kind == "sequence":
         return np.concatenate([arrays["mfcc"][window], arrays["chroma"][window]]).T
     if kind == "musicnn":

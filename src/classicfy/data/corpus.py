@@ -108,6 +108,7 @@ class BuildOptions:
     soundfont: str | None = None  # None: the General MIDI SoundFont shipped by pretty_midi
     seed: int = 0
     time_limit_s: float = 300.0  # per score; whole-quartet files can take minutes to parse
+    prefer_short: bool = False  # pick the shortest score of each work first (quick builds), not a seeded sample
 
 
 def corpus_root() -> Path:
@@ -167,10 +168,35 @@ def list_pieces(options: BuildOptions) -> list[Piece]:
         for path in chosen.values():
             work, title = _work_and_title(root, path, composer)
             found.append(Piece(path.relative_to(root).as_posix(), composer, f"{composer}/{work}", title))
-        # A seeded shuffle spreads the N pieces over many works instead of the first few.
-        found.sort(key=lambda p: hashlib.sha256(f"{options.seed}:{p.source}".encode()).hexdigest())
+        if options.prefer_short:
+            found = _shortest_of_each_work_first(found, root)
+        else:  # a seeded shuffle spreads the N pieces over many works instead of the first few
+            found.sort(key=lambda p: hashlib.sha256(f"{options.seed}:{p.source}".encode()).hexdigest())
         pieces.extend(found[: options.max_pieces_per_composer])
     return sorted(pieces, key=lambda p: p.source)
+
+
+def _shortest_of_each_work_first(pieces: list[Piece], root: Path) -> list[Piece]:
+    """The shortest score of every work, then the second shortest of every work, and so on.
+
+    Score size stands in for parsing and rendering time, so a capped build covers as many works
+    (the unit a split needs) as it can, as fast as it can.
+    """
+    works: dict[str, list[Piece]] = {}
+    for piece in sorted(pieces, key=lambda p: ((root / p.source).stat().st_size, p.source)):
+        works.setdefault(piece.work, []).append(piece)
+    ordered = list(works.values())
+    return [work[rank] for rank in range(max(map(len, ordered), default=0)) for work in ordered if rank < len(work)]
+
+
+def labelled_composers() -> tuple[str, ...]:
+    """The composers with enough works in the corpus to be a label of `builtin:composers`."""
+    pieces = list_pieces(BuildOptions(max_pieces_per_composer=10**6))
+    works: dict[str, set[str]] = {}
+    for piece in pieces:
+        if piece.composer not in COLLECTIONS:
+            works.setdefault(piece.composer, set()).add(piece.work)
+    return tuple(c for c in ERAS if len(works.get(c, ())) >= MIN_WORKS_FOR_LABEL)
 
 
 def default_soundfont() -> Path:
@@ -396,22 +422,41 @@ def build_corpus(out: Path, options: BuildOptions, jobs: int = 2, progress: bool
     return result
 
 
-BUILTIN_DATASETS = {"builtin:composers": "manifest.csv", "builtin:eras": "eras.csv"}
+# name: (manifest file, quick build)
+BUILTIN_DATASETS = {
+    "builtin:composers": ("manifest.csv", False),
+    "builtin:eras": ("eras.csv", False),
+    "builtin:composers-quick": ("manifest.csv", True),
+}
+QUICK_PIECES_PER_COMPOSER = 7
+
+
+def quick_options() -> BuildOptions:
+    """`builtin:composers-quick`: the labelled composers only, a few short scores of each of their works."""
+    return BuildOptions(
+        composers=labelled_composers(),
+        max_pieces_per_composer=QUICK_PIECES_PER_COMPOSER,
+        prefer_short=True,
+        time_limit_s=60.0,
+    )
 
 
 def resolve_dataset(source: str, cache_root: Path, jobs: int = 2, progress: bool = True) -> Path:
-    """A dataset path for `source`; `builtin:composers` and `builtin:eras` are built on first use.
+    """A dataset path for `source`; the built-in datasets are built on first use.
 
-    The built-in corpus is the default build (piano timbre, 40 pieces per composer) in
-    `cache_root/corpus/piano-40`; later uses only check that every piece is there.
+    `builtin:composers` and `builtin:eras` come from the default build (piano timbre, 40 pieces per
+    composer) in `cache_root/corpus/piano-40`; `builtin:composers-quick` from a small build in
+    `cache_root/corpus/piano-quick`. Later uses only check that every piece is there.
     """
     if not source.startswith("builtin:"):
         return Path(source)
     if source not in BUILTIN_DATASETS:
         raise DatasetError(f"unknown built-in dataset {source!r}; known: {', '.join(BUILTIN_DATASETS)}")
-    options = BuildOptions()
-    out = cache_root / "corpus" / f"{options.timbre}-{options.max_pieces_per_composer}"
-    if not (out / "build.json").exists() or not (out / BUILTIN_DATASETS[source]).exists():
-        log.info("building the built-in corpus in %s (once; about 10 minutes on 2 cores)", out)
+    manifest, quick = BUILTIN_DATASETS[source]
+    options = quick_options() if quick else BuildOptions()
+    out = cache_root / "corpus" / f"{options.timbre}-{'quick' if quick else options.max_pieces_per_composer}"
+    if not (out / "build.json").exists() or not (out / manifest).exists():
+        how_long = "about a minute" if quick else "once; about 10 minutes on 2 cores"
+        log.info("building the built-in corpus in %s (%s)", out, how_long)
         build_corpus(out, options, jobs=jobs, progress=progress)
-    return out / BUILTIN_DATASETS[source]
+    return out / manifest

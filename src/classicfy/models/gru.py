@@ -1,4 +1,8 @@
-"""`GRUModel`: a bidirectional GRU over the frame sequence of MFCC + chroma."""
+"""`GRUModel`: a bidirectional GRU over the frame sequence of log-mel + chroma.
+
+The mel bands rather than MFCCs: on the built-in corpus the GRU on MFCC + chroma scored no better
+than the baseline's statistics of the same features (see the README's demo notes).
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,9 @@ class GRUConfig:
 
 
 class GRUModel(nn.Module):
-    """Input (batch, frames, n_mfcc + n_chroma); mean and max of the GRU states feed the classifier."""
+    """Input (batch, frames, n_mels + n_chroma); mean and max of the GRU states feed the classifier."""
 
-    input_kind = "sequence"
+    input_kind = "mel_chroma"
     Config = GRUConfig
 
     def __init__(self, input_shape: tuple[int, ...], n_classes: int, config: GRUConfig | None = None) -> None:
