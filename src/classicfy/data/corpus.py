@@ -109,6 +109,7 @@ class BuildOptions:
     seed: int = 0
     time_limit_s: float = 300.0  # per score; whole-quartet files can take minutes to parse
     prefer_short: bool = False  # pick the shortest score of each work first (quick builds), not a seeded sample
+    max_score_kb: int | None = None  # leave out larger score files (quick builds: they take minutes to parse)
 
 
 def corpus_root() -> Path:
@@ -166,6 +167,8 @@ def list_pieces(options: BuildOptions) -> list[Piece]:
                 chosen[key] = path
         found = []
         for path in chosen.values():
+            if options.max_score_kb is not None and path.stat().st_size > options.max_score_kb * 1024:
+                continue
             work, title = _work_and_title(root, path, composer)
             found.append(Piece(path.relative_to(root).as_posix(), composer, f"{composer}/{work}", title))
         if options.prefer_short:
@@ -189,9 +192,8 @@ def _shortest_of_each_work_first(pieces: list[Piece], root: Path) -> list[Piece]
     return [work[rank] for rank in range(max(map(len, ordered), default=0)) for work in ordered if rank < len(work)]
 
 
-def labelled_composers() -> tuple[str, ...]:
-    """The composers with enough works in the corpus to be a label of `builtin:composers`."""
-    pieces = list_pieces(BuildOptions(max_pieces_per_composer=10**6))
+def labelled_composers(pieces: list[Piece]) -> tuple[str, ...]:
+    """The composers with enough works among `pieces` to be a label of a composer dataset."""
     works: dict[str, set[str]] = {}
     for piece in pieces:
         if piece.composer not in COLLECTIONS:
@@ -429,14 +431,18 @@ BUILTIN_DATASETS = {
     "builtin:composers-quick": ("manifest.csv", True),
 }
 QUICK_PIECES_PER_COMPOSER = 7
+QUICK_MAX_SCORE_KB = 64  # Beethoven's quartets (up to 360 kB, one to two minutes of parsing each) are left out
 
 
 def quick_options() -> BuildOptions:
-    """`builtin:composers-quick`: the labelled composers only, a few short scores of each of their works."""
+    """`builtin:composers-quick`: short scores only, of the composers that still have five works among
+    them, the shortest of each work first."""
+    small = BuildOptions(max_pieces_per_composer=10**6, max_score_kb=QUICK_MAX_SCORE_KB)
     return BuildOptions(
-        composers=labelled_composers(),
+        composers=labelled_composers(list_pieces(small)),
         max_pieces_per_composer=QUICK_PIECES_PER_COMPOSER,
         prefer_short=True,
+        max_score_kb=QUICK_MAX_SCORE_KB,
         time_limit_s=60.0,
     )
 

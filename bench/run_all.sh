@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Run every benchmark, one after another (they share the cores), and write docs/benchmarks.md:
+# the machine first, then each script's command and the Markdown table it prints.
+# Usage: bench/run_all.sh [--quick]   (--quick: smaller inputs and fewer repeats, for a smoke check)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" == "--quick" ]]; then
+    commands=(
+        "python bench/features.py --minutes 4 --repeats 1"
+        "python bench/corpus.py --pieces 2 --repeats 1"
+        "python bench/train.py --epochs 1"
+        "python bench/tag.py --minutes 1 --repeats 1"
+        "python bench/predict.py --minutes 2 --repeats 1"
+    )
+else
+    commands=(
+        "python bench/features.py --repeats 5"
+        "python bench/corpus.py"
+        "python bench/train.py"
+        "python bench/tag.py"
+        "python bench/predict.py"
+    )
+fi
+
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+{
+    echo "# Benchmarks"
+    echo
+    echo "Written by \`bench/run_all.sh\` on $(date -u +%Y-%m-%d). Each script prints medians of several runs"
+    echo "and writes its JSON to \`bench/out/\`."
+    echo
+    echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
+    echo "$(free -g | awk '/Mem:/{print $2}') GiB RAM, no GPU; $(uname -sr);"
+    echo "$(python -c 'import platform, torch, numpy, librosa; print(f"Python {platform.python_version()}, torch {torch.__version__}, numpy {numpy.__version__}, librosa {librosa.__version__}")')."
+} >"$report"
+for command in "${commands[@]}"; do
+    echo "running: $command" >&2
+    start=$(date +%s)
+    table=$($command)
+    {
+        echo
+        echo "## \`$command\`"
+        echo
+        echo "$table"
+        echo
+        echo "($(($(date +%s) - start)) s)"
+    } >>"$report"
+done
+mkdir -p docs
+cp "$report" docs/benchmarks.md
+echo "wrote docs/benchmarks.md" >&2
