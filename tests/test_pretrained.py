@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import torch
@@ -19,9 +20,10 @@ def data(tmp_path_factory):
     return root
 
 
-def test_vgg_pretrained_trains_as_the_acceptance_says(data, tmp_path, monkeypatch, capsys):
+def test_vgg_pretrained_trains_as_the_acceptance_says(data, tmp_path, monkeypatch, caplog):
     """`classicfy train DATA --out RUN --models vgg-pretrained --epochs 2` exits 0, frozen backbone intact."""
     monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "cache"))
+    caplog.set_level(logging.INFO, logger="classicfy")
     run = tmp_path / "RUN"
     assert main(["train", str(data), "--out", str(run), "--models", "vgg-pretrained", "--epochs", "2"]) == 0
     described = json.loads((run / "models" / "vgg-pretrained.json").read_text())
@@ -31,6 +33,10 @@ def test_vgg_pretrained_trains_as_the_acceptance_says(data, tmp_path, monkeypatc
     pretrained = load_pretrained("vgg-mtt").state_dict()
     for name, value in pretrained.items():
         torch.testing.assert_close(weights[f"backbone.{name}"], value, rtol=0, atol=0)
+    # The frozen backbone's head trains on the original windows only (one per 6 s recording), not on the
+    # augmented copies the default --augment-copies 1 makes for the other models.
+    n_train = (run / "split.csv").read_text().count(",train\n")
+    assert f"vgg-pretrained: {n_train} training windows" in caplog.text
 
 
 def test_finetuning_trains_the_backbone_at_a_lower_rate():

@@ -196,8 +196,13 @@ def train_run(
         musicnn_config = MusicnnFeatureConfig(audio=replace(config.features.audio, sample_rate=MUSICNN_SAMPLE_RATE))
         feature_configs["musicnn"] = musicnn_config
         extract_dataset(list(recordings), musicnn_config, cache_root, jobs, progress)
+    # A frozen backbone is a fixed feature extractor: its head trains on the original windows, and the
+    # augmented copies (and the backbone passes over them, the costliest step of the demo) are skipped.
+    copies = {kind: 0 if kind == "musicnn" and not config.train.finetune else config.augment.copies for kind in kinds}
     sets = {
-        kind: _window_sets(kind, feature_config, recordings, report, index, config, cache_root, jobs, progress)
+        kind: _window_sets(
+            kind, feature_config, recordings, report, index, config, copies[kind], cache_root, jobs, progress
+        )
         for kind, feature_config in feature_configs.items()
     }
 
@@ -262,20 +267,26 @@ def _window_sets(
     report: ExtractionReport,
     index: dict[str, int],
     config: RunConfig,
+    copies: int,
     cache_root: Path,
     jobs: int,
     progress: bool,
 ) -> tuple[WindowSet, WindowSet]:
-    """Training windows (originals and augmented copies) and validation windows of one input kind."""
+    """Training windows (originals and `copies` augmented copies) and validation windows of one input kind."""
     cache = FeatureCache(cache_root, feature_config)
     digest = {path: status.content_hash for path, status in report.statuses.items()}
     train = [r for r in recordings if r.split == "train"]
     keys = [[digest[r.path]] for r in train]
-    if config.augment.copies:
-        copies = augment_dataset(
-            [(r.path, digest[r.path]) for r in train], feature_config, config.augment, cache_root, jobs, progress
+    if copies:
+        augmented = augment_dataset(
+            [(r.path, digest[r.path]) for r in train],
+            feature_config,
+            replace(config.augment, copies=copies),
+            cache_root,
+            jobs,
+            progress,
         )
-        keys = [own + extra for own, extra in zip(keys, copies, strict=True)]
+        keys = [own + extra for own, extra in zip(keys, augmented, strict=True)]
     train_entries, train_labels = [], []
     for recording, recording_keys in zip(train, keys, strict=True):
         for key in recording_keys:
