@@ -430,7 +430,7 @@ BUILTIN_DATASETS = {
     "builtin:eras": ("eras.csv", False),
     "builtin:composers-quick": ("manifest.csv", True),
 }
-QUICK_PIECES_PER_COMPOSER = 7
+QUICK_PIECES_PER_COMPOSER = 12
 QUICK_MAX_SCORE_KB = 64  # Beethoven's quartets (up to 360 kB, one to two minutes of parsing each) are left out
 
 
