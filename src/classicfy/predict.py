@@ -29,7 +29,8 @@ from classicfy.run import load_run_config
 from classicfy.windows import KEY_STRIDE, WindowSet
 
 BUFFER_BYTES = 256 * 2**20  # windows kept between the two passes; beyond this a file is decoded twice
-BATCH_WINDOWS = 32
+BATCH_WINDOWS = 32  # windows featurised together
+MODEL_BATCH = 8  # windows per model call: musicnn's VGG holds ~9 MB of activations per 3 s patch
 
 ChunkSource = Callable[[], Iterable[tuple[int, WindowChunk]]]
 
@@ -209,7 +210,7 @@ class Classifier:
         for name, model in self.models.items():
             if model.feature_config == config:
                 window_set = WindowSet([recording], [0], model.input_kind)
-                probs[name].append(window_probabilities(model.module, window_set))
+                probs[name].append(window_probabilities(model.module, window_set, MODEL_BATCH))
                 keys[name].append(window_set.window_keys(config.audio.hop_s))
 
 
