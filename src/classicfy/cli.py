@@ -350,10 +350,8 @@ def _timeline_name(path: Path, taken: set[str]) -> str:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Answer "who wrote this?" for recordings with a trained run."""
-    import numpy as np
-
     from classicfy.errors import AudioError
-    from classicfy.report import plot_timeline
+    from classicfy.report import plot_prediction_timeline
 
     def line(prediction) -> str:
         ranked = ", ".join(f"{label} {p:.2f}" for label, p in prediction.top(args.top_k))
@@ -377,16 +375,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     def with_timelines(results):
         for result in results:
-            if args.timeline is not None and not isinstance(result, AudioError) and result.segments:
-                labels = list(result.probabilities)
-                segments = result.segments
-                probs = np.array([[s["probabilities"][label] for label in labels] for s in segments])
-                title = f"{result.path.name}: {result.label} ({result.probability:.2f})"
-                window_s = segments[0]["end_s"] - segments[0]["start_s"]
-                starts = [s["start_s"] for s in segments]
-                plot_timeline(
-                    starts, window_s, probs, labels, title, args.timeline / _timeline_name(result.path, taken)
-                )
+            if args.timeline is not None and not isinstance(result, AudioError):
+                plot_prediction_timeline(result, args.timeline / _timeline_name(result.path, taken))
             yield result
 
     if args.timeline is not None:

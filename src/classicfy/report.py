@@ -181,6 +181,16 @@ def plot_timeline(
     return _save(fig, path)
 
 
+def plot_prediction_timeline(prediction, path: Path) -> Path:
+    """The timeline of a `classicfy.predict.Prediction`, drawn from its segments."""
+    labels = list(prediction.probabilities)
+    segments = prediction.segments
+    probs = np.array([[s["probabilities"][label] for label in labels] for s in segments]).reshape(-1, len(labels))
+    window_s = segments[0]["end_s"] - segments[0]["start_s"] if segments else 0.0
+    title = f"{prediction.path.name}: {prediction.label} ({prediction.probability:.2f})"
+    return plot_timeline([s["start_s"] for s in segments], window_s, probs, labels, title, path)
+
+
 def _fmt(value, ci=None) -> str:
     if value is None:
         return "-"
