@@ -209,3 +209,15 @@ def test_a_headerless_raw_file_is_rejected_not_raised(tmp_path):
     path.write_bytes(bytes(range(256)) * 100)
     with pytest.raises((CorruptAudioError, NotAudioError)):
         load_recording(path, CONFIG)
+
+
+def test_damage_found_part_way_through_a_streamed_file_is_a_corrupt_audio_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(audio_module, "_BLOCK_FRAMES", 4096)
+    path = write(tmp_path / "whole.flac", np.random.default_rng(0).uniform(-0.5, 0.5, SR * 5).astype(np.float32))
+    data = path.read_bytes()
+    middle = len(data) // 2
+    damaged = tmp_path / "damaged.flac"
+    damaged.write_bytes(data[:middle] + bytes(1000) + data[middle + 1000 :])
+    _, blocks = decode_blocks(damaged)
+    with pytest.raises(CorruptAudioError, match="unreadable after"):
+        sum(len(block) for block in blocks)
