@@ -9,6 +9,7 @@ from conftest import sine, write
 from classicfy.cache import FeatureCache
 from classicfy.cli import main
 from classicfy.data.manifest import content_hash
+from classicfy.errors import TooShortAudioError
 from classicfy.inference import load_model, window_probabilities
 from classicfy.predict import Classifier
 from classicfy.run import read_split
@@ -124,6 +125,8 @@ def test_predict_proba_on_a_waveform_matches_the_file(trained):
     probs = classifier.predict_proba(samples, rate)
     np.testing.assert_allclose(probs, [from_file.probabilities[label] for label in classifier.labels], atol=1e-6)
     assert classifier.predict([path, path]) == [from_file, from_file]
+    with pytest.raises(TooShortAudioError):  # refused as a file this short would be
+        classifier.predict_proba(samples[: rate // 2], rate)
 
 
 def test_predict_csv_and_timelines(trained, tmp_path, capsys):

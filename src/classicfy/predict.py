@@ -22,7 +22,7 @@ import numpy as np
 from classicfy.audio import RecordingStream, WindowChunk, WindowCutter, loudness_gain, resample
 from classicfy.cache import CachedRecording
 from classicfy.ensemble import EnsembleModel, shared_windows
-from classicfy.errors import AudioError, RunError
+from classicfy.errors import AudioError, RunError, TooShortAudioError
 from classicfy.evaluate import recording_probabilities
 from classicfy.inference import TrainedModel, load_model, trained_model_names, window_probabilities
 from classicfy.run import load_run_config
@@ -124,6 +124,9 @@ class Classifier:
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples (one dimension), got shape {samples.shape}")
+        min_duration_s = max(config.audio.min_duration_s for config in self.feature_configs)
+        if len(samples) < min_duration_s * sample_rate:  # as a file this short would be refused
+            raise TooShortAudioError("<array>", f"{len(samples) / sample_rate:.2f} s < {min_duration_s:g} s")
 
         def chunks() -> Iterable[tuple[int, WindowChunk]]:
             for index, config in enumerate(self.feature_configs):

@@ -328,6 +328,10 @@ def render_all(pieces: list[Piece], out: Path, options: BuildOptions, jobs: int,
     # minutes on every rebuild); deleting failures.csv retries them.
     failed_before = _read_failures(out / "failures.csv")
     todo = [p for p in pieces if not p.audio_path(out).exists() and p.source not in failed_before]
+    # Largest scores first (longest-processing-time scheduling): a long quartet started last would
+    # leave the other workers idle at the end of the build.
+    root = corpus_root()
+    todo.sort(key=lambda p: (-(root / p.source).stat().st_size, p.source))
     context = multiprocessing.get_context("fork")  # the children reuse the parent's music21 import
     errors = context.SimpleQueue()
     running: list[tuple[Piece, multiprocessing.Process, float]] = []
