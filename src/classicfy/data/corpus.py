@@ -466,7 +466,7 @@ def resolve_dataset(source: str, cache_root: Path, jobs: int = 2, progress: bool
     options = quick_options() if quick else BuildOptions()
     out = cache_root / "corpus" / f"{options.timbre}-{'quick' if quick else options.max_pieces_per_composer}"
     if not (out / "build.json").exists() or not (out / manifest).exists():
-        how_long = "about a minute" if quick else "once; about 10 minutes on 2 cores"
+        how_long = "about a minute" if quick else "once; about 8 minutes on 2 cores"
         log.info("building the built-in corpus in %s (%s)", out, how_long)
         build_corpus(out, options, jobs=jobs, progress=progress)
     return out / manifest
