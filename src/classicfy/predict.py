@@ -12,6 +12,7 @@ again instead. Memory thus stays bounded whatever the length, and a short file i
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -238,12 +239,7 @@ def predict_files(run_dir: Path, model: str, paths: list[Path]) -> list[Predicti
     return results
 
 
-_WORKER_CLASSIFIERS: dict[tuple[Path, str], Classifier] = {}
-
-
+@functools.cache
 def _worker_classifier(run_dir: Path, model: str) -> Classifier:
     """One classifier per worker process, loaded on its first file."""
-    key = (Path(run_dir), model)
-    if key not in _WORKER_CLASSIFIERS:
-        _WORKER_CLASSIFIERS[key] = Classifier.load(run_dir, model)
-    return _WORKER_CLASSIFIERS[key]
+    return Classifier.load(run_dir, model)
