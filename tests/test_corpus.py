@@ -220,3 +220,19 @@ def test_quick_demo_builds_its_own_small_corpus_and_reports_ensemble_and_baselin
     assert 'data = "builtin:composers-quick"' in (run / "config.toml").read_text()
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"cnn", "gru", "ensemble", "baseline"} <= set(metrics["models"]) and (run / "report.html").is_file()
+
+
+def test_composers_build_renders_only_labelled_composers_and_eras_adds_the_rest(tmp_path, monkeypatch):
+    small = partial(BuildOptions, composers=("bach", "trecento"), max_pieces_per_composer=5)
+    monkeypatch.setattr(corpus, "BuildOptions", small)
+    folder = tmp_path / "corpus" / "piano-5"
+    manifest = resolve_dataset("builtin:composers", tmp_path, progress=False)
+    assert {r["composer"] for r in read_rows(manifest)} == {"bach"}  # trecento is a collection: never a label
+    assert not (folder / "trecento").exists()
+    bach_files = {p: p.stat().st_mtime_ns for p in (folder / "bach").iterdir()}
+    eras = resolve_dataset("builtin:eras", tmp_path, progress=False)
+    assert {r["composer"] for r in read_rows(eras)} == {"bach", "trecento"}
+    assert {p: p.stat().st_mtime_ns for p in (folder / "bach").iterdir()} == bach_files  # not rendered again
+    assert {r["label"] for r in read_rows(manifest)} == {"bach", ""}
+    resolve_dataset("builtin:composers", tmp_path, progress=False)  # the full build covers it: nothing rendered
+    assert {p: p.stat().st_mtime_ns for p in (folder / "bach").iterdir()} == bach_files
