@@ -22,7 +22,7 @@ from classicfy.features import FeatureConfig
 from classicfy.models import MODELS
 from classicfy.run import RunConfig, train_run
 from classicfy.synthetic import write_tone_dataset
-from classicfy.train import TrainConfig
+from classicfy.train import TrainConfig, uses_bf16
 
 FEATURES = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
 
@@ -59,6 +59,25 @@ def test_each_model_learns_an_obvious_signal(data, tmp_path, name):
     result = train_run(config_for(data, (name,), epochs=6), tmp_path / "run", tmp_path / "cache", 1, progress=False)
     best = max(row["val_accuracy"] for row in result.states[name].history)
     assert best >= 0.8, f"{name} reached only {best:.2f} validation accuracy (chance is 0.33)"
+
+
+@pytest.mark.parametrize("name", ["cnn", "gru"])
+def test_bfloat16_training_learns_too_and_the_model_says_so(data, tmp_path, name):
+    run = tmp_path / "run"
+    result = train_run(
+        config_for(data, (name,), epochs=6, precision="bf16"), run, tmp_path / "cache", 1, progress=False
+    )
+    assert max(row["val_accuracy"] for row in result.states[name].history) >= 0.8
+    assert json.loads((run / "models" / f"{name}.json").read_text())["training"]["precision"] == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="fp16")
+
+
+def test_auto_precision_keeps_a_gru_in_float32():
+    gru = MODELS["gru"]((87, 108), 3)  # bfloat16 makes its recurrence slower, on any CPU
+    assert (
+        not uses_bf16("auto", gru) and uses_bf16("bf16", gru) and not uses_bf16("fp32", MODELS["cnn"]((1, 96, 87), 3))
+    )
 
 
 def test_run_folder_holds_what_design_md_promises(data, tmp_path):
@@ -218,7 +237,7 @@ def test_a_dataset_problem_leaves_no_half_made_run(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("option", "value", "message"),
-    [("--seed", "-1", "at least 0"), ("--batch-size", "1", "at least 2")],
+    [("--seed", "-1", "at least 0"), ("--batch-size", "1", "at least 2"), ("--precision", "fp16", "invalid choice")],
 )
 def test_options_that_cannot_work_are_refused_up_front(tmp_path, capsys, option, value, message):
     with pytest.raises(SystemExit) as stopped:

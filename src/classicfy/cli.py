@@ -201,6 +201,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     patience=args.patience,
                     finetune=args.finetune,
                     max_windows_per_class=args.max_windows_per_class,
+                    precision=args.precision,
                 ),
                 augment=AugmentConfig(
                     copies=args.augment_copies,
@@ -567,6 +568,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--background", type=Path, metavar="DIR", help="folder of noise recordings to mix in")
     train.add_argument("--mixup", type=float, default=0.0, metavar="A", help="mixup alpha; 0 is off (default)")
+    train.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="bf16: bfloat16 autocast while training, about twice as fast on CPUs that have it natively; "
+        "auto (default): bf16 on such CPUs (AMX, AVX512-BF16), fp32 elsewhere",
+    )
     train.add_argument("--val-fraction", type=float, default=0.15, metavar="F", help="(default: %(default)s)")
     train.add_argument("--test-fraction", type=float, default=0.15, metavar="F", help="(default: %(default)s)")
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN")

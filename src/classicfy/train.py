@@ -42,6 +42,24 @@ HISTORY_COLUMNS = (
 )
 
 
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def uses_bf16(precision: str, model: nn.Module) -> bool:
+    """Whether a model trains under bfloat16 autocast.
+
+    On CPUs with native bfloat16 (AMX, AVX512-BF16) it makes a convolutional model's epoch 1.6 to
+    2.2 times faster; a GRU's is slower, and elsewhere bfloat16 is emulated and slower, so "auto"
+    takes it only for models that say they gain (`prefers_bf16`) on CPUs that have it. Evaluation
+    and prediction always run in float32.
+    """
+    if precision != "auto":
+        return precision == "bf16"
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private, so looked up with care
+    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+    return native and getattr(model, "prefers_bf16", False)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How each model is trained; saved in the run's config.toml."""
@@ -56,7 +74,12 @@ class TrainConfig:
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup; 0 turns it off
     spec_augment: bool = True
     finetune: bool = False  # pretrained models: train the backbone too (at a tenth of the learning rate)
+    precision: str = "auto"  # "bf16": bfloat16 autocast while training; "fp32"; "auto": bf16 where the CPU has it
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
 @dataclass
@@ -105,6 +128,7 @@ class Trainer:
             groups or model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
+        self.bf16 = uses_bf16(config.precision, model)
         self.state = TrainState()
 
     def resume(self) -> bool:
@@ -126,7 +150,11 @@ class Trainer:
 
     def _save_best(self) -> None:
         save_tensors(self.model_path, self.model.state_dict())
-        summary = {"best_epoch": self.state.best_epoch, "val_macro_f1": self.state.best_score}
+        summary = {
+            "best_epoch": self.state.best_epoch,
+            "val_macro_f1": self.state.best_score,
+            "precision": "bf16" if self.bf16 else "fp32",
+        }
         atomic.write_text(
             self.model_path.with_suffix(".json"), json.dumps(self.describe | {"training": summary}, indent=2)
         )
@@ -180,8 +208,9 @@ class Trainer:
                     spec_augment(inputs, generator)
                 soft = nn.functional.one_hot(labels, self.n_classes).float()
                 inputs, soft = mixup(inputs, soft, config.mixup, generator)
-                logits = self.model(inputs)
-                loss = soft_cross_entropy(logits, soft, loss_weights)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                    logits = self.model(inputs)
+                loss = soft_cross_entropy(logits.float(), soft, loss_weights)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()

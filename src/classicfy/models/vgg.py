@@ -22,6 +22,7 @@ class VGGModel(nn.Module):
     """Input (batch, 1, n_mels, frames) log-mel; blocks of two convolutions then pooling, as in VGG."""
 
     input_kind = "mel"
+    prefers_bf16 = True  # its convolutions train about twice as fast under bfloat16 autocast
     Config = VGGConfig
 
     def __init__(self, input_shape: tuple[int, ...], n_classes: int, config: VGGConfig | None = None) -> None:
