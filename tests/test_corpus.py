@@ -189,6 +189,7 @@ def test_a_quick_build_takes_the_shortest_score_of_every_work_first():
     quick = list_pieces(BuildOptions(composers=("beethoven",), max_pieces_per_composer=5, prefer_short=True))
     works = {p.work for p in every}
     assert len(works) == 5 and {p.work for p in quick} == works  # five pieces: one of each work
+    assert "beethoven/opus18no4.mxl" not in {p.source for p in every}  # never renders within the time limit
 
     def size(piece) -> int:
         return (root / piece.source).stat().st_size
