@@ -41,10 +41,32 @@ def test_augmented_copies_are_cached_per_recording_in_order(tmp_path):
     features = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
     paths = [write(tmp_path / f"{i}.flac", sine(4.0, 220.0 * (i + 1))) for i in range(2)]
     items = [(p, content_hash(p)) for p in paths]
-    keys = augment_dataset(items, features, CONFIG, tmp_path / "cache", jobs=1, progress=False)
-    assert keys == [[copy_key(d, 0, CONFIG), copy_key(d, 1, CONFIG)] for _, d in items]
-    cached = FeatureCache(tmp_path / "cache", features).get(keys[1][0])
+    keys = augment_dataset(items, (features,), CONFIG, tmp_path / "cache", jobs=1, progress=False)
+    assert keys == [{features: [copy_key(d, 0, CONFIG), copy_key(d, 1, CONFIG)]} for _, d in items]
+    cached = FeatureCache(tmp_path / "cache", features).get(keys[1][features][0])
     assert cached.n_windows >= 1 and cached.features.mel.shape[1] == features.n_mels
+
+
+def test_one_augmentation_serves_every_feature_config(tmp_path, monkeypatch):
+    high = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
+    low = FeatureConfig(audio=AudioConfig(sample_rate=16000, window_s=2.0, hop_s=2.0))
+    path = write(tmp_path / "a.flac", sine(5.0, 330.0))
+    rates = []
+    augment = DataAugmenter.augment
+
+    def counted(self, samples, sample_rate, *rest):
+        rates.append(sample_rate)
+        return augment(self, samples, sample_rate, *rest)
+
+    monkeypatch.setattr(DataAugmenter, "augment", counted)
+    digest = content_hash(path)
+    keys = augment_dataset([(path, digest)], (low, high), CONFIG, tmp_path / "cache", jobs=1, progress=False)
+    both = [copy_key(digest, 0, CONFIG), copy_key(digest, 1, CONFIG)]
+    assert keys == [{low: both, high: both}]
+    assert rates == [high.audio.sample_rate] * 2  # once per copy, at the higher rate, resampled for the other
+    for key in both:  # the same stretched copy under both configs
+        durations = [FeatureCache(tmp_path / "cache", c).get(key).duration_s for c in (low, high)]
+        assert abs(durations[0] - durations[1]) < 1e-3
 
 
 def test_spec_augment_masks_bands_and_spans_but_keeps_the_shape():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classicfy.balance import DataBalancer
+from classicfy.balance import DataBalancer, at_most_per_class
 
 LABELS = np.array([0] * 10 + [1] * 3 + [2] * 5)
 
@@ -61,3 +61,12 @@ def test_weights_follow_what_a_capped_epoch_holds():
     assert counts.tolist() == [300, 100]
     total = balancer.loss_weights() * counts  # each class's share of the loss in an epoch
     assert total[0] == pytest.approx(total[1])
+
+
+def test_at_most_per_class_caps_the_large_classes_and_keeps_the_small_whole():
+    labels = np.array([0] * 10 + [1] * 3 + [2] * 6)
+    chosen = at_most_per_class(labels, 4, np.random.default_rng(0))
+    assert np.bincount(labels[chosen]).tolist() == [4, 3, 4]
+    assert np.all(np.diff(chosen) > 0)  # sorted, no repeats
+    assert np.array_equal(chosen, at_most_per_class(labels, 4, np.random.default_rng(0)))
+    assert np.array_equal(at_most_per_class(labels, None, np.random.default_rng(0)), np.arange(len(labels)))

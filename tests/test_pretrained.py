@@ -33,10 +33,19 @@ def test_vgg_pretrained_trains_as_the_acceptance_says(data, tmp_path, monkeypatc
     pretrained = load_pretrained("vgg-mtt").state_dict()
     for name, value in pretrained.items():
         torch.testing.assert_close(weights[f"backbone.{name}"], value, rtol=0, atol=0)
-    # The frozen backbone's head trains on the original windows only (one per 6 s recording), not on the
-    # augmented copies the default --augment-copies 1 makes for the other models.
+    # The head trains on the original windows (one per 6 s recording) and the default one augmented copy of each.
     n_train = (run / "split.csv").read_text().count(",train\n")
-    assert f"vgg-pretrained: {n_train} training windows" in caplog.text
+    assert f"vgg-pretrained: {2 * n_train} training windows" in caplog.text
+
+
+def test_a_frozen_head_embeds_twice_the_per_epoch_cap_of_each_class(data, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "cache"))
+    caplog.set_level(logging.INFO, logger="classicfy")
+    args = ["train", str(data), "--out", str(tmp_path / "RUN"), "--models", "vgg-pretrained", "--epochs", "1"]
+    assert main([*args, "--max-windows-per-class", "3"]) == 0
+    assert (
+        "vgg-pretrained: 18 training windows" in caplog.text
+    )  # 3 classes of 8 windows (4 recordings + 4 copies): 6 of each
 
 
 def test_finetuning_trains_the_backbone_at_a_lower_rate():

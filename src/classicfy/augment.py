@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classicfy.audio import AUDIO_EXTENSIONS, AudioConfig, RecordingAudio, decode, resample, window_recording
+from classicfy.audio import AUDIO_EXTENSIONS, decode, resample
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,10 @@ class DataAugmenter:
             }
         return samples.astype(np.float32, copy=False), applied
 
-    def augmented_recording(
-        self, path: Path, audio_config: AudioConfig, content_hash: str, copy: int
-    ) -> tuple[RecordingAudio, dict]:
-        """Decode a recording, augment it and cut it into windows as any recording is."""
+    def augmented_samples(self, path: Path, sample_rate: int, content_hash: str, copy: int) -> tuple[np.ndarray, dict]:
+        """Decode a recording at `sample_rate` and augment it: one copy, to window for any feature config."""
         samples, rate = decode(path)
-        samples = resample(samples, rate, audio_config.sample_rate)
-        samples, applied = self.augment(samples, audio_config.sample_rate, content_hash, copy)
-        return window_recording(samples, audio_config, str(path)), applied
+        return self.augment(resample(samples, rate, sample_rate), sample_rate, content_hash, copy)
 
 
 def spec_augment(batch, generator, max_time_fraction: float = 0.1, max_freq_fraction: float = 0.15, masks: int = 2):

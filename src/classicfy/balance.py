@@ -60,3 +60,13 @@ class DataBalancer:
     def loss_weights(self) -> np.ndarray | None:
         """Per-class loss weights, or None when the classes are balanced by sampling (or not at all)."""
         return self.class_weights_ if self.strategy == "weights" else None
+
+
+def at_most_per_class(labels: np.ndarray, cap: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of at most `cap` windows of each class, drawn without replacement; all when `cap` is None."""
+    labels = np.asarray(labels)
+    if cap is None:
+        return np.arange(len(labels))
+    members = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    chosen = [rng.choice(m, cap, replace=False) if len(m) > cap else m for m in members]
+    return np.sort(np.concatenate(chosen)) if chosen else np.arange(0)

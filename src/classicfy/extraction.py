@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classicfy.audio import load_recording
+from classicfy.audio import load_recording, resample, window_recording
 from classicfy.augment import AugmentConfig, DataAugmenter, copy_key
 from classicfy.cache import FeatureCache
 from classicfy.data.manifest import Recording, content_hash, merge_duplicates
@@ -191,35 +191,59 @@ def _augmenter_for(config: AugmentConfig) -> DataAugmenter:
 
 
 def augment_copy(
-    path: Path, digest: str, copy: int, config: AnyFeatureConfig, augment: AugmentConfig, cache_root: Path
-) -> str | None:
-    """Make sure augmented copy `copy` of a recording is cached; its cache key, or None if unusable."""
-    cache = _cache_for(config, cache_root)
+    path: Path,
+    digest: str,
+    copy: int,
+    configs: tuple[AnyFeatureConfig, ...],
+    augment: AugmentConfig,
+    cache_root: Path,
+) -> tuple[str | None, ...]:
+    """Make sure augmented copy `copy` of a recording is cached under every feature config.
+
+    The recording is augmented once, at the highest sample rate of the configs (whatever the cache
+    already holds, so a copy's content never depends on it), and resampled for the others: the
+    transforms, not the features, are the costly part. Returns a key per config, None where the
+    copy is unusable.
+    """
     key = copy_key(digest, copy, augment)
-    if cache.get(key, verify=False) is not None:
-        return key
+    caches = [_cache_for(config, cache_root) for config in configs]
+    missing = [i for i, cache in enumerate(caches) if cache.get(key, verify=False) is None]
+    keys: list[str | None] = [key] * len(configs)
+    if not missing:
+        return tuple(keys)
+    rate = max(config.audio.sample_rate for config in configs)
     try:
-        audio, applied = _augmenter_for(augment).augmented_recording(path, config.audio, digest, copy)
+        samples, applied = _augmenter_for(augment).augmented_samples(path, rate, digest, copy)
     except AudioError:
-        return None  # e.g. noise made a near-silent recording unusable: train without this copy
-    cache.put(key, audio, _extractor_for(config).arrays(audio.windows), extra={"augmentation": applied})
-    return key
+        return tuple(None if i in missing else key for i in range(len(configs)))
+    for i in missing:
+        config = configs[i]
+        try:  # e.g. noise made a near-silent recording unusable: train without this copy
+            audio = window_recording(resample(samples, rate, config.audio.sample_rate), config.audio, str(path))
+        except AudioError:
+            keys[i] = None
+            continue
+        caches[i].put(key, audio, _extractor_for(config).arrays(audio.windows), extra={"augmentation": applied})
+    return tuple(keys)
 
 
 def augment_dataset(
     recordings: list[tuple[Path, str]],
-    config: AnyFeatureConfig,
+    configs: tuple[AnyFeatureConfig, ...],
     augment: AugmentConfig,
     cache_root: Path,
     jobs: int,
     progress: bool = True,
-) -> list[list[str]]:
-    """Cache keys of the augmented copies of each (path, content hash), in order."""
+) -> list[dict[AnyFeatureConfig, list[str]]]:
+    """Per (path, content hash), in order: each feature config's cache keys of its usable copies."""
     tasks = [
-        (path, digest, copy, config, augment, cache_root)
+        (path, digest, copy, configs, augment, cache_root)
         for path, digest in recordings
         for copy in range(augment.copies)
     ]
     keys = map_in_pool(augment_copy, tasks, jobs, "augmenting", progress)
     per_recording = [keys[i * augment.copies : (i + 1) * augment.copies] for i in range(len(recordings))]
-    return [[k for k in copies if k is not None] for copies in per_recording]
+    return [
+        {config: [k[c] for k in copies if k[c] is not None] for c, config in enumerate(configs)}
+        for copies in per_recording
+    ]

@@ -21,6 +21,7 @@ import numpy as np
 from classicfy import atomic
 from classicfy.audio import AudioConfig
 from classicfy.augment import AugmentConfig, DataAugmenter
+from classicfy.balance import at_most_per_class
 from classicfy.cache import FeatureCache
 from classicfy.checkpoint import MODEL_FORMAT
 from classicfy.data.corpus import resolve_dataset
@@ -196,13 +197,18 @@ def train_run(
         musicnn_config = MusicnnFeatureConfig(audio=replace(config.features.audio, sample_rate=MUSICNN_SAMPLE_RATE))
         feature_configs["musicnn"] = musicnn_config
         extract_dataset(list(recordings), musicnn_config, cache_root, jobs, progress)
-    # A frozen backbone is a fixed feature extractor: its head trains on the original windows, and the
-    # augmented copies (and the backbone passes over them, the costliest step of the demo) are skipped.
-    copies = {kind: 0 if kind == "musicnn" and not config.train.finetune else config.augment.copies for kind in kinds}
-    sets = {
-        kind: _window_sets(
-            kind, feature_config, recordings, report, index, config, copies[kind], cache_root, jobs, progress
+    # One augmentation of each training recording serves every feature config: the transforms, not
+    # the features, are the costly part.
+    train = [r for r in recordings if r.split == "train"]
+    digest = {path: status.content_hash for path, status in report.statuses.items()}
+    augmented = [{} for _ in train]
+    if config.augment.copies:
+        configs = tuple(dict.fromkeys(feature_configs.values()))
+        augmented = augment_dataset(
+            [(r.path, digest[r.path]) for r in train], configs, config.augment, cache_root, jobs, progress
         )
+    sets = {
+        kind: _window_sets(kind, feature_config, recordings, digest, index, augmented, cache_root)
         for kind, feature_config in feature_configs.items()
     }
 
@@ -234,10 +240,13 @@ def train_run(
             "features": feature_configs[family.input_kind].to_dict(),
         }
         if getattr(model, "frozen", False):
-            log.info(
-                "%s: computing the frozen backbone's embeddings of %d windows", name, len(train_set) + len(val_set)
-            )
-            train_set = EmbeddingSet(model.embeddings(train_set), train_set.labels)
+            # A frozen backbone's passes are the costliest step of training its head, and an epoch never
+            # draws more than `max_windows_per_class` of a class: the head gets a fixed sample of twice
+            # that many per class, from the original windows and the augmented copies alike.
+            cap = config.train.max_windows_per_class
+            chosen = at_most_per_class(train_set.labels, cap and 2 * cap, np.random.default_rng(config.train.seed))
+            log.info("%s: computing the frozen backbone's embeddings of %d windows", name, len(chosen) + len(val_set))
+            train_set = EmbeddingSet(model.embeddings(train_set, chosen), train_set.labels[chosen])
             val_set = EmbeddingSet(model.embeddings(val_set), val_set.labels)
         trainer = Trainer(name, model, config.train, run_dir, describe, len(labels))
         if resume and trainer.resume():
@@ -264,32 +273,17 @@ def _window_sets(
     kind: str,
     feature_config: FeatureConfig | MusicnnFeatureConfig,
     recordings: list[Recording],
-    report: ExtractionReport,
+    digest: dict[Path, str],
     index: dict[str, int],
-    config: RunConfig,
-    copies: int,
+    augmented: list[dict],
     cache_root: Path,
-    jobs: int,
-    progress: bool,
 ) -> tuple[WindowSet, WindowSet]:
-    """Training windows (originals and `copies` augmented copies) and validation windows of one input kind."""
+    """Training windows (originals and their augmented copies) and validation windows of one input kind."""
     cache = FeatureCache(cache_root, feature_config)
-    digest = {path: status.content_hash for path, status in report.statuses.items()}
     train = [r for r in recordings if r.split == "train"]
-    keys = [[digest[r.path]] for r in train]
-    if copies:
-        augmented = augment_dataset(
-            [(r.path, digest[r.path]) for r in train],
-            feature_config,
-            replace(config.augment, copies=copies),
-            cache_root,
-            jobs,
-            progress,
-        )
-        keys = [own + extra for own, extra in zip(keys, augmented, strict=True)]
     train_entries, train_labels = [], []
-    for recording, recording_keys in zip(train, keys, strict=True):
-        for key in recording_keys:
+    for recording, copies in zip(train, augmented, strict=True):
+        for key in [digest[recording.path], *copies.get(feature_config, ())]:
             entry = cache.get(key, verify=False)
             if entry is not None:  # None: unusable under this feature config (e.g. too quiet at 16 kHz)
                 train_entries.append(entry)

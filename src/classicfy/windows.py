@@ -93,7 +93,11 @@ class EmbeddingSet:
         return self.embeddings[indices]
 
 
-def iter_batches(windows: WindowSet | EmbeddingSet, batch_size: int) -> Iterator[np.ndarray]:
-    """The inputs of every window, in order, `batch_size` at a time (never the whole set at once)."""
-    for start in range(0, len(windows), batch_size):
-        yield windows.inputs(np.arange(start, min(start + batch_size, len(windows))))
+def iter_batches(
+    windows: WindowSet | EmbeddingSet, batch_size: int, indices: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    """The inputs of every window (or of those at `indices`), in order, `batch_size` at a time (never
+    the whole set at once)."""
+    indices = np.arange(len(windows)) if indices is None else np.asarray(indices)
+    for start in range(0, len(indices), batch_size):
+        yield windows.inputs(indices[start : start + batch_size])

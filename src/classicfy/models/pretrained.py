@@ -73,10 +73,12 @@ class PretrainedClassifier(nn.Module):
         return groups
 
     @torch.no_grad()
-    def embeddings(self, inputs, batch_size: int = 32) -> np.ndarray:
-        """Backbone embeddings of every window of a set, computed once for frozen training."""
+    def embeddings(self, inputs, indices: np.ndarray | None = None, batch_size: int = 32) -> np.ndarray:
+        """Backbone embeddings of every window of a set (or of those at `indices`), computed once for
+        frozen training."""
         self.eval()
-        return torch.cat([self.embed(torch.from_numpy(batch)) for batch in iter_batches(inputs, batch_size)]).numpy()
+        batches = iter_batches(inputs, batch_size, indices)
+        return torch.cat([self.embed(torch.from_numpy(batch)) for batch in batches]).numpy()
 
 
 class VGGPretrained(PretrainedClassifier):
