@@ -185,11 +185,14 @@ def test_train_cli_acceptance(data, tmp_path, capsys):
         "2",
         "--seed",
         "0",
+        "--pitch-shift",
+        "6",
         "--cache",
         str(tmp_path / "cache"),
         "--no-progress",
     ]
     assert main(args) == 0
+    assert RunConfig.from_toml((run / "config.toml").read_text()).augment.max_semitones == 6.0
     assert {p.name for p in (run / "models").glob("*.safetensors")} == {
         "cnn.safetensors",
         "gru.safetensors",
