@@ -1,10 +1,12 @@
-"""Training throughput per model: ten-second windows per second on this machine's 2 cores.
+"""Training throughput per model and precision: ten-second windows per second on this machine's 2 cores.
 
     python bench/train.py [--epochs 3] [--models cnn,gru,vgg]
 
 Trains each model on generated recordings (three labels, 10 s windows of real cached features,
-SpecAugment on, no augmented copies) and reports the median over epochs of training windows per
-second (forward, backward and optimiser step, batch 32, data read from the feature cache).
+SpecAugment on, no augmented copies), in float32 and under bfloat16 autocast, in one process, and
+reports the median over epochs of training windows per second (forward, backward and optimiser
+step, batch 32, data read from the feature cache) and the ratio of the two. `--precision auto`
+picks bf16 for the models whose ratio is above 1 on CPUs with native bfloat16.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pathlib import Path
 import torch
 
 from classicfy.augment import AugmentConfig
+from classicfy.models import MODELS
 from classicfy.run import RunConfig, train_run
 from classicfy.synthetic import write_tone_dataset
-from classicfy.train import TrainConfig
+from classicfy.train import TrainConfig, uses_bf16
 
 
 def main() -> None:
@@ -33,21 +36,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         write_tone_dataset(data, works_per_label=6, recordings_per_work=2, seconds=60.0)
-        config = RunConfig(
-            data=str(data),
-            models=models,
-            train=TrainConfig(epochs=args.epochs, patience=args.epochs),
-            augment=AugmentConfig(copies=0),
-        )
-        result = train_run(config, Path(tmp) / "run", Path(tmp) / "cache", jobs=2, progress=False)
-    figures = {
-        name: statistics.median(row["windows_per_s"] for row in state.history) for name, state in result.states.items()
-    }
+        figures: dict[str, dict[str, float]] = {}
+        for precision in ("fp32", "bf16"):
+            config = RunConfig(
+                data=str(data),
+                models=models,
+                train=TrainConfig(epochs=args.epochs, patience=args.epochs, precision=precision),
+                augment=AugmentConfig(copies=0),
+            )
+            result = train_run(config, Path(tmp) / precision, Path(tmp) / "cache", jobs=2, progress=False)
+            for name, state in result.states.items():
+                figures.setdefault(name, {})[precision] = statistics.median(
+                    row["windows_per_s"] for row in state.history
+                )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"threads": torch.get_num_threads(), "windows_per_s": figures}, indent=2))
-    print(f"| model | training windows/s (10 s windows, {torch.get_num_threads()} threads) |\n|---|---|")
+    print(
+        f"| model | fp32 windows/s | bf16 windows/s | bf16 / fp32 | auto picks |  ({torch.get_num_threads()} threads)"
+    )
+    print("|---|---|---|---|---|")
     for name, value in figures.items():
-        print(f"| {name} | {value:.0f} |")
+        ratio = value["bf16"] / value["fp32"]
+        chosen = "bf16" if uses_bf16("auto", MODELS[name]) else "fp32"
+        print(f"| {name} | {value['fp32']:.0f} | {value['bf16']:.0f} | {ratio:.2f} | {chosen} |")
 
 
 if __name__ == "__main__":

@@ -40,9 +40,12 @@ def test_copies_are_reproducible_and_each_copy_is_different(augmenter):
 def test_augmented_copies_are_cached_per_recording_in_order(tmp_path):
     features = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
     paths = [write(tmp_path / f"{i}.flac", sine(4.0, 220.0 * (i + 1))) for i in range(2)]
-    items = [(p, content_hash(p)) for p in paths]
+    items = [(p, content_hash(p), copies) for p, copies in zip(paths, (2, 1), strict=True)]
     keys = augment_dataset(items, (features,), CONFIG, tmp_path / "cache", jobs=1, progress=False)
-    assert keys == [{features: [copy_key(d, 0, CONFIG), copy_key(d, 1, CONFIG)]} for _, d in items]
+    assert keys == [
+        {features: [copy_key(items[0][1], 0, CONFIG), copy_key(items[0][1], 1, CONFIG)]},
+        {features: [copy_key(items[1][1], 0, CONFIG)]},
+    ]
     cached = FeatureCache(tmp_path / "cache", features).get(keys[1][features][0])
     assert cached.n_windows >= 1 and cached.features.mel.shape[1] == features.n_mels
 
@@ -60,13 +63,23 @@ def test_one_augmentation_serves_every_feature_config(tmp_path, monkeypatch):
 
     monkeypatch.setattr(DataAugmenter, "augment", counted)
     digest = content_hash(path)
-    keys = augment_dataset([(path, digest)], (low, high), CONFIG, tmp_path / "cache", jobs=1, progress=False)
+    keys = augment_dataset([(path, digest, 2)], (low, high), CONFIG, tmp_path / "cache", jobs=1, progress=False)
     both = [copy_key(digest, 0, CONFIG), copy_key(digest, 1, CONFIG)]
     assert keys == [{low: both, high: both}]
     assert rates == [high.audio.sample_rate] * 2  # once per copy, at the higher rate, resampled for the other
     for key in both:  # the same stretched copy under both configs
         durations = [FeatureCache(tmp_path / "cache", c).get(key).duration_s for c in (low, high)]
         assert abs(durations[0] - durations[1]) < 1e-3
+
+
+def test_fill_to_gives_small_classes_more_copies_up_to_the_cap():
+    fill = AugmentConfig(copies=1, fill_to=600, max_copies=4)
+    counts = {"bach": 93, "mozart": 173, "monteverdi": 478, "beethoven": 1578}
+    assert fill.copies_per_label(counts) == {"bach": 4, "mozart": 3, "monteverdi": 1, "beethoven": 1}
+    assert AugmentConfig(copies=1).copies_per_label(counts) == dict.fromkeys(counts, 1)
+    assert AugmentConfig(copies=0, fill_to=600).copies_per_label(counts) == dict.fromkeys(counts, 0)  # off is off
+    # How many copies are made never changes what a copy is, so runs share cached copies.
+    assert fill.key() == AugmentConfig(copies=2).key() != AugmentConfig(max_semitones=6.0).key()
 
 
 def test_spec_augment_masks_bands_and_spans_but_keeps_the_shape():

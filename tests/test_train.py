@@ -278,3 +278,14 @@ def test_a_csv_split_without_test_side_trains_and_skips_evaluation(data, tmp_pat
             "--window", "2", "--augment-copies", "0", "--cache", str(tmp_path / "c"), "--no-progress"]  # fmt: skip
     assert main(args) == 0
     assert "report:" not in capsys.readouterr().out
+
+
+def test_augment_fill_gives_each_recording_of_a_small_class_more_copies(data, tmp_path, caplog):
+    caplog.set_level("INFO", logger="classicfy")
+    run = tmp_path / "r"
+    args = ["train", str(data), "--out", str(run), "--models", "gru", "--epochs", "1", "--augment-fill", "30",
+            "--cache", str(tmp_path / "cache"), "--no-progress", "--window", "2", "--hop", "2"]  # fmt: skip
+    assert main(args) == 0
+    # Each class trains on 4 recordings of three 2 s windows: two copies each make 36 windows, past 30.
+    assert "augmented copies per recording: high 2, low 2, mid 2" in caplog.text
+    assert RunConfig.from_toml((run / "config.toml").read_text()).augment.fill_to == 30

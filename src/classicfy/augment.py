@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,9 +25,15 @@ from classicfy.audio import AUDIO_EXTENSIONS, decode, resample
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Ranges of the waveform transforms; each is applied with probability `p`."""
+    """How many copies, and the ranges of the waveform transforms; each is applied with probability `p`.
+
+    With `fill_to`, the recordings of a class with fewer windows than that get more copies (up to
+    `max_copies`), so a small class is oversampled with new versions of its music, not repeats.
+    """
 
     copies: int = 1
+    fill_to: int | None = None
+    max_copies: int = 4
     max_semitones: float = 2.0
     min_rate: float = 0.9
     max_rate: float = 1.1
@@ -39,11 +46,25 @@ class AugmentConfig:
     def __post_init__(self) -> None:
         if self.copies < 0:
             raise ValueError(f"copies must be 0 or more, got {self.copies}")
+        if self.max_copies < self.copies:
+            raise ValueError(f"max_copies must be at least copies ({self.copies}), got {self.max_copies}")
         if not 0 < self.min_rate <= self.max_rate:
             raise ValueError(f"need 0 < min_rate <= max_rate, got {self.min_rate}, {self.max_rate}")
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """A hash of what shapes a copy (ranges, background, seed), not of how many copies are made."""
+        shaping = {k: v for k, v in asdict(self).items() if k not in ("copies", "fill_to", "max_copies")}
+        return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:12]
+
+    def copies_per_label(self, windows_per_label: dict[str, int]) -> dict[str, int]:
+        """Copies of each recording of a label: `copies`, or with `fill_to` enough for the label to
+        hold that many windows (originals and copies together), at most `max_copies`."""
+        if not self.copies or self.fill_to is None:
+            return dict.fromkeys(windows_per_label, self.copies)
+        return {
+            label: min(self.max_copies, max(self.copies, math.ceil(self.fill_to / max(n, 1)) - 1))
+            for label, n in windows_per_label.items()
+        }
 
 
 def copy_key(content_hash: str, copy: int, config: AugmentConfig) -> str:

@@ -205,6 +205,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 ),
                 augment=AugmentConfig(
                     copies=args.augment_copies,
+                    fill_to=args.augment_fill,
                     max_semitones=args.pitch_shift,
                     seed=args.seed,
                     background=str(args.background) if args.background else None,
@@ -435,7 +436,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 max_windows_per_class=recipe["max_windows_per_class"],
                 seed=0,
             ),
-            augment=AugmentConfig(copies=1, max_semitones=DEMO_PITCH_SHIFT),
+            # The small classes (Bach, Josquin, Mozart) get up to four copies, to hold twice an epoch's draw.
+            augment=AugmentConfig(
+                copies=1, max_semitones=DEMO_PITCH_SHIFT, fill_to=2 * recipe["max_windows_per_class"]
+            ),
         )
     except ValueError as error:
         raise ClassicfyError(str(error)) from None
@@ -571,6 +575,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="K",
         help="augmented copies of each training recording (default: %(default)s)",
+    )
+    train.add_argument(
+        "--augment-fill",
+        type=_positive_int,
+        metavar="N",
+        help="give the recordings of a class with fewer than N windows more copies (up to 4 each), so small "
+        "classes are oversampled with new versions of their music rather than repeats (default: off)",
     )
     train.add_argument(
         "--pitch-shift",

@@ -228,21 +228,22 @@ def augment_copy(
 
 
 def augment_dataset(
-    recordings: list[tuple[Path, str]],
+    recordings: list[tuple[Path, str, int]],
     configs: tuple[AnyFeatureConfig, ...],
     augment: AugmentConfig,
     cache_root: Path,
     jobs: int,
     progress: bool = True,
 ) -> list[dict[AnyFeatureConfig, list[str]]]:
-    """Per (path, content hash), in order: each feature config's cache keys of its usable copies."""
+    """Per (path, content hash, number of copies), in order: each feature config's cache keys of its
+    usable copies."""
     tasks = [
         (path, digest, copy, configs, augment, cache_root)
-        for path, digest in recordings
-        for copy in range(augment.copies)
+        for path, digest, copies in recordings
+        for copy in range(copies)
     ]
-    keys = map_in_pool(augment_copy, tasks, jobs, "augmenting", progress)
-    per_recording = [keys[i * augment.copies : (i + 1) * augment.copies] for i in range(len(recordings))]
+    keys = iter(map_in_pool(augment_copy, tasks, jobs, "augmenting", progress))
+    per_recording = [[next(keys) for _ in range(copies)] for _, _, copies in recordings]
     return [
         {config: [k[c] for k in copies if k[c] is not None] for c, config in enumerate(configs)}
         for copies in per_recording

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import logging
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -203,9 +204,19 @@ def train_run(
     digest = {path: status.content_hash for path, status in report.statuses.items()}
     augmented = [{} for _ in train]
     if config.augment.copies:
-        configs = tuple(dict.fromkeys(feature_configs.values()))
+        windows_per_label = Counter()
+        for recording in train:
+            windows_per_label[recording.label] += report.statuses[recording.path].n_windows
+        copies = config.augment.copies_per_label(windows_per_label)
+        if config.augment.fill_to is not None:
+            log.info("augmented copies per recording: %s", ", ".join(f"{k} {v}" for k, v in sorted(copies.items())))
         augmented = augment_dataset(
-            [(r.path, digest[r.path]) for r in train], configs, config.augment, cache_root, jobs, progress
+            [(r.path, digest[r.path], copies[r.label]) for r in train],
+            tuple(dict.fromkeys(feature_configs.values())),
+            config.augment,
+            cache_root,
+            jobs,
+            progress,
         )
     sets = {
         kind: _window_sets(kind, feature_config, recordings, digest, index, augmented, cache_root)
