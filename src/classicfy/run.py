@@ -198,26 +198,11 @@ def train_run(
         musicnn_config = MusicnnFeatureConfig(audio=replace(config.features.audio, sample_rate=MUSICNN_SAMPLE_RATE))
         feature_configs["musicnn"] = musicnn_config
         extract_dataset(list(recordings), musicnn_config, cache_root, jobs, progress)
-    # One augmentation of each training recording serves every feature config: the transforms, not
-    # the features, are the costly part.
     train = [r for r in recordings if r.split == "train"]
     digest = {path: status.content_hash for path, status in report.statuses.items()}
-    augmented = [{} for _ in train]
-    if config.augment.copies:
-        windows_per_label = Counter()
-        for recording in train:
-            windows_per_label[recording.label] += report.statuses[recording.path].n_windows
-        copies = config.augment.copies_per_label(windows_per_label)
-        if config.augment.fill_to is not None:
-            log.info("augmented copies per recording: %s", ", ".join(f"{k} {v}" for k, v in sorted(copies.items())))
-        augmented = augment_dataset(
-            [(r.path, digest[r.path], copies[r.label]) for r in train],
-            tuple(dict.fromkeys(feature_configs.values())),
-            config.augment,
-            cache_root,
-            jobs,
-            progress,
-        )
+    augmented = _augment_training(
+        train, report, digest, tuple(feature_configs.values()), config, cache_root, jobs, progress
+    )
     sets = {
         kind: _window_sets(kind, feature_config, recordings, digest, index, augmented, cache_root)
         for kind, feature_config in feature_configs.items()
@@ -278,6 +263,39 @@ def _check_input_fits(name: str, model, input_shape: tuple[int, ...]) -> None:
         raise RunError(
             f"{name} cannot take inputs of shape {tuple(input_shape)}: use longer windows (--window) ({error})"
         ) from None
+
+
+def _augment_training(
+    train: list[Recording],
+    report: ExtractionReport,
+    digest: dict[Path, str],
+    feature_configs: tuple[FeatureConfig | MusicnnFeatureConfig, ...],
+    config: RunConfig,
+    cache_root: Path,
+    jobs: int,
+    progress: bool,
+) -> list[dict]:
+    """Each training recording's augmented copies, as cache keys per feature config.
+
+    One augmentation of a recording serves every feature config: the transforms, not the features,
+    are the costly part. With `fill_to`, the recordings of small classes get more copies.
+    """
+    if not config.augment.copies:
+        return [{} for _ in train]
+    windows_per_label = Counter()
+    for recording in train:
+        windows_per_label[recording.label] += report.statuses[recording.path].n_windows
+    copies = config.augment.copies_per_label(windows_per_label)
+    if config.augment.fill_to is not None:
+        log.info("augmented copies per recording: %s", ", ".join(f"{k} {v}" for k, v in sorted(copies.items())))
+    return augment_dataset(
+        [(r.path, digest[r.path], copies[r.label]) for r in train],
+        tuple(dict.fromkeys(feature_configs)),
+        config.augment,
+        cache_root,
+        jobs,
+        progress,
+    )
 
 
 def _window_sets(

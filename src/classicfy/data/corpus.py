@@ -494,7 +494,7 @@ def resolve_dataset(source: str, cache_root: Path, jobs: int = 2, progress: bool
     options = quick_options() if quick else composer_options() if source == "builtin:composers" else BuildOptions()
     out = cache_root / "corpus" / f"{options.timbre}-{'quick' if quick else options.max_pieces_per_composer}"
     if not _covers(out, options) or not (out / manifest).exists():
-        how_long = "about a minute" if quick else "once; about 7 minutes on 2 cores"
+        how_long = "about a minute" if quick else "once; about 4 minutes on 2 cores"
         log.info("building the built-in corpus in %s (%s)", out, how_long)
         build_corpus(out, options, jobs=jobs, progress=progress)
     return out / manifest
