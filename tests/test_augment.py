@@ -78,6 +78,7 @@ def test_fill_to_gives_small_classes_more_copies_up_to_the_cap():
     assert fill.copies_per_label(counts) == {"bach": 4, "mozart": 3, "monteverdi": 1, "beethoven": 1}
     assert AugmentConfig(copies=1).copies_per_label(counts) == dict.fromkeys(counts, 1)
     assert AugmentConfig(copies=0, fill_to=600).copies_per_label(counts) == dict.fromkeys(counts, 0)  # off is off
+    assert AugmentConfig(copies=6, fill_to=600).copies_per_label(counts)["beethoven"] == 6  # never fewer than asked
     # How many copies are made never changes what a copy is, so runs share cached copies.
     assert fill.key() == AugmentConfig(copies=2).key() != AugmentConfig(max_semitones=6.0).key()
 

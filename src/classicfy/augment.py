@@ -33,7 +33,7 @@ class AugmentConfig:
 
     copies: int = 1
     fill_to: int | None = None
-    max_copies: int = 4
+    max_copies: int = 4  # the most `fill_to` gives a recording; never fewer than `copies`
     max_semitones: float = 2.0
     min_rate: float = 0.9
     max_rate: float = 1.1
@@ -46,8 +46,6 @@ class AugmentConfig:
     def __post_init__(self) -> None:
         if self.copies < 0:
             raise ValueError(f"copies must be 0 or more, got {self.copies}")
-        if self.max_copies < self.copies:
-            raise ValueError(f"max_copies must be at least copies ({self.copies}), got {self.max_copies}")
         if not 0 < self.min_rate <= self.max_rate:
             raise ValueError(f"need 0 < min_rate <= max_rate, got {self.min_rate}, {self.max_rate}")
 
@@ -61,8 +59,9 @@ class AugmentConfig:
         hold that many windows (originals and copies together), at most `max_copies`."""
         if not self.copies or self.fill_to is None:
             return dict.fromkeys(windows_per_label, self.copies)
+        most = max(self.copies, self.max_copies)
         return {
-            label: min(self.max_copies, max(self.copies, math.ceil(self.fill_to / max(n, 1)) - 1))
+            label: min(most, max(self.copies, math.ceil(self.fill_to / max(n, 1)) - 1))
             for label, n in windows_per_label.items()
         }
 
