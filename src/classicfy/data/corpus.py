@@ -446,8 +446,8 @@ QUICK_MAX_SCORE_KB = 64  # Beethoven's quartets (up to 360 kB, one to two minute
 def composer_options() -> BuildOptions:
     """`builtin:composers`: the default build, of the composers that have enough works to be a label.
 
-    The others (a sixth of the build's time) only serve `builtin:eras`, which renders them into
-    the same folder when it is first asked for.
+    The others only serve `builtin:eras`, which renders them into the same folder when it is first
+    asked for (the labelled composers alone took 4 min 14 s, the whole build 8 min 23 s).
     """
     every = BuildOptions()
     return replace(every, composers=labelled_composers(list_pieces(every)))
