@@ -204,7 +204,9 @@ def train_run(
         train, report, digest, tuple(feature_configs.values()), config, cache_root, jobs, progress
     )
     sets = {
-        kind: _window_sets(kind, feature_config, recordings, digest, index, augmented, cache_root)
+        kind: _window_sets(
+            kind, feature_config, list(zip(train, augmented, strict=True)), recordings, digest, index, cache_root
+        )
         for kind, feature_config in feature_configs.items()
     }
 
@@ -301,17 +303,17 @@ def _augment_training(
 def _window_sets(
     kind: str,
     feature_config: FeatureConfig | MusicnnFeatureConfig,
+    training: list[tuple[Recording, dict]],
     recordings: list[Recording],
     digest: dict[Path, str],
     index: dict[str, int],
-    augmented: list[dict],
     cache_root: Path,
 ) -> tuple[WindowSet, WindowSet]:
-    """Training windows (originals and their augmented copies) and validation windows of one input kind."""
+    """Training windows (each training recording's originals and augmented copies) and validation
+    windows of one input kind."""
     cache = FeatureCache(cache_root, feature_config)
-    train = [r for r in recordings if r.split == "train"]
     train_entries, train_labels = [], []
-    for recording, copies in zip(train, augmented, strict=True):
+    for recording, copies in training:
         for key in [digest[recording.path], *copies.get(feature_config, ())]:
             entry = cache.get(key, verify=False)
             if entry is not None:  # None: unusable under this feature config (e.g. too quiet at 16 kHz)
