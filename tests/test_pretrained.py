@@ -66,10 +66,42 @@ def test_the_backbone_keeps_its_batch_norm_statistics_in_training_mode():
     assert model.head.training and not model.backbone.training
 
 
-def test_a_window_is_the_mean_of_its_patches():
-    model = VGGPretrained((3, 187, 96), 2).eval()
+@pytest.mark.parametrize("features", ["layers", "last"])
+def test_a_window_is_the_mean_of_its_patches(features):
+    model = VGGPretrained((3, 187, 96), 2, PretrainedConfig(features=features)).eval()
+    patch_features = model.backbone.layer_features if features == "layers" else model.backbone.embed
     patches = torch.randn(2, 3, 187, 96)
     with torch.no_grad():
-        expected = torch.stack([model.backbone.embed(p).mean(dim=0) for p in patches])
+        expected = torch.stack([patch_features(p).mean(dim=0) for p in patches])
         torch.testing.assert_close(model.embed(patches), expected)
         torch.testing.assert_close(model(patches), model(model.embed(patches)))
+    assert model.head[0].num_features == {"layers": 1280, "last": 256}[features]
+
+
+def test_the_vgg_layer_features_are_the_mean_and_max_of_every_block():
+    backbone = load_pretrained("vgg-mtt")
+    activations = []
+    hooks = [bn.register_forward_hook(lambda _m, _i, out: activations.append(out)) for bn in backbone.bns]
+    patches = torch.randn(3, 187, 96)
+    with torch.no_grad():
+        features = backbone.layer_features(patches)
+    for hook in hooks:
+        hook.remove()
+    expected = torch.cat([torch.cat([a.mean(dim=(2, 3)), a.amax(dim=(2, 3))], dim=1) for a in activations], dim=1)
+    assert len(activations) == 5 and features.shape == (3, backbone.layer_features_size) == (3, 1280)
+    torch.testing.assert_close(features, expected)
+
+
+def test_musicnn_layer_features_feed_its_own_back_end():
+    backbone = load_pretrained("musicnn-mtt")
+    patches = torch.randn(2, 187, 96)
+    with torch.no_grad():
+        features = backbone.layer_features(patches)
+        assert features.shape == (2, backbone.layer_features_size)
+        back_end = backbone.dense_bn(torch.relu(backbone.dense(backbone.backend_bn(features))))
+        torch.testing.assert_close(backbone.embed(patches), back_end)
+
+
+def test_an_unknown_embedding_choice_is_refused():
+    with pytest.raises(ValueError, match="features must be"):
+        PretrainedConfig(features="middle")

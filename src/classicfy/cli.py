@@ -414,33 +414,39 @@ DEMO_RECIPES = {
 # works (in the demo's split Mozart trains on D, G and C major and is tested on K. 458 in B flat,
 # next to the F and E flat of Beethoven's training quartets).
 DEMO_PITCH_SHIFT = 6.0
+DEMO_MODELS = ("cnn", "gru", "vgg", "vgg-pretrained")
+
+
+def demo_config(quick: bool = False, models: tuple[str, ...] | None = None, epochs: int | None = None):
+    """The demo's run configuration (also what `bench/crossval.py` cross-validates)."""
+    from classicfy.augment import AugmentConfig
+    from classicfy.run import RunConfig
+    from classicfy.train import TrainConfig
+
+    recipe = DEMO_RECIPES["quick" if quick else "full"]
+    return RunConfig(
+        data=recipe["data"],
+        models=models or DEMO_MODELS,
+        train=TrainConfig(
+            epochs=epochs or recipe["epochs"],
+            patience=recipe["patience"],
+            max_windows_per_class=recipe["max_windows_per_class"],
+            seed=0,
+        ),
+        # The small classes (Bach, Josquin, Mozart) get up to four copies, to hold twice an epoch's draw.
+        augment=AugmentConfig(copies=1, max_semitones=DEMO_PITCH_SHIFT, fill_to=2 * recipe["max_windows_per_class"]),
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the built-in corpus: build it (once), train, evaluate and report."""
-    from classicfy.augment import AugmentConfig
     from classicfy.evaluation import evaluate_run
-    from classicfy.run import RunConfig, load_run_config, train_run
-    from classicfy.train import TrainConfig
+    from classicfy.run import load_run_config, train_run
 
-    recipe = DEMO_RECIPES["quick" if args.quick else "full"]
     cache_root = _cache_root(args)
     progress = not args.no_progress
     try:
-        config = RunConfig(
-            data=recipe["data"],
-            models=_split_names(args.models),
-            train=TrainConfig(
-                epochs=args.epochs or recipe["epochs"],
-                patience=recipe["patience"],
-                max_windows_per_class=recipe["max_windows_per_class"],
-                seed=0,
-            ),
-            # The small classes (Bach, Josquin, Mozart) get up to four copies, to hold twice an epoch's draw.
-            augment=AugmentConfig(
-                copies=1, max_semitones=DEMO_PITCH_SHIFT, fill_to=2 * recipe["max_windows_per_class"]
-            ),
-        )
+        config = demo_config(args.quick, _split_names(args.models), args.epochs)
     except ValueError as error:
         raise ClassicfyError(str(error)) from None
     resume = (args.out / "config.toml").exists()
@@ -689,8 +695,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the main job on the built-in classical corpus",
         description="Build the built-in corpus (music21 scores rendered to audio on piano, labelled by composer) "
         "on first use, then train the CNN, GRU, VGG and pretrained-VGG models on it (classes oversampled to 300 "
-        "windows per composer per epoch, one augmented copy of each training recording), evaluate them, their "
-        "ensemble and a baseline on the held-out works, print the summary and write RUN/report.html.",
+        "windows per composer per epoch; training recordings augmented with pitch shifts of up to 6 semitones, "
+        "1-4 copies each so that small classes fill two epochs' draws), evaluate them, their ensemble and a "
+        "baseline on the held-out works, print the summary and write RUN/report.html.",
     )
     demo.add_argument(
         "--out",
@@ -700,7 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run folder (default: %(default)s; an existing demo run is continued)",
     )
     demo.add_argument(
-        "--models", default="cnn,gru,vgg,vgg-pretrained", metavar="A,B", help="models to train (default: %(default)s)"
+        "--models", default=",".join(DEMO_MODELS), metavar="A,B", help="models to train (default: %(default)s)"
     )
     demo.add_argument("--epochs", type=_positive_int, help="most epochs per model (default: 15, or 8 with --quick)")
     demo.add_argument(

@@ -82,6 +82,7 @@ class MusicnnVGG(nn.Module):
     """musicnn's VGG-like tagger: five 3x3 conv blocks (128 filters) over a (187, 96) patch."""
 
     embedding_size = 256
+    layer_features_size = 5 * 2 * 128
 
     def __init__(self, n_tags: int = 50, filters: int = 128) -> None:
         super().__init__()
@@ -99,6 +100,18 @@ class MusicnnVGG(nn.Module):
         for conv, bn, pool in zip(self.convs, self.bns, self.pools, strict=True):
             x = pool(bn(F.relu(conv(x))))
         return x.permute(0, 2, 3, 1).flatten(1)
+
+    def layer_features(self, patches: torch.Tensor) -> torch.Tensor:
+        """(batch, 187, 96) patches to the mean and max over frequency and time of every block's
+        activations (1280 features): lower blocks keep the pitch and texture detail that the tagger's
+        last layer pools away (Choi et al. 2017, "Transfer learning for music classification")."""
+        x = self.input_bn(patches[:, None])
+        pooled = []
+        for conv, bn, pool in zip(self.convs, self.bns, self.pools, strict=True):
+            x = bn(F.relu(conv(x)))
+            pooled += [x.mean(dim=(2, 3)), x.amax(dim=(2, 3))]
+            x = pool(x)
+        return torch.cat(pooled, dim=1)
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         return self.dense(self.embed(patches))
@@ -128,7 +141,7 @@ class Musicnn(nn.Module):
         front = 2 * timbral_filters + 3 * temporal_filters
         self.midend = nn.ModuleList(nn.Conv1d(front if i == 0 else midend, midend, 7, padding=3) for i in range(3))
         self.midend_bns = nn.ModuleList(_bn(midend, dims=1) for _ in range(3))
-        pooled = 2 * (front + 3 * midend)
+        pooled = self.layer_features_size = 2 * (front + 3 * midend)
         self.backend_bn = _bn(pooled, dims=1)
         self.dense = nn.Linear(pooled, backend)
         self.dense_bn = _bn(backend, dims=1)
@@ -136,6 +149,11 @@ class Musicnn(nn.Module):
 
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
         """(batch, frames, 96) log-mel patches to the 200 penultimate features."""
+        return self.dense_bn(F.relu(self.dense(self.backend_bn(self.layer_features(patches)))))
+
+    def layer_features(self, patches: torch.Tensor) -> torch.Tensor:
+        """(batch, frames, 96) patches to the max and mean over time of the front-end and every
+        mid-end layer: musicnn's own multi-level features, before its back-end."""
         x = self.input_bn(patches[:, None])
         front = []
         for conv, bn in zip(self.timbral, self.timbral_bns, strict=True):
@@ -148,8 +166,7 @@ class Musicnn(nn.Module):
             out = bn(F.relu(conv(features[-1])))
             features.append(out if i == 0 else out + features[-1])
         stacked = torch.cat(features, dim=1)
-        pooled = torch.stack([stacked.amax(dim=2), stacked.mean(dim=2)], dim=2).flatten(1)  # interleaved
-        return self.dense_bn(F.relu(self.dense(self.backend_bn(pooled))))
+        return torch.stack([stacked.amax(dim=2), stacked.mean(dim=2)], dim=2).flatten(1)  # interleaved
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         return self.output(self.embed(patches))

@@ -1,7 +1,10 @@
 """Transfer learning: a pretrained musicnn network as the backbone of a new classifier.
 
 The backbone (`vgg-mtt` or `musicnn-mtt`) takes musicnn's own 16 kHz input, cut into its 3 s
-patches; a window's embedding is the mean over its patches, and a small new head classifies it.
+patches; a window's embedding is the mean over its patches, and a small new head classifies it. The
+embedding pools every layer of the backbone (`features="layers"`, the default), not only the tagger's
+penultimate output (`"last"`): on the built-in corpus's validation works that raised a linear
+classifier's window macro-F1 from 0.56 to 0.65.
 Frozen (the default), the backbone is a fixed feature extractor: the training loop feeds the head
 embeddings computed once. With `finetune`, the backbone trains too, at a tenth of the learning
 rate; its batch-norm statistics stay those of the pretraining either way.
@@ -26,6 +29,11 @@ class PretrainedConfig:
     dropout: float = 0.3
     finetune: bool = False
     backbone_lr_scale: float = 0.1
+    features: str = "layers"  # "layers": pooled activations of every layer; "last": the penultimate output
+
+    def __post_init__(self) -> None:
+        if self.features not in ("layers", "last"):
+            raise ValueError(f"features must be 'layers' or 'last', got {self.features!r}")
 
 
 class PretrainedClassifier(nn.Module):
@@ -40,8 +48,10 @@ class PretrainedClassifier(nn.Module):
         self.config = config = config or PretrainedConfig(backbone=self.default_backbone)
         self.backbone = load_pretrained(config.backbone)
         self.backbone.requires_grad_(config.finetune)
-        size = self.backbone.embedding_size
+        layers = config.features == "layers"
+        size = self.backbone.layer_features_size if layers else self.backbone.embedding_size
         self.head = nn.Sequential(
+            nn.BatchNorm1d(size),  # the spreads of the layers' features differ up to 40-fold
             nn.Linear(size, config.hidden),
             nn.ReLU(inplace=True),
             nn.Dropout(config.dropout),
@@ -54,7 +64,9 @@ class PretrainedClassifier(nn.Module):
 
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
         batch, n_patches = patches.shape[:2]
-        return self.backbone.embed(patches.flatten(0, 1)).view(batch, n_patches, -1).mean(dim=1)
+        flat = patches.flatten(0, 1)
+        features = self.backbone.layer_features(flat) if self.config.features == "layers" else self.backbone.embed(flat)
+        return features.view(batch, n_patches, -1).mean(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(x if x.dim() == 2 else self.embed(x))
