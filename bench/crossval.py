@@ -26,16 +26,16 @@ from classicfy import atomic
 from classicfy.cache import default_cache_dir
 from classicfy.cli import demo_config
 from classicfy.data.corpus import resolve_dataset
-from classicfy.data.manifest import list_dataset, split_by_group
+from classicfy.data.manifest import Recording, list_dataset, split_by_group
 from classicfy.evaluation import evaluate_run
 from classicfy.run import RunConfig, train_run, write_split
 
 LEVELS = ("segment", "recording")
 
 
-def fold_splits(config: RunConfig, folds: int, cache_root: Path, jobs: int) -> list[list]:
+def fold_splits(config: RunConfig, folds: int, cache_root: Path, jobs: int, progress: bool) -> list[list[Recording]]:
     """Each fold's recordings with train/val/test sides: the fold's works are the test side."""
-    recordings = list_dataset(resolve_dataset(config.data, cache_root, jobs, progress=True))
+    recordings = list_dataset(resolve_dataset(config.data, cache_root, jobs, progress))
     labels = [r.label for r in recordings]
     groups = [r.group for r in recordings]
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=config.train.seed)
@@ -63,25 +63,26 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the quick demo's recipe and corpus (minutes)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "crossval")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = parser.parse_args()
     config = demo_config(args.quick)
     cache_root = default_cache_dir()
     metrics = []
-    for fold, recordings in enumerate(fold_splits(config, args.folds, cache_root, args.jobs)):
+    for fold, recordings in enumerate(fold_splits(config, args.folds, cache_root, args.jobs, not args.no_progress)):
         run_dir = args.out / f"fold-{fold + 1}"
         if not (run_dir / "metrics.json").exists():
             run_dir.mkdir(parents=True, exist_ok=True)
             if not (run_dir / "config.toml").exists():
                 write_split(run_dir / "split.csv", recordings)
                 atomic.write_text(run_dir / "config.toml", config.to_toml())
-            train_run(config, run_dir, cache_root, args.jobs, resume=True)
-            evaluate_run(run_dir, cache_root, args.jobs)
+            train_run(config, run_dir, cache_root, args.jobs, resume=True, progress=not args.no_progress)
+            evaluate_run(run_dir, cache_root, args.jobs, progress=not args.no_progress)
         metrics.append(json.loads((run_dir / "metrics.json").read_text())["models"])
 
     names = list(metrics[0])
     summary = {"folds": args.folds, "recipe": "quick" if args.quick else "full", "models": {}}
-    print(f"{args.folds}-fold grouped cross-validation, macro-F1 pooled over folds (mean ± sd of folds)")
-    print(f"  {'model':<16}{'window':>22}{'recording':>22}")
+    print(f"| model ({args.folds} folds, {summary['recipe']} recipe) | window macro-F1 | recording macro-F1 |")
+    print("|---|---:|---:|")
     for name in names:
         row = {}
         for level in LEVELS:
@@ -94,9 +95,9 @@ def main() -> None:
             f" ± {statistics.stdev(row[level]['folds']):.3f})"
             for level in LEVELS
         ]
-        print(f"  {name:<16}{cells[0]:>22}{cells[1]:>22}")
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
+    print("\nPooled over the folds' confusion matrices; in brackets the mean ± standard deviation of the folds.")
     atomic.write_text(args.out / "summary.json", json.dumps(summary, indent=2))
-    print(f"summary: {args.out / 'summary.json'}")
 
 
 if __name__ == "__main__":

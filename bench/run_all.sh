@@ -2,6 +2,7 @@
 # Run every benchmark, one after another (they share the cores), and write docs/benchmarks.md:
 # the machine first, then each script's command and the Markdown table it prints.
 # Usage: bench/run_all.sh [--quick]   (--quick: smaller inputs and fewer repeats, for a smoke check)
+# The full run takes about 80 minutes, most of it the demo recipe's 4-fold cross-validation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,7 @@ if [[ "${1:-}" == "--quick" ]]; then
         "python bench/train.py --epochs 1"
         "python bench/tag.py --minutes 1 --repeats 1"
         "python bench/predict.py --minutes 2 --repeats 1"
+        "python bench/crossval.py --quick --folds 2 --no-progress"
     )
 else
     commands=(
@@ -20,6 +22,7 @@ else
         "python bench/train.py"
         "python bench/tag.py"
         "python bench/predict.py"
+        "python bench/crossval.py --no-progress"
     )
 fi
 
