@@ -10,8 +10,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from classicfy.errors import ClassicfyError
+
+if TYPE_CHECKING:
+    from classicfy.run import RunConfig
 
 
 def _int_at_least(minimum: int):
@@ -417,7 +421,7 @@ DEMO_PITCH_SHIFT = 6.0
 DEMO_MODELS = ("cnn", "gru", "vgg", "vgg-pretrained")
 
 
-def demo_config(quick: bool = False, models: tuple[str, ...] | None = None, epochs: int | None = None):
+def demo_config(quick: bool = False, models: tuple[str, ...] | None = None, epochs: int | None = None) -> RunConfig:
     """The demo's run configuration (also what `bench/crossval.py` cross-validates)."""
     from classicfy.augment import AugmentConfig
     from classicfy.run import RunConfig
