@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict
 
 import pytest
 import torch
 
-from classicfy.checkpoint import load_tensors
+from classicfy.checkpoint import MODEL_FORMAT, load_tensors, save_tensors
 from classicfy.cli import main
+from classicfy.inference import load_model
 from classicfy.models.musicnn import load_pretrained
 from classicfy.models.pretrained import MusicnnPretrained, PretrainedConfig, VGGPretrained
 from classicfy.synthetic import write_tone_dataset
@@ -105,3 +107,19 @@ def test_musicnn_layer_features_feed_its_own_back_end():
 def test_an_unknown_embedding_choice_is_refused():
     with pytest.raises(ValueError, match="features must be"):
         PretrainedConfig(features="middle")
+
+
+def test_a_model_file_from_before_the_layer_features_still_loads(tmp_path):
+    """Its JSON has no `features` key: its head was trained on the tagger's last layer (256 features)."""
+    old = VGGPretrained((3, 187, 96), 2, PretrainedConfig(features="last")).eval()
+    (tmp_path / "models").mkdir()
+    save_tensors(tmp_path / "models" / "vgg-pretrained.safetensors", old.state_dict())
+    config = {k: v for k, v in asdict(old.config).items() if k != "features"}
+    description = {"format": MODEL_FORMAT, "family": "vgg-pretrained", "input_shape": [3, 187, 96]}
+    description |= {"labels": ["a", "b"], "config": config}
+    (tmp_path / "models" / "vgg-pretrained.json").write_text(json.dumps(description))
+    loaded = load_model(tmp_path, "vgg-pretrained").module
+    assert loaded.config.features == "last"
+    patches = torch.randn(2, 3, 187, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(patches), old(patches))

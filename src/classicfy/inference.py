@@ -78,7 +78,9 @@ def load_model(run_dir: Path, name: str) -> TrainedModel:
         )
     try:
         family = MODELS[description["family"]]
-        config = family.Config(**{k: _tuples(v) for k, v in description["config"].items()})
+        # Keys newer than the file take the value that files without them meant.
+        saved = getattr(family, "config_before_key", {}) | description["config"]
+        config = family.Config(**{k: _tuples(v) for k, v in saved.items()})
         module = family(tuple(description["input_shape"]), len(description["labels"]), config)
     except (KeyError, TypeError, ValueError) as error:
         raise RunError(f"{description_path} does not describe a model this classicfy can build: {error!r}") from None

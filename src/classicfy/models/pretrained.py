@@ -13,6 +13,7 @@ rate; its batch-norm statistics stay those of the pretraining either way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -41,6 +42,8 @@ class PretrainedClassifier(nn.Module):
 
     input_kind = "musicnn"
     Config = PretrainedConfig
+    # Model files written before `features` existed embedded the tagger's last layer.
+    config_before_key: ClassVar[dict[str, str]] = {"features": "last"}
     default_backbone = "vgg-mtt"
 
     def __init__(self, input_shape: tuple[int, ...], n_classes: int, config: PretrainedConfig | None = None) -> None:
