@@ -77,7 +77,7 @@ def test_a_window_is_the_mean_of_its_patches(features):
         expected = torch.stack([patch_features(p).mean(dim=0) for p in patches])
         torch.testing.assert_close(model.embed(patches), expected)
         torch.testing.assert_close(model(patches), model(model.embed(patches)))
-    assert model.head[0].num_features == {"layers": 1280, "last": 256}[features]
+    assert model.head[0].num_features == 1280 if features == "layers" else model.head[0].in_features == 256
 
 
 def test_the_vgg_layer_features_are_the_mean_and_max_of_every_block():
@@ -112,6 +112,8 @@ def test_an_unknown_embedding_choice_is_refused():
 def test_a_model_file_from_before_the_layer_features_still_loads(tmp_path):
     """Its JSON has no `features` key: its head was trained on the tagger's last layer (256 features)."""
     old = VGGPretrained((3, 187, 96), 2, PretrainedConfig(features="last")).eval()
+    head = {k for k in old.state_dict() if k.startswith("head.")}
+    assert head == {"head.0.weight", "head.0.bias", "head.3.weight", "head.3.bias"}  # the earlier release's layout
     (tmp_path / "models").mkdir()
     save_tensors(tmp_path / "models" / "vgg-pretrained.safetensors", old.state_dict())
     config = {k: v for k, v in asdict(old.config).items() if k != "features"}

@@ -53,8 +53,10 @@ class PretrainedClassifier(nn.Module):
         self.backbone.requires_grad_(config.finetune)
         layers = config.features == "layers"
         size = self.backbone.layer_features_size if layers else self.backbone.embedding_size
+        # The spreads of the layers' features differ up to 40-fold: batch norm evens them out.
+        normalize = [nn.BatchNorm1d(size)] if layers else []
         self.head = nn.Sequential(
-            nn.BatchNorm1d(size),  # the spreads of the layers' features differ up to 40-fold
+            *normalize,
             nn.Linear(size, config.hidden),
             nn.ReLU(inplace=True),
             nn.Dropout(config.dropout),
