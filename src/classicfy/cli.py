@@ -430,7 +430,7 @@ def demo_config(quick: bool = False, models: tuple[str, ...] | None = None, epoc
     recipe = DEMO_RECIPES["quick" if quick else "full"]
     return RunConfig(
         data=recipe["data"],
-        models=models or DEMO_MODELS,
+        models=DEMO_MODELS if models is None else models,  # an empty list is refused, not replaced
         train=TrainConfig(
             epochs=epochs or recipe["epochs"],
             patience=recipe["patience"],
