@@ -7,7 +7,7 @@ decide a class's F1. Here the works of each composer are dealt into `--folds` fo
 composer, grouped by work); each fold is the test side of a run trained exactly as `classicfy demo`
 trains, with a validation side drawn from the other folds. The summary pools the confusion matrices
 of all folds (each recording is scored once, by the run that never saw its work) and gives each
-model's macro-F1, per window and per recording, with the lowest and highest fold. About an hour on 2 cores
+model's macro-F1, per window and per recording, with the lowest and highest fold. About 75 minutes on 2 cores
 for 4 folds; finished folds are kept, so a killed run continues where it stopped.
 """
 

@@ -2,7 +2,7 @@
 # Run every benchmark, one after another (they share the cores), and write docs/benchmarks.md:
 # the machine first, then each script's command and the Markdown table it prints.
 # Usage: bench/run_all.sh [--quick]   (--quick: smaller inputs and fewer repeats, for a smoke check)
-# The full run takes about 80 minutes, most of it the demo recipe's 4-fold cross-validation.
+# The full run takes about 85 minutes, most of it the demo recipe's 4-fold cross-validation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
