@@ -48,8 +48,8 @@ def fold_splits(config: RunConfig, folds: int, cache_root: Path, jobs: int, prog
 
 
 def macro_f1(confusion: np.ndarray) -> float:
-    """Macro-F1 from a confusion matrix (rows true, columns predicted); a class never predicted nor
-    present counts 0, as scikit-learn's `zero_division=0`."""
+    """Macro-F1 from a confusion matrix (rows true, columns predicted), every label counted: pooled
+    over all folds, every composer has windows."""
     true_positives = np.diag(confusion).astype(float)
     denominators = confusion.sum(axis=0) + confusion.sum(axis=1)
     f1 = np.divide(2 * true_positives, denominators, out=np.zeros_like(true_positives), where=denominators > 0)
