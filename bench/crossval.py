@@ -38,9 +38,9 @@ def fold_splits(config: RunConfig, folds: int, cache_root: Path, jobs: int, prog
     labels = [r.label for r in recordings]
     groups = [r.group for r in recordings]
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=config.train.seed)
+    val_fraction = config.val_fraction / (1 - 1 / folds)  # the demo's share of all recordings
     splits = []
     for rest, held_out in splitter.split(np.zeros(len(recordings)), labels, groups):
-        val_fraction = config.val_fraction / (1 - 1 / folds)  # the demo's share of all recordings
         sides = split_by_group([recordings[i] for i in rest], val_fraction, 0.0, config.train.seed)
         test = [recordings[i] for i in held_out]
         splits.append(sides + [replace(r, split="test") for r in test])
