@@ -87,6 +87,11 @@ def test_invalid_window_is_a_usage_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_negative_weight_averaging_is_a_usage_error(tmp_path):
+    result = run_cli("train", str(tmp_path), "--ema", "-1")
+    assert result.returncode == 2 and "must be 0 or more" in result.stderr
+
+
 def test_default_cache_follows_the_environment(tone_dataset, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "envcache"))
     assert main(["features", str(tone_dataset), "--jobs", "1", "--window", "2", "--no-progress"]) == 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from classicfy.audio import AudioConfig
 from classicfy.augment import AugmentConfig
@@ -22,7 +23,8 @@ from classicfy.features import FeatureConfig
 from classicfy.models import MODELS
 from classicfy.run import RunConfig, train_run
 from classicfy.synthetic import write_tone_dataset
-from classicfy.train import TrainConfig, uses_bf16
+from classicfy.train import TrainConfig, Trainer, predict_logits, uses_bf16
+from classicfy.windows import EmbeddingSet
 
 FEATURES = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
 
@@ -99,6 +101,23 @@ def test_run_folder_holds_what_design_md_promises(data, tmp_path):
     assert "standardize.mean" in weights  # the model carries its input statistics
 
 
+def test_the_balancer_is_told_which_training_windows_are_augmented_copies(data, tmp_path, monkeypatch):
+    from classicfy import train
+
+    seen = {}
+    real_fit = train.DataBalancer.fit
+
+    def spy(self, labels, n_classes=None, augmented=None):
+        seen["labels"], seen["augmented"] = labels, augmented
+        return real_fit(self, labels, n_classes, augmented)
+
+    monkeypatch.setattr(train.DataBalancer, "fit", spy)
+    train_run(config_for(data, ("cnn",), epochs=1, copies=2), tmp_path / "run", tmp_path / "cache", 2, progress=False)
+    for label in np.unique(seen["labels"]):
+        share = seen["augmented"][seen["labels"] == label].mean()
+        assert 0.55 < share < 0.75, share  # two copies per original (time stretch moves a window or two)
+
+
 def test_an_existing_run_is_not_overwritten(data, tmp_path):
     config = config_for(data, ("gru",), epochs=1)
     train_run(config, tmp_path / "run", tmp_path / "cache", 1, progress=False)
@@ -109,7 +128,7 @@ def test_an_existing_run_is_not_overwritten(data, tmp_path):
 def test_resume_after_a_stop_reaches_the_same_weights(data, tmp_path, monkeypatch):
     from classicfy import train
 
-    config = config_for(data, ("cnn",), epochs=3, mixup=0.2)
+    config = config_for(data, ("cnn",), epochs=3, mixup=0.2, ema_epochs=0.5)
     train_run(config, tmp_path / "whole", tmp_path / "cache", 1, progress=False)
 
     real_fit = train.Trainer.fit
@@ -121,9 +140,35 @@ def test_resume_after_a_stop_reaches_the_same_weights(data, tmp_path, monkeypatc
 
     whole, _ = load_tensors(tmp_path / "whole" / "checkpoints" / "cnn.safetensors")
     parts, _ = load_tensors(tmp_path / "parts" / "checkpoints" / "cnn.safetensors")
-    assert whole.keys() == parts.keys()
+    assert whole.keys() == parts.keys() and "average.n_averaged" in whole  # the weight average resumes too
     for name in whole:
         torch.testing.assert_close(whole[name], parts[name], rtol=0, atol=0, msg=name)
+
+
+def test_with_weight_averaging_the_saved_model_is_the_average_that_was_scored(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 8)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * rng.normal(size=160) > 0).astype(np.int64)
+    train, val = EmbeddingSet(x[:120], y[:120]), EmbeddingSet(x[120:], y[120:])
+
+    def head() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
+
+    model = head()
+    config = TrainConfig(epochs=4, batch_size=8, patience=10, ema_epochs=2.0)
+    state = Trainer("head", model, config, tmp_path, {}, n_classes=2).fit(train, val, progress=False)
+
+    saved, _ = load_tensors(tmp_path / "models" / "head.safetensors")
+    assert not torch.equal(saved["0.weight"], model.state_dict()["0.weight"])  # not the optimizer's last weights
+    reloaded = head()
+    reloaded.load_state_dict(saved)
+    val_loss = nn.functional.cross_entropy(
+        torch.from_numpy(predict_logits(reloaded, val)), torch.from_numpy(val.labels)
+    )
+    assert float(val_loss) == pytest.approx(state.history[state.best_epoch - 1]["val_loss"], rel=1e-5)
+    with pytest.raises(ValueError, match="ema_epochs"):
+        TrainConfig(ema_epochs=-1)
 
 
 def test_train_survives_kill_9_and_resumes_to_the_same_weights(data, tmp_path):

@@ -14,9 +14,16 @@ STRATEGIES = ("oversample", "weights", "none")
 class DataBalancer:
     """Balances classes of training windows.
 
-    `oversample`: each epoch draws every original window once, plus random repeats of the windows
-    of smaller classes until each class has as many as the largest. `weights`: every window once,
-    and `class_weights_` (inverse frequency, mean 1) for the loss. `none`: every window once.
+    `oversample`: each epoch draws every window once, plus random repeats of the windows of smaller
+    classes until each class has as many as the largest. `weights`: every window once, and
+    `class_weights_` (inverse frequency, mean 1) for the loss. `none`: every window once.
+
+    Given which windows are `augmented` copies, `oversample` draws every class half from its
+    originals and half from its copies. Small classes get more copies than large ones; drawn in
+    proportion, "sounds processed" would mean "small class", and a model learns that shortcut
+    (the pretrained model heard a Beethoven quartet shifted by two semitones as Mozart, and a
+    Palestrina mass shifted by one as Josquin) and holds it against the small classes on the
+    unprocessed recordings it is asked about.
     """
 
     def __init__(self, strategy: str = "oversample", max_per_class: int | None = None) -> None:
@@ -27,7 +34,9 @@ class DataBalancer:
         self.strategy = strategy
         self.max_per_class = max_per_class
 
-    def fit(self, labels: np.ndarray, n_classes: int | None = None) -> DataBalancer:
+    def fit(
+        self, labels: np.ndarray, n_classes: int | None = None, augmented: np.ndarray | None = None
+    ) -> DataBalancer:
         labels = np.asarray(labels, dtype=np.int64)
         n_classes = n_classes or int(labels.max()) + 1
         self.classes_ = np.arange(n_classes)
@@ -39,6 +48,8 @@ class DataBalancer:
         weights[present] = 1.0 / per_epoch[present]
         self.class_weights_ = (weights * present.sum() / weights.sum()).astype(np.float32)
         self._members = [np.flatnonzero(labels == c) for c in self.classes_]
+        copies = np.zeros(len(labels), bool) if augmented is None else np.asarray(augmented, dtype=bool)
+        self._strata = [_strata(members, copies) for members in self._members]
         return self
 
     def epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
@@ -47,13 +58,15 @@ class DataBalancer:
         With `max_per_class`, a class with more windows contributes a fresh random subset of that
         many each epoch, which bounds epochs when a few long works dominate a class.
         """
-        indices = [members for members in self._members if len(members)]
         cap = self.max_per_class
-        if cap is not None:
-            indices = [rng.choice(m, cap, replace=False) if len(m) > cap else m for m in indices]
+        present = [
+            (members, strata) for members, strata in zip(self._members, self._strata, strict=True) if len(members)
+        ]
         if self.strategy == "oversample":
-            target = max(len(m) for m in indices)
-            indices = [np.concatenate([m, rng.choice(m, target - len(m), replace=True)]) for m in indices]
+            target = max(min(len(members), cap or len(members)) for members, _ in present)
+            indices = [_draw(stratum, quota, rng) for _, strata in present for stratum, quota in _split(strata, target)]
+        else:
+            indices = [rng.choice(m, cap, replace=False) if cap and len(m) > cap else m for m, _ in present]
         everything = np.concatenate(indices)
         return everything[rng.permutation(len(everything))]
 
@@ -62,11 +75,35 @@ class DataBalancer:
         return self.class_weights_ if self.strategy == "weights" else None
 
 
-def at_most_per_class(labels: np.ndarray, cap: int | None, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of at most `cap` windows of each class, drawn without replacement; all when `cap` is None."""
+def _strata(members: np.ndarray, augmented: np.ndarray) -> list[np.ndarray]:
+    """A class's originals and its augmented copies, leaving out whichever it has none of."""
+    return [part for part in (members[~augmented[members]], members[augmented[members]]) if len(part)]
+
+
+def _split(strata: list[np.ndarray], total: int) -> list[tuple[np.ndarray, int]]:
+    """`total` shared as evenly as possible between the strata."""
+    return [(stratum, total // len(strata) + (i < total % len(strata))) for i, stratum in enumerate(strata)]
+
+
+def _draw(indices: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` of `indices`: a random subset when there are enough, else all of them plus random repeats."""
+    if len(indices) >= count:
+        return rng.choice(indices, count, replace=False)
+    return np.concatenate([indices, rng.choice(indices, count - len(indices), replace=True)])
+
+
+def at_most_per_class(
+    labels: np.ndarray, cap: int | None, rng: np.random.Generator, augmented: np.ndarray | None = None
+) -> np.ndarray:
+    """Sorted indices of at most `cap` windows of each class, drawn without replacement; all when
+    `cap` is None. Given `augmented`, the cap is shared evenly between a class's originals and copies."""
     labels = np.asarray(labels)
     if cap is None:
         return np.arange(len(labels))
-    members = [np.flatnonzero(labels == c) for c in np.unique(labels)]
-    chosen = [rng.choice(m, cap, replace=False) if len(m) > cap else m for m in members]
+    copies = np.zeros(len(labels), bool) if augmented is None else np.asarray(augmented, dtype=bool)
+    chosen = [
+        rng.choice(stratum, quota, replace=False) if len(stratum) > quota else stratum
+        for c in np.unique(labels)
+        for stratum, quota in _split(_strata(np.flatnonzero(labels == c), copies), cap)
+    ]
     return np.sort(np.concatenate(chosen)) if chosen else np.arange(0)

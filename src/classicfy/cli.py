@@ -42,6 +42,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _add_work_options(parser: argparse.ArgumentParser, cache: bool = True) -> None:
     """--cache, --jobs and --no-progress, which every command that does heavy work takes."""
     if cache:
@@ -201,6 +208,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     seed=args.seed,
                     balance=args.balance,
                     mixup=args.mixup,
+                    ema_epochs=args.ema,
                     learning_rate=args.lr,
                     patience=args.patience,
                     finetune=args.finetune,
@@ -603,6 +611,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--background", type=Path, metavar="DIR", help="folder of noise recordings to mix in")
     train.add_argument("--mixup", type=float, default=0.0, metavar="A", help="mixup alpha; 0 is off (default)")
+    train.add_argument(
+        "--ema",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="EPOCHS",
+        help="validate and keep a moving average of the weights over about this many epochs, which steadies "
+        "models that overfit a few training works; 0 is off (default)",
+    )
     train.add_argument(
         "--precision",
         choices=("auto", "bf16", "fp32"),

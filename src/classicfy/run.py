@@ -242,9 +242,12 @@ def train_run(
             # draws more than `max_windows_per_class` of a class: the head gets a fixed sample of twice
             # that many per class, from the original windows and the augmented copies alike.
             cap = config.train.max_windows_per_class
-            chosen = at_most_per_class(train_set.labels, cap and 2 * cap, np.random.default_rng(config.train.seed))
+            rng = np.random.default_rng(config.train.seed)
+            chosen = at_most_per_class(train_set.labels, cap and 2 * cap, rng, train_set.augmented)
             log.info("%s: computing the frozen backbone's embeddings of %d windows", name, len(chosen) + len(val_set))
-            train_set = EmbeddingSet(model.embeddings(train_set, chosen), train_set.labels[chosen])
+            train_set = EmbeddingSet(
+                model.embeddings(train_set, chosen), train_set.labels[chosen], train_set.augmented[chosen]
+            )
             val_set = EmbeddingSet(model.embeddings(val_set), val_set.labels)
         trainer = Trainer(name, model, config.train, run_dir, describe, len(labels))
         if resume and trainer.resume():
@@ -312,18 +315,19 @@ def _window_sets(
     """Training windows (each training recording's originals and augmented copies) and validation
     windows of one input kind."""
     cache = FeatureCache(cache_root, feature_config)
-    train_entries, train_labels = [], []
+    train_entries, train_labels, train_augmented = [], [], []
     for recording, copies in training:
-        for key in [digest[recording.path], *copies.get(feature_config, ())]:
+        for number, key in enumerate([digest[recording.path], *copies.get(feature_config, ())]):
             entry = cache.get(key, verify=False)
             if entry is not None:  # None: unusable under this feature config (e.g. too quiet at 16 kHz)
                 train_entries.append(entry)
                 train_labels.append(index[recording.label])
+                train_augmented.append(number > 0)
     val = [(cache.get(digest[r.path], verify=False), index[r.label]) for r in recordings if r.split == "val"]
     val = [(entry, label) for entry, label in val if entry is not None]
     if not train_entries or not val:
         raise DatasetError(f"no usable {kind} features for the training or validation split")
     return (
-        WindowSet(train_entries, train_labels, kind),
+        WindowSet(train_entries, train_labels, kind, train_augmented),
         WindowSet([entry for entry, _ in val], [label for _, label in val], kind),
     )

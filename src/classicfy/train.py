@@ -1,4 +1,5 @@
-"""The training loop: balanced batches, online augmentation, early stopping, checkpoints, resume.
+"""The training loop: balanced batches, online augmentation, weight averaging, early stopping,
+checkpoints, resume.
 
 Every epoch draws its order and its augmentation from generators seeded by (seed, epoch), and a
 checkpoint is written atomically after every epoch, so a run killed at any moment and resumed
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from classicfy import atomic
 from classicfy.augment import mixup, spec_augment
@@ -73,6 +75,10 @@ class TrainConfig:
     max_windows_per_class: int | None = None  # per epoch; None: every window (and oversampling to the largest)
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup; 0 turns it off
     spec_augment: bool = True
+    # Horizon, in epochs, of an exponential moving average of the weights (0: off). Validation,
+    # early stopping and the saved model use the average, which moves far less from one epoch to the
+    # next than the raw weights of a model that overfits a few training works.
+    ema_epochs: float = 0.0
     finetune: bool = False  # pretrained models: train the backbone too (at a tenth of the learning rate)
     precision: str = "auto"  # "bf16": bfloat16 autocast while training; "fp32"; "auto": bf16 where the CPU has it
     seed: int = 0
@@ -80,6 +86,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.ema_epochs < 0:
+            raise ValueError(f"ema_epochs must be 0 (off) or more, got {self.ema_epochs}")
 
 
 @dataclass
@@ -111,7 +119,9 @@ class Trainer:
     """Trains one model on a training set, scoring each epoch on a validation set.
 
     Writes `checkpoints/NAME.safetensors` every epoch, `models/NAME.safetensors` (with the
-    `describe` JSON beside it) whenever validation macro-F1 improves, and `history/NAME.csv`.
+    `describe` JSON beside it) whenever validation macro-F1 improves, and `history/NAME.csv`. With
+    `ema_epochs`, what is scored and saved is the moving average of the weights (and of the
+    batch-norm statistics), not the weights the optimizer last left.
     """
 
     def __init__(
@@ -130,6 +140,22 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
         self.bf16 = uses_bf16(config.precision, model)
         self.state = TrainState()
+        self.average: AveragedModel | None = None  # made in `fit`, once the epoch's length is known
+        self._resumed_average: dict[str, torch.Tensor] = {}
+
+    @property
+    def scored(self) -> nn.Module:
+        """The model that is validated and saved: the weight average when there is one."""
+        return self.average.module if self.average is not None else self.model
+
+    def _start_average(self, steps_per_epoch: int) -> None:
+        """An exponential moving average with a horizon of `ema_epochs` epochs, over weights and buffers."""
+        if not self.config.ema_epochs:
+            return
+        decay = 1.0 - 1.0 / max(1.0, self.config.ema_epochs * steps_per_epoch)
+        self.average = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+        if self._resumed_average:
+            self.average.load_state_dict(self._resumed_average)
 
     def resume(self) -> bool:
         """Continue from the last checkpoint, if there is one."""
@@ -137,6 +163,7 @@ class Trainer:
             return False
         tensors, saved = load_tensors(self.checkpoint_path)
         self.model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+        self._resumed_average = {k[len("average.") :]: v for k, v in tensors.items() if k.startswith("average.")}
         restore_optimizer(self.optimizer, tensors, saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.state = TrainState(**saved["train"])
@@ -145,15 +172,18 @@ class Trainer:
     def _save_checkpoint(self) -> None:
         opt_tensors, opt_state = optimizer_tensors(self.optimizer)
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()} | opt_tensors
+        if self.average is not None:
+            tensors |= {f"average.{k}": v for k, v in self.average.state_dict().items()}
         state = {"optimizer": opt_state, "scheduler": self.scheduler.state_dict(), "train": self.state.__dict__}
         save_tensors(self.checkpoint_path, tensors, state)
 
     def _save_best(self) -> None:
-        save_tensors(self.model_path, self.model.state_dict())
+        save_tensors(self.model_path, self.scored.state_dict())
         summary = {
             "best_epoch": self.state.best_epoch,
             "val_macro_f1": self.state.best_score,
             "precision": "bf16" if self.bf16 else "fp32",
+            "ema_epochs": self.config.ema_epochs,
         }
         atomic.write_text(
             self.model_path.with_suffix(".json"), json.dumps(self.describe | {"training": summary}, indent=2)
@@ -178,9 +208,12 @@ class Trainer:
         from tqdm import tqdm
 
         config = self.config
-        balancer = DataBalancer(config.balance, config.max_windows_per_class).fit(train.labels, self.n_classes)
+        balancer = DataBalancer(config.balance, config.max_windows_per_class).fit(
+            train.labels, self.n_classes, train.augmented
+        )
         weights = balancer.loss_weights()
         loss_weights = torch.from_numpy(weights) if weights is not None else None
+        self._start_average(max(1, len(balancer.epoch_indices(np.random.default_rng(0))) // config.batch_size))
         while self.state.epoch < config.epochs and not self.state.stopped_early:
             epoch = self.state.epoch
             seed = config.seed * 100_003 + epoch
@@ -214,6 +247,8 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
+                if self.average is not None:
+                    self.average.update_parameters(self.model)
                 losses.append(loss.item())
                 predictions.append(logits.argmax(1).numpy())
                 targets.append(labels.numpy())
@@ -222,7 +257,7 @@ class Trainer:
             lr = self.optimizer.param_groups[0]["lr"]
             self.scheduler.step()
             predictions, targets = np.concatenate(predictions), np.concatenate(targets)
-            val_logits = predict_logits(self.model, val)
+            val_logits = predict_logits(self.scored, val)
             val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)))
             val_predictions = val_logits.argmax(1)
             row = {

@@ -34,9 +34,12 @@ def window_input(recording: CachedRecording, window: int, kind: str) -> np.ndarr
 
 
 class WindowSet:
-    """Every window of some recordings, with each recording's label index."""
+    """Every window of some recordings, with each recording's label index and whether it is an
+    augmented copy (which the training balancer needs)."""
 
-    def __init__(self, recordings: list[CachedRecording], labels: list[int], kind: str) -> None:
+    def __init__(
+        self, recordings: list[CachedRecording], labels: list[int], kind: str, augmented: list[bool] | None = None
+    ) -> None:
         if not recordings:
             raise ValueError("a window set needs at least one recording")
         self.recordings = recordings
@@ -45,6 +48,7 @@ class WindowSet:
         self.recording_of = np.repeat(np.arange(len(recordings)), counts)
         self.window_of = np.concatenate([np.arange(n) for n in counts])
         self.labels = np.repeat(np.asarray(labels, dtype=np.int64), counts)
+        self.augmented = np.repeat(np.asarray(augmented or [False] * len(recordings), dtype=bool), counts)
 
     def __len__(self) -> int:
         return len(self.recording_of)
@@ -78,9 +82,10 @@ class EmbeddingSet:
 
     kind = "embedding"
 
-    def __init__(self, embeddings: np.ndarray, labels: np.ndarray) -> None:
+    def __init__(self, embeddings: np.ndarray, labels: np.ndarray, augmented: np.ndarray | None = None) -> None:
         self.embeddings = np.asarray(embeddings, dtype=np.float32)
         self.labels = np.asarray(labels, dtype=np.int64)
+        self.augmented = np.zeros(len(self.labels), bool) if augmented is None else np.asarray(augmented, dtype=bool)
 
     def __len__(self) -> int:
         return len(self.labels)
