@@ -72,18 +72,19 @@ def test_at_most_per_class_caps_the_large_classes_and_keeps_the_small_whole():
     assert np.array_equal(at_most_per_class(labels, None, np.random.default_rng(0)), np.arange(len(labels)))
 
 
-def test_oversampling_draws_every_class_half_from_originals_and_half_from_copies():
+def test_oversampling_draws_every_class_with_the_same_share_of_copies():
     # Class 0: 12 originals, 12 copies; class 1, a small class given more copies: 3 originals, 9 copies.
     labels = np.array([0] * 24 + [1] * 12)
     augmented = np.array([False] * 12 + [True] * 12 + [False] * 3 + [True] * 9)
-    for cap in (None, 10):
+    for cap in (None, 12):
         balancer = DataBalancer("oversample", max_per_class=cap).fit(labels, augmented=augmented)
+        assert balancer.copy_share_ == 0.75  # the most any class has
         epoch = balancer.epoch_indices(np.random.default_rng(0))
         for label in (0, 1):
             drawn = epoch[labels[epoch] == label]
-            assert len(drawn) == (cap or 24) and augmented[drawn].mean() == 0.5, (cap, label)
+            assert len(drawn) == (cap or 24) and augmented[drawn].mean() == 0.75, (cap, label)
     plain = DataBalancer("oversample").fit(labels).epoch_indices(np.random.default_rng(0))
-    assert augmented[plain[labels[plain] == 1]].mean() > 0.5  # without the flags, copies outnumber originals
+    assert augmented[plain[labels[plain] == 0]].mean() == 0.5  # without the flags, each class as it comes
 
 
 def test_at_most_per_class_shares_the_cap_between_originals_and_copies():
@@ -91,4 +92,4 @@ def test_at_most_per_class_shares_the_cap_between_originals_and_copies():
     augmented = np.array([False] * 10 + [True] * 10 + [False] * 1 + [True] * 3)
     chosen = at_most_per_class(labels, 8, np.random.default_rng(0), augmented)
     assert np.bincount(labels[chosen]).tolist() == [8, 4]
-    assert augmented[chosen[labels[chosen] == 0]].sum() == 4  # half of the cap from each
+    assert augmented[chosen[labels[chosen] == 0]].sum() == 6  # class 1's share of copies, 3 in 4

@@ -18,8 +18,9 @@ class DataBalancer:
     classes until each class has as many as the largest. `weights`: every window once, and
     `class_weights_` (inverse frequency, mean 1) for the loss. `none`: every window once.
 
-    Given which windows are `augmented` copies, `oversample` draws every class half from its
-    originals and half from its copies. Small classes get more copies than large ones; drawn in
+    Given which windows are `augmented` copies, `oversample` draws every class with the same share
+    of copies: the largest share any class has (`copy_share_`), so no class's originals are repeated
+    more than its pool makes them. Small classes get more copies than large ones; drawn in
     proportion, "sounds processed" would mean "small class", and a model learns that shortcut
     (the pretrained model heard a Beethoven quartet shifted by two semitones as Mozart, and a
     Palestrina mass shifted by one as Josquin) and holds it against the small classes on the
@@ -50,6 +51,7 @@ class DataBalancer:
         self._members = [np.flatnonzero(labels == c) for c in self.classes_]
         copies = np.zeros(len(labels), bool) if augmented is None else np.asarray(augmented, dtype=bool)
         self._strata = [_strata(members, copies) for members in self._members]
+        self.copy_share_ = _copy_share(self._members, copies)
         return self
 
     def epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
@@ -64,7 +66,11 @@ class DataBalancer:
         ]
         if self.strategy == "oversample":
             target = max(min(len(members), cap or len(members)) for members, _ in present)
-            indices = [_draw(stratum, quota, rng) for _, strata in present for stratum, quota in _split(strata, target)]
+            indices = [
+                _draw(stratum, quota, rng)
+                for _, strata in present
+                for stratum, quota in _split(strata, target, self.copy_share_)
+            ]
         else:
             indices = [rng.choice(m, cap, replace=False) if cap and len(m) > cap else m for m, _ in present]
         everything = np.concatenate(indices)
@@ -80,9 +86,18 @@ def _strata(members: np.ndarray, augmented: np.ndarray) -> list[np.ndarray]:
     return [part for part in (members[~augmented[members]], members[augmented[members]]) if len(part)]
 
 
-def _split(strata: list[np.ndarray], total: int) -> list[tuple[np.ndarray, int]]:
-    """`total` shared as evenly as possible between the strata."""
-    return [(stratum, total // len(strata) + (i < total % len(strata))) for i, stratum in enumerate(strata)]
+def _copy_share(classes: list[np.ndarray], augmented: np.ndarray) -> float:
+    """The largest share of augmented copies among the classes that have both originals and copies."""
+    shares = [augmented[members].mean() for members in classes if 0 < augmented[members].sum() < len(members)]
+    return float(max(shares, default=0.0))
+
+
+def _split(strata: list[np.ndarray], total: int, copy_share: float) -> list[tuple[np.ndarray, int]]:
+    """`total` shared between a class's originals and copies, `copy_share` of it to the copies."""
+    if len(strata) == 1:
+        return [(strata[0], total)]
+    copies = round(total * copy_share)
+    return [(strata[0], total - copies), (strata[1], copies)]
 
 
 def _draw(indices: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -96,14 +111,17 @@ def at_most_per_class(
     labels: np.ndarray, cap: int | None, rng: np.random.Generator, augmented: np.ndarray | None = None
 ) -> np.ndarray:
     """Sorted indices of at most `cap` windows of each class, drawn without replacement; all when
-    `cap` is None. Given `augmented`, the cap is shared evenly between a class's originals and copies."""
+    `cap` is None. Given `augmented`, every class's cap is shared between originals and copies as
+    `DataBalancer` shares its draws."""
     labels = np.asarray(labels)
     if cap is None:
         return np.arange(len(labels))
     copies = np.zeros(len(labels), bool) if augmented is None else np.asarray(augmented, dtype=bool)
+    classes = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    share = _copy_share(classes, copies)
     chosen = [
         rng.choice(stratum, quota, replace=False) if len(stratum) > quota else stratum
-        for c in np.unique(labels)
-        for stratum, quota in _split(_strata(np.flatnonzero(labels == c), copies), cap)
+        for members in classes
+        for stratum, quota in _split(_strata(members, copies), cap, share)
     ]
     return np.sort(np.concatenate(chosen)) if chosen else np.arange(0)
