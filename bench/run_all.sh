@@ -2,7 +2,8 @@
 # Run every benchmark, one after another (they share the cores), and write docs/benchmarks.md:
 # the machine first, then each script's command and the Markdown table it prints.
 # Usage: bench/run_all.sh [--quick]   (--quick: smaller inputs and fewer repeats, for a smoke check)
-# The full run takes about 85 minutes, most of it the demo recipe's 4-fold cross-validation.
+# The full run takes about 95 minutes, most of it the demo recipe's 4-fold cross-validation; the
+# augmentation-shortcut probe then reads the first fold's run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ if [[ "${1:-}" == "--quick" ]]; then
         "python bench/tag.py --minutes 1 --repeats 1"
         "python bench/predict.py --minutes 2 --repeats 1"
         "python bench/crossval.py --quick --folds 2 --no-progress"
+        "python bench/shortcut.py bench/out/crossval/fold-1 --models ensemble"
     )
 else
     commands=(
@@ -23,6 +25,7 @@ else
         "python bench/tag.py"
         "python bench/predict.py"
         "python bench/crossval.py --no-progress"
+        "python bench/shortcut.py bench/out/crossval/fold-1 --models ensemble,vgg-pretrained"
     )
 fi
 

@@ -93,3 +93,11 @@ def test_at_most_per_class_shares_the_cap_between_originals_and_copies():
     chosen = at_most_per_class(labels, 8, np.random.default_rng(0), augmented)
     assert np.bincount(labels[chosen]).tolist() == [8, 4]
     assert augmented[chosen[labels[chosen] == 0]].sum() == 6  # class 1's share of copies, 3 in 4
+
+
+def test_without_copy_flags_the_draws_are_those_earlier_runs_made():
+    # Indices drawn by the balancer before copies could be balanced: runs trained then train the same now.
+    capped = DataBalancer("oversample", max_per_class=4).fit(LABELS).epoch_indices(np.random.default_rng(0))
+    assert capped.tolist() == [10, 15, 12, 5, 11, 4, 7, 16, 13, 2, 17, 12]
+    whole = DataBalancer("oversample").fit(LABELS).epoch_indices(np.random.default_rng(0))
+    assert whole.tolist()[:10] == [4, 16, 10, 17, 2, 3, 11, 16, 11, 17]

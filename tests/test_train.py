@@ -112,7 +112,10 @@ def test_the_balancer_is_told_which_training_windows_are_augmented_copies(data, 
         return real_fit(self, labels, n_classes, augmented)
 
     monkeypatch.setattr(train.DataBalancer, "fit", spy)
-    train_run(config_for(data, ("cnn",), epochs=1, copies=2), tmp_path / "run", tmp_path / "cache", 2, progress=False)
+    train_run(config_for(data, ("cnn",), epochs=1, copies=2), tmp_path / "plain", tmp_path / "cache", 2, progress=False)
+    assert seen["augmented"] is None  # off by default: the pool's own share of copies
+    config = config_for(data, ("cnn",), epochs=1, copies=2, balance_copies=True)
+    train_run(config, tmp_path / "run", tmp_path / "cache", 2, progress=False)
     for label in np.unique(seen["labels"]):
         share = seen["augmented"][seen["labels"] == label].mean()
         assert 0.55 < share < 0.75, share  # two copies per original (time stretch moves a window or two)

@@ -20,11 +20,11 @@ class DataBalancer:
 
     Given which windows are `augmented` copies, `oversample` draws every class with the same share
     of copies: the largest share any class has (`copy_share_`), so no class's originals are repeated
-    more than its pool makes them. Small classes get more copies than large ones; drawn in
-    proportion, "sounds processed" would mean "small class", and a model learns that shortcut
-    (the pretrained model heard a Beethoven quartet shifted by two semitones as Mozart, and a
-    Palestrina mass shifted by one as Josquin) and holds it against the small classes on the
-    unprocessed recordings it is asked about.
+    more than its pool makes them. Without, a class's draw holds copies as its pool does, and when
+    small classes get more copies than large ones "sounds processed" means "small class": the
+    demo's pretrained model heard a Beethoven quartet shifted by two semitones as Mozart, and a
+    Palestrina mass shifted by one as Josquin (`bench/shortcut.py` measures this). Equal shares
+    remove that cue but train the large classes mostly on processed audio (see the README).
     """
 
     def __init__(self, strategy: str = "oversample", max_per_class: int | None = None) -> None:
@@ -49,9 +49,11 @@ class DataBalancer:
         weights[present] = 1.0 / per_epoch[present]
         self.class_weights_ = (weights * present.sum() / weights.sum()).astype(np.float32)
         self._members = [np.flatnonzero(labels == c) for c in self.classes_]
-        copies = np.zeros(len(labels), bool) if augmented is None else np.asarray(augmented, dtype=bool)
-        self._strata = [_strata(members, copies) for members in self._members]
-        self.copy_share_ = _copy_share(self._members, copies)
+        self.copy_share_ = None
+        if augmented is not None:
+            copies = np.asarray(augmented, dtype=bool)
+            self._strata = [_strata(members, copies) for members in self._members]
+            self.copy_share_ = _copy_share(self._members, copies)
         return self
 
     def epoch_indices(self, rng: np.random.Generator) -> np.ndarray:
@@ -60,19 +62,27 @@ class DataBalancer:
         With `max_per_class`, a class with more windows contributes a fresh random subset of that
         many each epoch, which bounds epochs when a few long works dominate a class.
         """
+        if self.strategy == "oversample" and self.copy_share_ is not None:
+            return self._equal_copy_share_indices(rng)
+        indices = [members for members in self._members if len(members)]
         cap = self.max_per_class
-        present = [
-            (members, strata) for members, strata in zip(self._members, self._strata, strict=True) if len(members)
-        ]
+        if cap is not None:
+            indices = [rng.choice(m, cap, replace=False) if len(m) > cap else m for m in indices]
         if self.strategy == "oversample":
-            target = max(min(len(members), cap or len(members)) for members, _ in present)
-            indices = [
-                _draw(stratum, quota, rng)
-                for _, strata in present
-                for stratum, quota in _split(strata, target, self.copy_share_)
-            ]
-        else:
-            indices = [rng.choice(m, cap, replace=False) if cap and len(m) > cap else m for m, _ in present]
+            target = max(len(m) for m in indices)
+            indices = [np.concatenate([m, rng.choice(m, target - len(m), replace=True)]) for m in indices]
+        everything = np.concatenate(indices)
+        return everything[rng.permutation(len(everything))]
+
+    def _equal_copy_share_indices(self, rng: np.random.Generator) -> np.ndarray:
+        cap = self.max_per_class
+        present = [strata for members, strata in zip(self._members, self._strata, strict=True) if len(members)]
+        target = max(min(sum(map(len, strata)), cap or sum(map(len, strata))) for strata in present)
+        indices = [
+            _draw(stratum, quota, rng)
+            for strata in present
+            for stratum, quota in _split(strata, target, self.copy_share_)
+        ]
         everything = np.concatenate(indices)
         return everything[rng.permutation(len(everything))]
 

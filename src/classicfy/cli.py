@@ -209,6 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     balance=args.balance,
                     mixup=args.mixup,
                     ema_epochs=args.ema,
+                    balance_copies=args.balance_copies,
                     learning_rate=args.lr,
                     patience=args.patience,
                     finetune=args.finetune,
@@ -618,6 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EPOCHS",
         help="validate and keep a moving average of the weights over about this many epochs, which steadies "
         "models that overfit a few training works; 0 is off (default)",
+    )
+    train.add_argument(
+        "--balance-copies",
+        action="store_true",
+        help="draw every class with the same share of augmented copies, so that sounding processed is no cue "
+        "for the classes that got more copies (--augment-fill); off by default: see the README",
     )
     train.add_argument(
         "--precision",

@@ -240,10 +240,11 @@ def train_run(
         if getattr(model, "frozen", False):
             # A frozen backbone's passes are the costliest step of training its head, and an epoch never
             # draws more than `max_windows_per_class` of a class: the head gets a fixed sample of twice
-            # that many per class, from the original windows and the augmented copies alike.
+            # that many per class (with `balance_copies`, the same share of augmented copies in every class).
             cap = config.train.max_windows_per_class
             rng = np.random.default_rng(config.train.seed)
-            chosen = at_most_per_class(train_set.labels, cap and 2 * cap, rng, train_set.augmented)
+            copies = train_set.augmented if config.train.balance_copies else None
+            chosen = at_most_per_class(train_set.labels, cap and 2 * cap, rng, copies)
             log.info("%s: computing the frozen backbone's embeddings of %d windows", name, len(chosen) + len(val_set))
             train_set = EmbeddingSet(
                 model.embeddings(train_set, chosen), train_set.labels[chosen], train_set.augmented[chosen]

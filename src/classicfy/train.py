@@ -79,6 +79,8 @@ class TrainConfig:
     # early stopping and the saved model use the average, which moves far less from one epoch to the
     # next than the raw weights of a model that overfits a few training works.
     ema_epochs: float = 0.0
+    # Oversampling draws every class with the same share of augmented copies (see DataBalancer).
+    balance_copies: bool = False
     finetune: bool = False  # pretrained models: train the backbone too (at a tenth of the learning rate)
     precision: str = "auto"  # "bf16": bfloat16 autocast while training; "fp32"; "auto": bf16 where the CPU has it
     seed: int = 0
@@ -209,7 +211,7 @@ class Trainer:
 
         config = self.config
         balancer = DataBalancer(config.balance, config.max_windows_per_class).fit(
-            train.labels, self.n_classes, train.augmented
+            train.labels, self.n_classes, train.augmented if config.balance_copies else None
         )
         weights = balancer.loss_weights()
         loss_weights = torch.from_numpy(weights) if weights is not None else None
