@@ -75,6 +75,7 @@ class DataBalancer:
         return everything[rng.permutation(len(everything))]
 
     def _equal_copy_share_indices(self, rng: np.random.Generator) -> np.ndarray:
+        """As oversampling, with each class's draw split between originals and copies at `copy_share_`."""
         cap = self.max_per_class
         present = [strata for members, strata in zip(self._members, self._strata, strict=True) if len(members)]
         target = max(min(sum(map(len, strata)), cap or sum(map(len, strata))) for strata in present)
