@@ -623,8 +623,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--balance-copies",
         action="store_true",
-        help="draw every class with the same share of augmented copies, so that sounding processed is no cue "
-        "for the classes that got more copies (--augment-fill); off by default: see the README",
+        help="draw every class with the same share of augmented copies, so that sounding processed is less of a "
+        "cue for the classes that got more copies (--augment-fill); off by default: see the README",
     )
     train.add_argument(
         "--precision",
