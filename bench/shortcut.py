@@ -5,9 +5,10 @@
 Training copies are pitch-shifted and time-stretched, and the small classes get more of them. If a
 class's windows are more often processed than another's, "sounds processed" becomes a cue for it,
 and the unprocessed recordings a run is asked about lean towards the large classes. This probe
-shifts the first minute of each recording of the run's test side by a semitone or two (librosa's phase vocoder, like
-the augmentation) - a change no composer label should follow - and prints, per model and shift,
-how many recordings change answer and how much each class's recording probability moves on average.
+shifts the first `--seconds` of each recording of the run's test side by a semitone or two
+(librosa's phase vocoder) - a change no composer label should follow - and prints, per model and
+shift, how many recordings change answer and how much each class's recording probability moves
+on average.
 A run free of the shortcut changes few answers and moves no class consistently.
 """
 
