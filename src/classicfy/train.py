@@ -150,10 +150,11 @@ class Trainer:
         """The model that is validated and saved: the weight average when there is one."""
         return self.average.module if self.average is not None else self.model
 
-    def _start_average(self, steps_per_epoch: int) -> None:
+    def _start_average(self, balancer: DataBalancer) -> None:
         """An exponential moving average with a horizon of `ema_epochs` epochs, over weights and buffers."""
         if not self.config.ema_epochs:
             return
+        steps_per_epoch = max(1, len(balancer.epoch_indices(np.random.default_rng(0))) // self.config.batch_size)
         decay = 1.0 - 1.0 / max(1.0, self.config.ema_epochs * steps_per_epoch)
         self.average = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
         if self._resumed_average:
@@ -215,7 +216,7 @@ class Trainer:
         )
         weights = balancer.loss_weights()
         loss_weights = torch.from_numpy(weights) if weights is not None else None
-        self._start_average(max(1, len(balancer.epoch_indices(np.random.default_rng(0))) // config.batch_size))
+        self._start_average(balancer)
         while self.state.epoch < config.epochs and not self.state.stopped_early:
             epoch = self.state.epoch
             seed = config.seed * 100_003 + epoch
