@@ -77,11 +77,13 @@ class DataBalancer:
     def _equal_copy_share_indices(self, rng: np.random.Generator) -> np.ndarray:
         """As oversampling, with each class's draw split between originals and copies at `copy_share_`."""
         cap = self.max_per_class
-        present = [strata for members, strata in zip(self._members, self._strata, strict=True) if len(members)]
-        target = max(min(sum(map(len, strata)), cap or sum(map(len, strata))) for strata in present)
+        present = [
+            (members, strata) for members, strata in zip(self._members, self._strata, strict=True) if len(members)
+        ]
+        target = max(min(len(members), cap or len(members)) for members, _ in present)
         indices = [
             _draw(stratum, quota, rng)
-            for strata in present
+            for _, strata in present
             for stratum, quota in _split(strata, target, self.copy_share_)
         ]
         everything = np.concatenate(indices)
