@@ -2,7 +2,7 @@
 
     python bench/shortcut.py RUN [--semitones -1 2] [--seconds 60] [--side test] [--models ensemble,vgg-pretrained]
 
-Training copies are pitch-shifted and time-stretched, and the small classes get more of them. If a
+Training copies are pitch-shifted and time-stretched; with `fill_to` the small classes get more. If a
 class's windows are more often processed than another's, "sounds processed" becomes a cue for it,
 and the unprocessed recordings a run is asked about lean towards the large classes. This probe
 shifts the first `--seconds` of each recording of the run's test side by a semitone or two

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from classicfy.cli import main
+from classicfy.cli import demo_config, main
 from classicfy.data import corpus
 from classicfy.data.corpus import BuildOptions, build_corpus, list_pieces, resolve_dataset
 from classicfy.data.manifest import content_hash
@@ -222,6 +222,12 @@ def test_quick_demo_builds_its_own_small_corpus_and_reports_ensemble_and_baselin
     assert "max_semitones = 6.0" in (run / "config.toml").read_text()  # every key: no composer told by key
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"cnn", "gru", "ensemble", "baseline"} <= set(metrics["models"]) and (run / "report.html").is_file()
+
+
+def test_the_demo_gives_every_composer_as_many_augmented_copies():
+    windows = {"bach": 150, "beethoven": 900}  # more copies for Bach would make "processed" a cue for him
+    for quick in (False, True):
+        assert demo_config(quick).augment.copies_per_label(windows) == {"bach": 1, "beethoven": 1}
 
 
 def test_composers_build_renders_only_labelled_composers_and_eras_adds_the_rest(tmp_path, monkeypatch):

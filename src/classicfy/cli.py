@@ -446,8 +446,9 @@ def demo_config(quick: bool = False, models: tuple[str, ...] | None = None, epoc
             max_windows_per_class=recipe["max_windows_per_class"],
             seed=0,
         ),
-        # The small classes (Bach, Josquin, Mozart) get up to four copies, to hold twice an epoch's draw.
-        augment=AugmentConfig(copies=1, max_semitones=DEMO_PITCH_SHIFT, fill_to=2 * recipe["max_windows_per_class"]),
+        # One copy of every recording, whatever its class: were the small classes given more, their
+        # windows would be processed more often and "sounds processed" would name a composer.
+        augment=AugmentConfig(copies=1, max_semitones=DEMO_PITCH_SHIFT),
     )
 
 
@@ -600,7 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="give the recordings of a class with fewer than N windows more copies (up to 4 each), so small "
-        "classes are oversampled with new versions of their music rather than repeats (default: off)",
+        "classes are oversampled with new versions of their music rather than repeats; beware that the models "
+        "can then learn 'sounds processed' as a small class (see --balance-copies and the README; default: off)",
     )
     train.add_argument(
         "--pitch-shift",
@@ -723,7 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the built-in corpus (music21 scores rendered to audio on piano, labelled by composer) "
         "on first use, then train the CNN, GRU, VGG and pretrained-VGG models on it (classes oversampled to 300 "
         "windows per composer per epoch; training recordings augmented with pitch shifts of up to 6 semitones, "
-        "1-4 copies each so that small classes fill two epochs' draws), evaluate them, their ensemble and a "
+        "one copy each, whatever the composer), evaluate them, their ensemble and a "
         "baseline on the held-out works, print the summary and write RUN/report.html.",
     )
     demo.add_argument(
