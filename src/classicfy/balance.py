@@ -21,9 +21,9 @@ class DataBalancer:
     Given which windows are `augmented` copies, `oversample` draws every class with the same share
     of copies: the largest share any class has (`copy_share_`), so no class's originals are repeated
     more than its pool makes them. Without, a class's draw holds copies as its pool does, and when
-    small classes get more copies than large ones "sounds processed" means "small class": trained
-    so, the demo's pretrained model heard a Beethoven quartet shifted by two semitones as Mozart,
-    and a Palestrina mass shifted by one as Josquin (`bench/shortcut.py` measures this). Equal shares
+    small classes get more copies than large ones "sounds processed" means "small class": a
+    pretrained model trained so heard a Beethoven quartet shifted by two semitones as Mozart, and a
+    Palestrina mass shifted by one as Josquin (`bench/shortcut.py` measures this). Equal shares
     weaken that cue but train the large classes mostly on processed audio (see the README).
     """
 
