@@ -1,6 +1,6 @@
 """Grouped k-fold cross-validation of the demo's recipe: every work of the built-in corpus is held out once.
 
-    python bench/crossval.py [--folds 4] [--out bench/out/crossval] [--quick] [--balance-copies]
+    python bench/crossval.py [--folds 4] [--out bench/out/crossval] [--quick] [--balance-copies] [--keep last]
 
 The demo scores one split, whose 26 test recordings come from about a dozen works: one work can
 decide a class's F1. Here the works of each composer are dealt into `--folds` folds (stratified by
@@ -66,10 +66,12 @@ def main() -> None:
     parser.add_argument(
         "--balance-copies", action="store_true", help="the recipe with every class drawn with one share of copies"
     )
+    parser.add_argument(
+        "--keep", choices=("best", "last"), default="best", help="the weights each model keeps (see classicfy train)"
+    )
     args = parser.parse_args()
     config = demo_config(args.quick)
-    if args.balance_copies:
-        config = replace(config, train=replace(config.train, balance_copies=True))
+    config = replace(config, train=replace(config.train, balance_copies=args.balance_copies, keep=args.keep))
     cache_root = default_cache_dir()
     metrics = []
     for fold, recordings in enumerate(fold_splits(config, args.folds, cache_root, args.jobs, not args.no_progress)):

@@ -235,18 +235,21 @@ def test_train_cli_acceptance(data, tmp_path, capsys):
         "0",
         "--pitch-shift",
         "6",
+        "--keep",
+        "last",
         "--cache",
         str(tmp_path / "cache"),
         "--no-progress",
     ]
     assert main(args) == 0
-    assert RunConfig.from_toml((run / "config.toml").read_text()).augment.max_semitones == 6.0
+    config = RunConfig.from_toml((run / "config.toml").read_text())
+    assert (config.augment.max_semitones, config.train.keep) == (6.0, "last")
     assert {p.name for p in (run / "models").glob("*.safetensors")} == {
         "cnn.safetensors",
         "gru.safetensors",
         "vgg.safetensors",
     }
-    assert "best validation macro-F1" in capsys.readouterr().out
+    assert "kept epoch 2" in capsys.readouterr().out
     assert main(args) == 2  # the run exists: refuse to overwrite it
 
 
@@ -337,3 +340,29 @@ def test_augment_fill_gives_each_recording_of_a_small_class_more_copies(data, tm
     # Each class trains on 4 recordings of three 2 s windows: two copies each make 36 windows, past 30.
     assert "augmented copies per recording: high 2, low 2, mid 2" in caplog.text
     assert RunConfig.from_toml((run / "config.toml").read_text()).augment.fill_to == 30
+
+
+def test_keep_last_runs_every_epoch_and_saves_the_final_weights(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(160, 8)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * rng.normal(size=160) > 0).astype(np.int64)
+    train, val = EmbeddingSet(x[:120], y[:120]), EmbeddingSet(x[120:], 1 - y[120:])  # a validation side to get worse on
+
+    def fit(keep: str, out: Path) -> tuple[nn.Module, object]:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+        config = TrainConfig(epochs=5, batch_size=8, patience=1, keep=keep)
+        return model, Trainer("head", model, config, out, {}, n_classes=2).fit(train, val, progress=False)
+
+    model, state = fit("last", tmp_path / "last")
+    assert state.epoch == 5 and not state.stopped_early and state.best_epoch < 5
+    saved, _ = load_tensors(tmp_path / "last" / "models" / "head.safetensors")
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(saved[name], tensor, rtol=0, atol=0)
+    summary = json.loads((tmp_path / "last" / "models" / "head.json").read_text())["training"]
+    assert (summary["kept"], summary["epoch"]) == ("last", 5)
+
+    _, state = fit("best", tmp_path / "best")
+    assert state.stopped_early and state.epoch < 5  # the same fit, stopped by patience
+    with pytest.raises(ValueError, match="keep"):
+        TrainConfig(keep="middle")

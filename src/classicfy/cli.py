@@ -212,6 +212,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     balance_copies=args.balance_copies,
                     learning_rate=args.lr,
                     patience=args.patience,
+                    keep=args.keep,
                     finetune=args.finetune,
                     max_windows_per_class=args.max_windows_per_class,
                     precision=args.precision,
@@ -233,7 +234,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"run: {args.out}  ({len(result.labels)} labels: {', '.join(result.labels)})")
     for name, state in result.states.items():
         stop = "stopped early" if state.stopped_early else f"{state.epoch} epochs"
-        print(f"  {name:<8} best validation macro-F1 {state.best_score:.3f} at epoch {state.best_epoch} ({stop})")
+        kept = "" if config.train.keep == "best" else f", kept epoch {state.epoch}"
+        print(f"  {name:<8} best validation macro-F1 {state.best_score:.3f} at epoch {state.best_epoch} ({stop}{kept})")
     if any(r.split == "test" for r in result.recordings):
         evaluation = evaluate_run(
             args.out, cache_root, args.jobs, progress=not args.no_progress, fitted_ensemble=args.fit_ensemble
@@ -576,6 +578,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=8,
         help="epochs without a better validation macro-F1 before stopping (default: %(default)s)",
+    )
+    train.add_argument(
+        "--keep",
+        choices=("best", "last"),
+        default="best",
+        help="the weights saved: of the best validation epoch (with early stopping), or after the last epoch, "
+        "every epoch run (default: %(default)s)",
     )
     train.add_argument(
         "--seed",

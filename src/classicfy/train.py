@@ -45,6 +45,7 @@ HISTORY_COLUMNS = (
 
 
 PRECISIONS = ("auto", "bf16", "fp32")
+KEEPS = ("best", "last")
 
 
 def uses_bf16(precision: str, model: nn.Module) -> bool:
@@ -71,6 +72,11 @@ class TrainConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-2
     patience: int = 8  # epochs without a better validation macro-F1 before stopping
+    # Which weights are saved: "best", those of the epoch with the best validation macro-F1 (and
+    # training stops after `patience` epochs without a better one); "last", those after the final
+    # epoch, when the cosine schedule has brought the learning rate to zero. With a validation side
+    # of one or two works per class, its best epoch can be an early, half-trained one.
+    keep: str = "best"
     balance: str = "oversample"
     max_windows_per_class: int | None = None  # per epoch; None: every window (and oversampling to the largest)
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup; 0 turns it off
@@ -88,6 +94,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.keep not in KEEPS:
+            raise ValueError(f"keep must be one of {', '.join(KEEPS)}, got {self.keep!r}")
         if self.ema_epochs < 0:
             raise ValueError(f"ema_epochs must be 0 (off) or more, got {self.ema_epochs}")
 
@@ -121,7 +129,8 @@ class Trainer:
     """Trains one model on a training set, scoring each epoch on a validation set.
 
     Writes `checkpoints/NAME.safetensors` every epoch, `models/NAME.safetensors` (with the
-    `describe` JSON beside it) whenever validation macro-F1 improves, and `history/NAME.csv`. With
+    `describe` JSON beside it) whenever validation macro-F1 improves (with `keep="last"`, after
+    every epoch), and `history/NAME.csv`. With
     `ema_epochs`, what is scored and saved is the moving average of the weights (and of the
     batch-norm statistics), not the weights the optimizer last left.
     """
@@ -180,11 +189,13 @@ class Trainer:
         state = {"optimizer": opt_state, "scheduler": self.scheduler.state_dict(), "train": self.state.__dict__}
         save_tensors(self.checkpoint_path, tensors, state)
 
-    def _save_best(self) -> None:
+    def _save_model(self) -> None:
         save_tensors(self.model_path, self.scored.state_dict())
         summary = {
+            "kept": self.config.keep,
+            "epoch": self.state.epoch,
             "best_epoch": self.state.best_epoch,
-            "val_macro_f1": self.state.best_score,
+            "val_macro_f1": self.state.history[-1]["val_macro_f1"],
             "precision": "bf16" if self.bf16 else "fp32",
             "ema_epochs": self.config.ema_epochs,
         }
@@ -281,10 +292,13 @@ class Trainer:
             if improved:
                 self.state.best_score, self.state.best_epoch = row["val_macro_f1"], epoch + 1
                 self.state.epochs_without_improvement = 0
-                self._save_best()
             else:
                 self.state.epochs_without_improvement += 1
-                self.state.stopped_early = self.state.epochs_without_improvement >= config.patience
+                self.state.stopped_early = (
+                    config.keep == "best" and self.state.epochs_without_improvement >= config.patience
+                )
+            if improved or config.keep == "last":
+                self._save_model()
             self._write_history()
             self._save_checkpoint()
             log.info(
