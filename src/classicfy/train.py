@@ -130,9 +130,9 @@ class Trainer:
 
     Writes `checkpoints/NAME.safetensors` every epoch, `models/NAME.safetensors` (with the
     `describe` JSON beside it) whenever validation macro-F1 improves (with `keep="last"`, after
-    every epoch), and `history/NAME.csv`. With
-    `ema_epochs`, what is scored and saved is the moving average of the weights (and of the
-    batch-norm statistics), not the weights the optimizer last left.
+    every epoch), and `history/NAME.csv`. With `ema_epochs`, what is scored and saved is the moving
+    average of the weights (and of the batch-norm statistics), not the weights the optimizer last
+    left.
     """
 
     def __init__(
