@@ -28,6 +28,7 @@ from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, split_by_group
 from classicfy.evaluation import evaluate_run
 from classicfy.run import RunConfig, train_run, write_split
+from classicfy.train import KEEPS
 
 LEVELS = ("segment", "recording")
 
@@ -67,7 +68,7 @@ def main() -> None:
         "--balance-copies", action="store_true", help="the recipe with every class drawn with one share of copies"
     )
     parser.add_argument(
-        "--keep", choices=("best", "last"), default="best", help="the weights each model keeps (see classicfy train)"
+        "--keep", choices=KEEPS, default="best", help="the weights each model keeps (see classicfy train)"
     )
     args = parser.parse_args()
     config = demo_config(args.quick)
