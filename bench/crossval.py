@@ -27,6 +27,7 @@ from classicfy.cli import demo_config
 from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, split_by_group
 from classicfy.evaluation import evaluate_run
+from classicfy.extraction import extract_dataset
 from classicfy.run import RunConfig, train_run, write_split
 from classicfy.train import KEEPS
 
@@ -35,14 +36,17 @@ LEVELS = ("segment", "recording")
 
 def fold_splits(config: RunConfig, folds: int, cache_root: Path, jobs: int, progress: bool) -> list[list[Recording]]:
     """Each fold's recordings with train/val/test sides: the fold's works are the test side."""
-    recordings = list_dataset(resolve_dataset(config.data, cache_root, jobs, progress))
+    source = resolve_dataset(config.data, cache_root, jobs, progress)
+    report = extract_dataset(list_dataset(source), config.features, cache_root, jobs, progress)
+    recordings = report.recordings
+    windows = {path: status.n_windows for path, status in report.statuses.items()}
     labels = [r.label for r in recordings]
     groups = [r.group for r in recordings]
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=config.train.seed)
     val_fraction = config.val_fraction / (1 - 1 / folds)  # the demo's share of all recordings
     splits = []
     for rest, held_out in splitter.split(np.zeros(len(recordings)), labels, groups):
-        sides = split_by_group([recordings[i] for i in rest], val_fraction, 0.0, config.train.seed)
+        sides = split_by_group([recordings[i] for i in rest], val_fraction, 0.0, config.train.seed, windows)
         test = [recordings[i] for i in held_out]
         splits.append(sides + [replace(r, split="test") for r in test])
     return splits

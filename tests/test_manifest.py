@@ -109,6 +109,40 @@ def test_split_is_stratified_and_follows_the_fractions():
         assert {side: len(g) for side, g in groups.items()} == {"train": 5, "val": 2, "test": 3}
 
 
+def side_shares(recordings: list[Recording], sizes: dict[Path, float], label: str) -> dict[str, float]:
+    totals: dict[str, float] = defaultdict(float)
+    for r in recordings:
+        if r.label == label:
+            totals[r.split] += sizes[r.path]
+    return {side: amount / sum(totals.values()) for side, amount in totals.items()}
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_split_holds_out_each_class_by_its_share_of_audio_not_of_works(seed):
+    # The built-in corpus's Mozart: five works of 21.7, 20.8, 19.0, 8.3 and 0.4 minutes. Dealt by
+    # count, the test side held the 21.7-minute work: 31% of the class, and training kept 42%.
+    minutes = {"k458": 21.7, "k156": 20.8, "k80": 19.0, "k155": 8.3, "k545": 0.4}
+    mozart = [Recording(Path(f"{work}.flac"), "mozart", work) for work in minutes]
+    bach = synthetic(n_labels=1, groups_per_label=20, per_group=1)
+    sizes = {r.path: minutes[r.group] for r in mozart} | {r.path: 1.0 for r in bach}
+    recordings = split_by_group(mozart + bach, 0.15, 0.15, seed, sizes)
+    shares = side_shares(recordings, sizes, "mozart")
+    assert 0 < shares["test"] <= 0.15
+    assert {r.group for r in recordings if r.split == "test" and r.label == "mozart"} == {"k155", "k545"}
+    assert next(r.split for r in recordings if r.group == "k458") == "train"
+    assert side_shares(recordings, sizes, "c0") == pytest.approx({"train": 0.7, "val": 0.15, "test": 0.15})
+
+
+def test_a_side_whose_share_no_work_fits_gets_the_smallest_work():
+    minutes = {"opus59": 136.0, "opus18": 104.0, "opus132": 30.0, "opus74": 25.0}
+    recordings = [Recording(Path(f"{work}.flac"), "beethoven", work) for work in minutes]
+    sizes = {r.path: minutes[r.group] for r in recordings}
+    sides = {r.group: r.split for r in split_by_group(recordings, 0.05, 0.05, seed=0, sizes=sizes)}
+    assert sides == {"opus74": "test", "opus132": "val", "opus18": "train", "opus59": "train"}
+    two = recordings[:2]
+    assert {r.split for r in split_by_group(two, 0.05, 0.05, seed=0, sizes=sizes)} == {"train", "test"}
+
+
 def test_split_is_reproducible_by_seed():
     recordings = synthetic(n_labels=2, groups_per_label=10)
     first = split_by_group(recordings, 0.2, 0.2, seed=3)

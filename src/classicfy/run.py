@@ -156,7 +156,10 @@ def prepare_run(
         side = {r.path: r.split for r in read_split(split_path)}
         recordings = [replace(r, split=side[r.path]) for r in report.recordings if r.path in side]
     else:
-        recordings = split_by_group(report.recordings, config.val_fraction, config.test_fraction, config.train.seed)
+        windows = {path: status.n_windows for path, status in report.statuses.items()}
+        recordings = split_by_group(
+            report.recordings, config.val_fraction, config.test_fraction, config.train.seed, windows
+        )
     labels = sorted({r.label for r in recordings})
     if len(labels) < 2:
         raise DatasetError(f"a classifier needs at least two labels, found {labels}")

@@ -150,31 +150,47 @@ def merge_duplicates(recordings: list[Recording], hashes: dict[Path, str]) -> tu
     return regrouped, duplicates
 
 
-def _side_counts(n_groups: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
-    """How many of a class's groups go to train, val and test (each side gets one if it can)."""
-    n_test = round(n_groups * test_fraction)
-    n_val = round(n_groups * val_fraction)
-    if test_fraction > 0 and n_test == 0 and n_groups >= 2:  # a test side matters more than val
-        n_test = 1
-    if val_fraction > 0 and n_val == 0 and n_groups >= 2 + (n_test > 0):
-        n_val = 1
-    while n_test + n_val >= n_groups and (n_test or n_val):  # train keeps at least one group
-        if n_val >= n_test and n_val:
-            n_val -= 1
-        else:
-            n_test -= 1
-    return n_groups - n_val - n_test, n_val, n_test
+def _deal_sides(groups: list[str], size: dict[str, float], val_fraction: float, test_fraction: float) -> dict[str, str]:
+    """Deal one class's groups (in the given, shuffled order) to test, then val, then train.
+
+    A held-out side takes each group that still fits under its share of the class's audio, so it never
+    holds more than its share and training never less. Works are lumpy: a class whose every work is
+    bigger than a side's share still gives that side its smallest work (test first), as long as
+    training keeps at least one.
+    """
+    total = sum(size[g] for g in groups)
+    side_of: dict[str, str] = {}
+    for side, fraction in (("test", test_fraction), ("val", val_fraction)):
+        if fraction <= 0:
+            continue
+        target = fraction * total * (1 + 1e-9)
+        taken = 0.0
+        for group in groups:
+            if group not in side_of and taken + size[group] <= target:
+                side_of[group] = side
+                taken += size[group]
+        left = [g for g in groups if g not in side_of]
+        if taken == 0 and len(left) >= 2:
+            side_of[min(left, key=lambda g: size[g])] = side
+    return {g: side_of.get(g, "train") for g in groups}
 
 
 def split_by_group(
-    recordings: list[Recording], val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0
+    recordings: list[Recording],
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    sizes: dict[Path, float] | None = None,
 ) -> list[Recording]:
     """Assign train/val/test, stratified by label and grouped by work.
 
-    Each label's groups are shuffled (seeded) and dealt out by the fractions, so every class is on
-    every side when it has enough groups; a class without enough gets a warning. A group whose
-    recordings carry several labels goes with its most common label. Splits already given (in a
-    CSV) are kept, and must not put one group on two sides.
+    Each label's groups are shuffled (seeded) and dealt out so that val and test each hold up to their
+    fraction of the label's audio: `sizes` says how much each recording holds (its windows, say);
+    without it every recording counts as one. Dealing works by count instead once held out 31% of a
+    composer's minutes, its largest work, and trained on 42%. Every class is on every side when it has
+    enough groups; a class without enough gets a warning. A group whose recordings carry several
+    labels goes with its most common label. Splits already given (in a CSV) are kept, and must not put
+    one group on two sides.
     """
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise DatasetError(f"split fractions must leave room for training: val={val_fraction}, test={test_fraction}")
@@ -188,6 +204,7 @@ def split_by_group(
     members: dict[str, list[Recording]] = defaultdict(list)
     for recording in recordings:
         members[recording.group].append(recording)
+    size = {group: sum(sizes[r.path] if sizes else 1.0 for r in items) for group, items in members.items()}
     groups_of_label: dict[str, list[str]] = defaultdict(list)
     for group, items in sorted(members.items()):
         label = Counter(r.label for r in items).most_common(1)[0][0]
@@ -197,10 +214,9 @@ def split_by_group(
     side_of_group: dict[str, str] = {}
     for label, groups in sorted(groups_of_label.items()):
         order = [groups[i] for i in rng.permutation(len(groups))]
-        n_train, n_val, n_test = _side_counts(len(groups), val_fraction, test_fraction)
-        sides = ["test"] * n_test + ["val"] * n_val + ["train"] * n_train
-        side_of_group.update(zip(order, sides, strict=True))
-        missing = [s for s, n, f in (("val", n_val, val_fraction), ("test", n_test, test_fraction)) if f > 0 and n == 0]
+        dealt = _deal_sides(order, size, val_fraction, test_fraction)
+        side_of_group.update(dealt)
+        missing = [s for s, f in (("val", val_fraction), ("test", test_fraction)) if f > 0 and s not in dealt.values()]
         if missing:
             log.warning("class '%s' has only %d group(s): none in %s", label, len(groups), " or ".join(missing))
     return [replace(r, split=side_of_group[r.group]) for r in recordings]
