@@ -644,8 +644,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="bf16: bfloat16 autocast while training, about twice as fast on CPUs that have it natively; "
         "auto (default): bf16 on such CPUs (AMX, AVX512-BF16), fp32 elsewhere",
     )
-    train.add_argument("--val-fraction", type=float, default=0.15, metavar="F", help="(default: %(default)s)")
-    train.add_argument("--test-fraction", type=float, default=0.15, metavar="F", help="(default: %(default)s)")
+    train.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.15,
+        metavar="F",
+        help="share of each class's audio (windows) held out for validation, in whole works: never more, "
+        "unless even the class's smallest work is (default: %(default)s)",
+    )
+    train.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.15,
+        metavar="F",
+        help="share of each class's audio (windows) held out for the test, in whole works: never more, "
+        "unless even the class's smallest work is (default: %(default)s)",
+    )
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN")
     _add_ensemble_option(train)
     _add_feature_options(train)

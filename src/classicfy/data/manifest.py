@@ -186,11 +186,10 @@ def split_by_group(
 
     Each label's groups are shuffled (seeded) and dealt out so that val and test each hold up to their
     fraction of the label's audio: `sizes` says how much each recording holds (its windows, say);
-    without it every recording counts as one. Dealing works by count instead once held out 31% of a
-    composer's minutes, its largest work, and trained on 42%. Every class is on every side when it has
-    enough groups; a class without enough gets a warning. A group whose recordings carry several
-    labels goes with its most common label. Splits already given (in a CSV) are kept, and must not put
-    one group on two sides.
+    without it every recording counts as one. Works are lumpy, and dealt by count they once held out
+    31% of a composer's audio. Every class is on every side when it has enough groups; a class
+    without enough gets a warning. A group whose recordings carry several labels goes with its most
+    common label. Splits already given (in a CSV) are kept, and must not put one group on two sides.
     """
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise DatasetError(f"split fractions must leave room for training: val={val_fraction}, test={test_fraction}")
