@@ -38,8 +38,7 @@ def fold_splits(config: RunConfig, folds: int, cache_root: Path, jobs: int, prog
     """Each fold's recordings with train/val/test sides: the fold's works are the test side."""
     source = resolve_dataset(config.data, cache_root, jobs, progress)
     report = extract_dataset(list_dataset(source), config.features, cache_root, jobs, progress)
-    recordings = report.recordings
-    windows = {path: status.n_windows for path, status in report.statuses.items()}
+    recordings, windows = report.recordings, report.windows_per_recording()
     labels = [r.label for r in recordings]
     groups = [r.group for r in recordings]
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=config.train.seed)

@@ -61,6 +61,10 @@ class ExtractionReport:
     def n_windows(self) -> int:
         return sum(s.n_windows for s in self.usable)
 
+    def windows_per_recording(self) -> dict[Path, int]:
+        """Each file's window count: the size a split shares out."""
+        return {path: status.n_windows for path, status in self.statuses.items()}
+
     @property
     def silent_windows(self) -> int:
         return sum(s.silent_windows for s in self.usable)

@@ -156,9 +156,12 @@ def prepare_run(
         side = {r.path: r.split for r in read_split(split_path)}
         recordings = [replace(r, split=side[r.path]) for r in report.recordings if r.path in side]
     else:
-        windows = {path: status.n_windows for path, status in report.statuses.items()}
         recordings = split_by_group(
-            report.recordings, config.val_fraction, config.test_fraction, config.train.seed, windows
+            report.recordings,
+            config.val_fraction,
+            config.test_fraction,
+            config.train.seed,
+            report.windows_per_recording(),
         )
     labels = sorted({r.label for r in recordings})
     if len(labels) < 2:
