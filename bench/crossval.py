@@ -1,6 +1,7 @@
 """Grouped k-fold cross-validation of the demo's recipe: every work of the built-in corpus is held out once.
 
     python bench/crossval.py [--folds 4] [--out bench/out/crossval] [--quick] [--balance-copies] [--keep last]
+                              [--rotate-validation]
 
 The demo scores one split, whose 26 test recordings come from about a dozen works: one work can
 decide a class's F1. Here the works of each composer are dealt into `--folds` folds (stratified by
@@ -45,7 +46,8 @@ def fold_splits(config: RunConfig, folds: int, cache_root: Path, jobs: int, prog
     val_fraction = config.val_fraction / (1 - 1 / folds)  # the demo's share of all recordings
     splits = []
     for rest, held_out in splitter.split(np.zeros(len(recordings)), labels, groups):
-        sides = split_by_group([recordings[i] for i in rest], val_fraction, 0.0, config.train.seed, windows)
+        draws = len(config.models) if config.rotate_validation else 1
+        sides = split_by_group([recordings[i] for i in rest], val_fraction, 0.0, config.train.seed, windows, draws)
         test = [recordings[i] for i in held_out]
         splits.append(sides + [replace(r, split="test") for r in test])
     return splits
@@ -73,9 +75,18 @@ def main() -> None:
     parser.add_argument(
         "--keep", choices=KEEPS, default="best", help="the weights each model keeps (see classicfy train)"
     )
+    parser.add_argument(
+        "--rotate-validation",
+        action="store_true",
+        help="the recipe with each model validating on its own works (see classicfy train)",
+    )
     args = parser.parse_args()
     config = demo_config(args.quick)
-    config = replace(config, train=replace(config.train, balance_copies=args.balance_copies, keep=args.keep))
+    config = replace(
+        config,
+        rotate_validation=config.rotate_validation or args.rotate_validation,
+        train=replace(config.train, balance_copies=args.balance_copies, keep=args.keep),
+    )
     cache_root = default_cache_dir()
     metrics = []
     for fold, recordings in enumerate(fold_splits(config, args.folds, cache_root, args.jobs, not args.no_progress)):

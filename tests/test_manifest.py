@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from classicfy.data.manifest import (
     content_hash,
     list_dataset,
     merge_duplicates,
+    model_sides,
     split_by_group,
 )
 from classicfy.errors import DatasetError
@@ -141,6 +143,37 @@ def test_a_side_whose_share_no_work_fits_gets_the_smallest_work():
     assert sides == {"opus74": "test", "opus132": "val", "opus18": "train", "opus59": "train"}
     two = recordings[:2]
     assert {r.split for r in split_by_group(two, 0.05, 0.05, seed=0, sizes=sizes)} == {"train", "test"}
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_rotated_validation_holds_out_every_work_outside_the_test_side_for_some_model(seed):
+    minutes = {"k458": 21.7, "k156": 20.8, "k80": 19.0, "k155": 8.3, "k545": 0.4}
+    mozart = [Recording(Path(f"{work}.flac"), "mozart", work) for work in minutes]
+    bach = synthetic(n_labels=1, groups_per_label=20, per_group=1)
+    sizes = {r.path: minutes[r.group] for r in mozart} | {r.path: 1.0 for r in bach}
+    shared = split_by_group(mozart + bach, 0.15, 0.15, seed, sizes)
+    rotated = split_by_group(mozart + bach, 0.15, 0.15, seed, sizes, val_draws=4)
+    # The test side does not move, and the first model validates on the shared split's works.
+    assert [r.split == "test" for r in rotated] == [r.split == "test" for r in shared]
+    assert {r.split for r in rotated} == {"train", "test"}
+    assert [r.path for r in model_sides(rotated, 0)[1]] == [r.path for r in shared if r.split == "val"]
+    for draw in range(4):
+        train, val = model_sides(rotated, draw)
+        assert {r.group for r in train}.isdisjoint(r.group for r in val)
+        assert {r.label for r in val} == {"mozart", "c0"}
+        assert sum(sizes[r.path] for r in val if r.label == "c0") == 3  # 15% of 20 equal works
+    held_out = [{r.group for r in model_sides(rotated, draw)[1] if r.label == "mozart"} for draw in range(4)]
+    assert set().union(*held_out) == {"k458", "k156", "k80"}  # each of Mozart's three, by some model
+    bach_held_out = [{r.group for r in model_sides(rotated, draw)[1] if r.label == "c0"} for draw in range(4)]
+    assert len(set().union(*bach_held_out)) == 12  # four draws of three works, none drawn twice
+
+
+def test_a_given_split_is_not_rotated(caplog):
+    recordings = [replace(r, split=side) for r, side in zip(synthetic(1, 3, 1), ("train", "val", "test"), strict=True)]
+    with caplog.at_level(logging.WARNING):
+        kept = split_by_group(recordings, val_draws=3)
+    assert kept == recordings and "none rotates" in caplog.text
+    assert [len(model_sides(kept, draw)[1]) for draw in range(3)] == [1, 1, 1]
 
 
 def test_split_is_reproducible_by_seed():

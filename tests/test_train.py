@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from classicfy.cli import main
 from classicfy.errors import RunError
 from classicfy.features import FeatureConfig
 from classicfy.models import MODELS
-from classicfy.run import RunConfig, train_run
+from classicfy.run import RunConfig, prepare_run, train_run
 from classicfy.synthetic import write_tone_dataset
 from classicfy.train import TrainConfig, Trainer, predict_logits, uses_bf16
 from classicfy.windows import EmbeddingSet
@@ -99,6 +100,35 @@ def test_run_folder_holds_what_design_md_promises(data, tmp_path):
     assert {s for v in sides.values() for s in v} == {"train", "val", "test"}
     weights, _ = load_tensors(run / "models" / "cnn.safetensors")
     assert "standardize.mean" in weights  # the model carries its input statistics
+
+
+def test_with_rotated_validation_each_model_validates_on_works_it_does_not_train_on(data, tmp_path, monkeypatch):
+    from classicfy import run as run_module
+    from classicfy.evaluation import evaluate_run
+    from classicfy.run import read_split
+
+    seen = {}
+    real_window_sets = run_module._window_sets
+
+    def spy(kind, feature_config, training, validation, *rest):
+        seen[kind] = ({r.group for r, _ in training}, {r.group for r in validation})
+        return real_window_sets(kind, feature_config, training, validation, *rest)
+
+    monkeypatch.setattr(run_module, "_window_sets", spy)
+    run = tmp_path / "run"
+    config = replace(config_for(data, ("cnn", "gru"), epochs=1), rotate_validation=True)
+    train_run(config, run, tmp_path / "cache", 2, progress=False)
+    (cnn_train, cnn_val), (gru_train, gru_val) = seen["mel"], seen["mel_chroma"]
+    assert cnn_train.isdisjoint(cnn_val) and gru_train.isdisjoint(gru_val)
+    assert cnn_val.isdisjoint(gru_val) and len(cnn_val) == len(gru_val) == 3  # one work per class each
+    split = read_split(run / "split.csv")  # the draws survive the run folder, for --resume
+    assert {r.group for r in split if 0 in r.val_draws} == cnn_val
+    assert {r.group for r in split if 1 in r.val_draws} == gru_val
+    assert cnn_train | cnn_val == gru_train | gru_val == {r.group for r in split if r.split == "train"}
+    _, resumed, _ = prepare_run(config, run, tmp_path / "cache", 1, resume=True, progress=False)
+    assert sorted(resumed, key=lambda r: r.path) == sorted(split, key=lambda r: r.path)
+    with pytest.raises(RunError, match="validated on its own works"):
+        evaluate_run(run, tmp_path / "cache", 1, progress=False, n_bootstrap=10, fitted_ensemble=True)
 
 
 def test_the_balancer_is_told_which_training_windows_are_augmented_copies(data, tmp_path, monkeypatch):

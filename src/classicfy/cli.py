@@ -201,6 +201,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 models=_split_names(args.models),
                 val_fraction=args.val_fraction,
                 test_fraction=args.test_fraction,
+                rotate_validation=args.rotate_validation,
                 features=_feature_config(args),
                 train=TrainConfig(
                     epochs=args.epochs,
@@ -659,6 +660,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="F",
         help="share of each class's audio (windows) held out for the test, in whole works: never more, "
         "unless even the class's smallest work is (default: %(default)s)",
+    )
+    train.add_argument(
+        "--rotate-validation",
+        action="store_true",
+        help="give each model its own validation works (drawn from those outside the test side, preferring "
+        "works no earlier model validated on) and train it on the rest: the ensemble's models then train on "
+        "different works, and together on all of them (default: every model validates on the same works)",
     )
     train.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN")
     _add_ensemble_option(train)

@@ -117,6 +117,11 @@ def _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted:
         ensemble = EnsembleModel(list(models))
     else:
         val_recordings = [r for r in split if r.split == "val"]
+        if not val_recordings:
+            raise RunError(
+                "--fit-ensemble needs a validation side no model trained on, and in this run each model "
+                "validated on its own works (rotated validation): use the plain average"
+            )
         val = _Features(val_recordings, {m.feature_config for m in models.values()}, cache_root, jobs, progress)
         aligned, template = _align({name: _score(model, val, index) for name, model in models.items()})
         ensemble = EnsembleModel(list(models)).fit(aligned, template.labels)

@@ -2,7 +2,7 @@
 
 RUN/config.toml   the resolved configuration (written first: `--resume` reads it back)
 RUN/labels.json   class names in model output order
-RUN/split.csv     path,label,group,split
+RUN/split.csv     path,label,group,split[,val_draws] (val_draws: with rotated validation)
 RUN/dataset.json  recordings, windows and skipped files with reasons
 RUN/models/NAME.safetensors + NAME.json, RUN/history/NAME.csv, RUN/checkpoints/NAME.safetensors
 """
@@ -26,7 +26,7 @@ from classicfy.balance import at_most_per_class
 from classicfy.cache import FeatureCache
 from classicfy.checkpoint import MODEL_FORMAT
 from classicfy.data.corpus import resolve_dataset
-from classicfy.data.manifest import Recording, list_dataset, split_by_group
+from classicfy.data.manifest import Recording, list_dataset, model_sides, split_by_group
 from classicfy.errors import DatasetError, RunError
 from classicfy.extraction import ExtractionReport, augment_dataset, extract_dataset
 from classicfy.features import MUSICNN_SAMPLE_RATE, FeatureConfig, MusicnnFeatureConfig
@@ -44,6 +44,10 @@ class RunConfig:
     models: tuple[str, ...] = ("cnn", "gru", "vgg")
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    # Each model validates on its own draw of works outside the test side, and trains on the rest:
+    # the ensemble's models then train on different works, together on every one, and their best
+    # epochs are chosen on as many different validation sides (see split_by_group).
+    rotate_validation: bool = False
     features: FeatureConfig = field(default_factory=FeatureConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -97,17 +101,28 @@ class RunResult:
 
 
 def write_split(path: Path, recordings: list[Recording]) -> None:
+    """The run's split; the `val_draws` column (draw numbers, space-separated) only when validation rotates."""
+    rotated = any(r.val_draws for r in recordings)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["path", "label", "group", "split"])
-    writer.writerows([str(r.path), r.label, r.group, r.split] for r in recordings)
+    writer.writerow(["path", "label", "group", "split", *(["val_draws"] if rotated else [])])
+    for r in recordings:
+        draws = [" ".join(map(str, r.val_draws))] if rotated else []
+        writer.writerow([str(r.path), r.label, r.group, r.split, *draws])
     atomic.write_text(path, buffer.getvalue())
 
 
 def read_split(path: Path) -> list[Recording]:
     with open(path, newline="", encoding="utf-8") as handle:
         return [
-            Recording(Path(row["path"]), row["label"], row["group"], row["split"]) for row in csv.DictReader(handle)
+            Recording(
+                Path(row["path"]),
+                row["label"],
+                row["group"],
+                row["split"],
+                tuple(int(draw) for draw in (row.get("val_draws") or "").split()),
+            )
+            for row in csv.DictReader(handle)
         ]
 
 
@@ -127,15 +142,21 @@ def load_run_config(run_dir: Path) -> RunConfig:
 
 def _dataset_summary(report: ExtractionReport, recordings: list[Recording]) -> dict:
     sides: dict[str, dict[str, int]] = {}
+    draws: dict[int, dict[str, int]] = {}
     for r in recordings:
+        n_windows = report.statuses[r.path].n_windows
         side = sides.setdefault(r.split or "", {})
-        side[r.label] = side.get(r.label, 0) + report.statuses[r.path].n_windows
+        side[r.label] = side.get(r.label, 0) + n_windows
+        for draw in r.val_draws:
+            draws.setdefault(draw, {}).setdefault(r.label, 0)
+            draws[draw][r.label] += n_windows
     return {
         "recordings": len(report.usable),
         "windows": report.n_windows,
         "seconds": report.seconds,
         "per_label": {label: asdict(row) for label, row in report.per_label().items()},
         "windows_per_split": sides,
+        "windows_per_validation_draw": [draws[k] for k in sorted(draws)],
         "skipped": [{"path": str(s.path), "reason": s.skip_reason} for s in report.skipped],
         "duplicates": [[str(p) for p in paths] for paths in report.duplicates],
     }
@@ -153,8 +174,12 @@ def prepare_run(
         raise DatasetError(f"no usable recordings in {config.data}")
     split_path = run_dir / "split.csv"
     if resume and split_path.exists():
-        side = {r.path: r.split for r in read_split(split_path)}
-        recordings = [replace(r, split=side[r.path]) for r in report.recordings if r.path in side]
+        saved = {r.path: r for r in read_split(split_path)}
+        recordings = [
+            replace(r, split=saved[r.path].split, val_draws=saved[r.path].val_draws)
+            for r in report.recordings
+            if r.path in saved
+        ]
     else:
         recordings = split_by_group(
             report.recordings,
@@ -162,13 +187,16 @@ def prepare_run(
             config.test_fraction,
             config.train.seed,
             report.windows_per_recording(),
+            len(config.models) if config.rotate_validation else 1,
         )
     labels = sorted({r.label for r in recordings})
     if len(labels) < 2:
         raise DatasetError(f"a classifier needs at least two labels, found {labels}")
-    for side in ("train", "val"):
-        if not any(r.split == side for r in recordings):
-            raise DatasetError(f"the {side} split is empty: add recordings or change the split fractions")
+    for draw, name in enumerate(config.models):
+        for side, members in zip(("train", "val"), model_sides(recordings, draw), strict=True):
+            if not members:
+                whose = f" of {name}" if config.rotate_validation else ""
+                raise DatasetError(f"the {side} split{whose} is empty: add recordings or change the split fractions")
     # The run folder is written only once the dataset is known to be trainable, config.toml last:
     # a dataset problem leaves no half-made run that would ask for --resume.
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -209,12 +237,15 @@ def train_run(
     augmented = _augment_training(
         train, report, digest, tuple(feature_configs.values()), config, cache_root, jobs, progress
     )
-    sets = {
-        kind: _window_sets(
-            kind, feature_config, list(zip(train, augmented, strict=True)), recordings, digest, index, cache_root
-        )
-        for kind, feature_config in feature_configs.items()
-    }
+    copies_of = {r.path: copies for r, copies in zip(train, augmented, strict=True)}
+    draw_of = {name: draw if config.rotate_validation else 0 for draw, name in enumerate(config.models)}
+    sets = {}
+    for name, draw in draw_of.items():
+        kind = MODELS[name].input_kind
+        if (kind, draw) not in sets:
+            model_train, model_val = model_sides(recordings, draw)
+            training = [(r, copies_of[r.path]) for r in model_train]
+            sets[kind, draw] = _window_sets(kind, feature_configs[kind], training, model_val, digest, index, cache_root)
 
     # Every model is built (each from the seed) and must take its inputs before any trains: no wasted work.
     models = {}
@@ -224,13 +255,14 @@ def train_run(
         if issubclass(family, PretrainedClassifier):
             model_config = family.Config(backbone=family.default_backbone, finetune=config.train.finetune)
         seed_everything(config.train.seed)
-        models[name] = family(sets[family.input_kind][0].input_shape, len(labels), model_config)
-        _check_input_fits(name, models[name], sets[family.input_kind][0].input_shape)
+        input_shape = sets[family.input_kind, draw_of[name]][0].input_shape
+        models[name] = family(input_shape, len(labels), model_config)
+        _check_input_fits(name, models[name], input_shape)
 
     states = {}
     for name, model in models.items():
         family = MODELS[name]
-        train_set, val_set = sets[family.input_kind]
+        train_set, val_set = sets[family.input_kind, draw_of[name]]
         if hasattr(model, "standardize"):
             mean, std = train_set.channel_statistics(np.random.default_rng(config.train.seed))
             model.standardize.set_statistics(torch.from_numpy(mean), torch.from_numpy(std))
@@ -314,7 +346,7 @@ def _window_sets(
     kind: str,
     feature_config: FeatureConfig | MusicnnFeatureConfig,
     training: list[tuple[Recording, dict]],
-    recordings: list[Recording],
+    validation: list[Recording],
     digest: dict[Path, str],
     index: dict[str, int],
     cache_root: Path,
@@ -330,7 +362,7 @@ def _window_sets(
                 train_entries.append(entry)
                 train_labels.append(index[recording.label])
                 train_augmented.append(number > 0)
-    val = [(cache.get(digest[r.path], verify=False), index[r.label]) for r in recordings if r.split == "val"]
+    val = [(cache.get(digest[r.path], verify=False), index[r.label]) for r in validation]
     val = [(entry, label) for entry, label in val if entry is not None]
     if not train_entries or not val:
         raise DatasetError(f"no usable {kind} features for the training or validation split")

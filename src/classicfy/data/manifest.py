@@ -26,12 +26,17 @@ MANIFEST_NAME = "manifest.csv"
 
 @dataclass(frozen=True)
 class Recording:
-    """One file of a dataset: its label, the work (group) it belongs to and, once split, its side."""
+    """One file of a dataset: its label, the work (group) it belongs to and, once split, its side.
+
+    With rotated validation, a "train" recording validates the models whose draw numbers (their
+    places in the run's model list) are in `val_draws`, and trains the others.
+    """
 
     path: Path
     label: str
     group: str
     split: str | None = None
+    val_draws: tuple[int, ...] = ()
 
 
 def content_hash(path: str | Path) -> str:
@@ -181,6 +186,7 @@ def split_by_group(
     test_fraction: float = 0.15,
     seed: int = 0,
     sizes: dict[Path, float] | None = None,
+    val_draws: int = 1,
 ) -> list[Recording]:
     """Assign train/val/test, stratified by label and grouped by work.
 
@@ -190,6 +196,9 @@ def split_by_group(
     31% of a composer's audio. Every class is on every side when it has enough groups; a class
     without enough gets a warning. A group whose recordings carry several labels goes with its most
     common label. Splits already given (in a CSV) are kept, and must not put one group on two sides.
+
+    With `val_draws` above 1, validation is drawn that many times from the works outside the test
+    side (see `_rotate_validation`): the works of every draw are "train", each marked with its draws.
     """
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise DatasetError(f"split fractions must leave room for training: val={val_fraction}, test={test_fraction}")
@@ -198,6 +207,8 @@ def split_by_group(
         if len(given) != len(recordings):
             raise DatasetError("the dataset gives a split for some recordings but not all")
         _check_given_split(recordings)
+        if val_draws > 1:
+            log.warning("the dataset gives its split: every model validates on its 'val' side, none rotates")
         return list(recordings)
 
     members: dict[str, list[Recording]] = defaultdict(list)
@@ -210,15 +221,58 @@ def split_by_group(
         groups_of_label[label].append(group)
 
     rng = np.random.default_rng(seed)
+    rotation_rng = np.random.default_rng([seed, 1])  # its own stream: the test side does not depend on draws
     side_of_group: dict[str, str] = {}
+    draws_of_group: dict[str, tuple[int, ...]] = {}
     for label, groups in sorted(groups_of_label.items()):
         order = [groups[i] for i in rng.permutation(len(groups))]
         dealt = _deal_sides(order, size, val_fraction, test_fraction)
-        side_of_group.update(dealt)
         missing = [s for s, f in (("val", val_fraction), ("test", test_fraction)) if f > 0 and s not in dealt.values()]
         if missing:
             log.warning("class '%s' has only %d group(s): none in %s", label, len(groups), " or ".join(missing))
-    return [replace(r, split=side_of_group[r.group]) for r in recordings]
+        if val_draws > 1:
+            first = [g for g in order if dealt[g] == "val"]
+            dev = [g for g in order if dealt[g] != "test"]
+            target = val_fraction * sum(size[g] for g in groups)
+            draws_of_group.update(_rotate_validation(first, dev, size, target, val_draws, rotation_rng))
+            dealt = {g: "train" if side == "val" else side for g, side in dealt.items()}
+        side_of_group.update(dealt)
+    return [replace(r, split=side_of_group[r.group], val_draws=draws_of_group.get(r.group, ())) for r in recordings]
+
+
+def _rotate_validation(
+    first: list[str], dev: list[str], size: dict[str, float], target: float, draws: int, rng: np.random.Generator
+) -> dict[str, tuple[int, ...]]:
+    """Each of one class's validation draws: the groups of draw 0 are `first` (the shared split's
+    validation side); each later draw takes, in a shuffled order that puts groups no earlier draw
+    took first, every group that fits under `target`, or the smallest such group if none fits.
+
+    Models that validate on different works train on different works, and together on all of them:
+    a class of three works outside the test side has each of them held out by one draw.
+    """
+    taken_by = [first]
+    used = set(first)
+    for _ in range(1, draws):
+        shuffled = [dev[i] for i in rng.permutation(len(dev))]
+        order = [g for g in shuffled if g not in used] + [g for g in shuffled if g in used]
+        taken, held = [], 0.0
+        for group in order:
+            if held + size[group] <= target * (1 + 1e-9):
+                taken.append(group)
+                held += size[group]
+        if not taken and len(dev) >= 2:
+            fresh = [g for g in dev if g not in used]
+            taken = [min(fresh or dev, key=lambda g: size[g])]
+        taken_by.append(taken)
+        used.update(taken)
+    return {g: tuple(k for k, taken in enumerate(taken_by) if g in taken) for g in dev}
+
+
+def model_sides(recordings: list[Recording], draw: int) -> tuple[list[Recording], list[Recording]]:
+    """The training and validation recordings of the run's model number `draw`."""
+    train = [r for r in recordings if r.split == "train" and draw not in r.val_draws]
+    val = [r for r in recordings if r.split == "val" or (r.split == "train" and draw in r.val_draws)]
+    return train, val
 
 
 def _check_given_split(recordings: list[Recording]) -> None:
