@@ -148,8 +148,8 @@ def _dataset_summary(report: ExtractionReport, recordings: list[Recording]) -> d
         side = sides.setdefault(r.split or "", {})
         side[r.label] = side.get(r.label, 0) + n_windows
         for draw in r.val_draws:
-            draws.setdefault(draw, {}).setdefault(r.label, 0)
-            draws[draw][r.label] += n_windows
+            validation = draws.setdefault(draw, {})
+            validation[r.label] = validation.get(r.label, 0) + n_windows
     return {
         "recordings": len(report.usable),
         "windows": report.n_windows,
