@@ -76,6 +76,30 @@ def test_bfloat16_training_learns_too_and_the_model_says_so(data, tmp_path, name
         TrainConfig(precision="fp16")
 
 
+def test_a_cnn_file_from_before_max_pooling_still_loads(tmp_path):
+    """Its JSON has no `pooling` key: its head reads each channel's mean and maximum."""
+    from dataclasses import asdict
+
+    from classicfy.checkpoint import MODEL_FORMAT, save_tensors
+    from classicfy.inference import load_model
+    from classicfy.models.cnn import CNNConfig
+
+    old = MODELS["cnn"]((1, 96, 87), 2, CNNConfig(pooling="mean_max")).eval()
+    assert old.head[1].in_features == 256 and MODELS["cnn"]((1, 96, 87), 2).head[1].in_features == 128
+    (tmp_path / "models").mkdir()
+    save_tensors(tmp_path / "models" / "cnn.safetensors", old.state_dict())
+    config = {k: v for k, v in asdict(old.config).items() if k != "pooling"}
+    description = {"format": MODEL_FORMAT, "family": "cnn", "input_shape": [1, 96, 87], "labels": ["a", "b"]}
+    (tmp_path / "models" / "cnn.json").write_text(json.dumps(description | {"config": config}))
+    loaded = load_model(tmp_path, "cnn").module
+    assert loaded.config.pooling == "mean_max"
+    windows = torch.randn(2, 1, 96, 87)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(windows), old(windows))
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        CNNConfig(pooling="mean")
+
+
 def test_auto_precision_keeps_a_gru_in_float32():
     gru = MODELS["gru"]((87, 108), 3)  # bfloat16 makes its recurrence slower, on any CPU
     assert (

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from classicfy.models.layers import Standardize, conv_block
+
+POOLINGS = ("max", "mean_max")
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,15 @@ class CNNConfig:
     channels: tuple[int, ...] = (16, 32, 64, 128)
     time_pool: int = 2  # frames averaged before the first convolution: 10 s windows need no finer grain
     dropout: float = 0.3
+    # How the last feature maps become one vector: "max", the strongest response of each channel
+    # anywhere in the window, or "mean_max", that and the channel's average. The average also
+    # carries how much of a window a pattern fills; cross-validated on the demo's corpus, the CNN
+    # named 139 of 165 held-out recordings right with "max" and 127 with "mean_max".
+    pooling: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
 
 
 class CNNModel(nn.Module):
@@ -23,6 +35,8 @@ class CNNModel(nn.Module):
     input_kind = "mel"
     prefers_bf16 = True  # its convolutions train about twice as fast under bfloat16 autocast
     Config = CNNConfig
+    # Model files written before `pooling` existed pooled by mean and max.
+    config_before_key: ClassVar[dict[str, str]] = {"pooling": "mean_max"}
 
     def __init__(self, input_shape: tuple[int, ...], n_classes: int, config: CNNConfig | None = None) -> None:
         super().__init__()
@@ -35,10 +49,13 @@ class CNNModel(nn.Module):
             blocks += [conv_block(previous, channels), nn.MaxPool2d(2)]
             previous = channels
         self.features = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(2 * previous, n_classes))
+        pooled = 2 * previous if config.pooling == "mean_max" else previous
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(pooled, n_classes))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(self.pool_time(self.standardize(x)))
+        if self.config.pooling == "max":
+            return x.amax(dim=(2, 3))
         return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
