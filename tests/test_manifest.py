@@ -119,15 +119,21 @@ def side_shares(recordings: list[Recording], sizes: dict[Path, float], label: st
     return {side: amount / sum(totals.values()) for side, amount in totals.items()}
 
 
-@pytest.mark.parametrize("seed", range(10))
-def test_split_holds_out_each_class_by_its_share_of_audio_not_of_works(seed):
-    # The built-in corpus's Mozart: five works of 21.7, 20.8, 19.0, 8.3 and 0.4 minutes. Dealt by
-    # count, the test side held the 21.7-minute work: 31% of the class, and training kept 42%.
+def lumpy_mozart_and_even_c0() -> tuple[list[Recording], dict[Path, float]]:
+    """The built-in corpus's Mozart, five works of 21.7, 20.8, 19.0, 8.3 and 0.4 minutes, and a
+    class "c0" of 20 equal works, with each recording's size."""
     minutes = {"k458": 21.7, "k156": 20.8, "k80": 19.0, "k155": 8.3, "k545": 0.4}
     mozart = [Recording(Path(f"{work}.flac"), "mozart", work) for work in minutes]
     bach = synthetic(n_labels=1, groups_per_label=20, per_group=1)
     sizes = {r.path: minutes[r.group] for r in mozart} | {r.path: 1.0 for r in bach}
-    recordings = split_by_group(mozart + bach, 0.15, 0.15, seed, sizes)
+    return mozart + bach, sizes
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_split_holds_out_each_class_by_its_share_of_audio_not_of_works(seed):
+    # Dealt by count, the test side held Mozart's 21.7-minute work: 31% of the class, and training kept 42%.
+    recordings, sizes = lumpy_mozart_and_even_c0()
+    recordings = split_by_group(recordings, 0.15, 0.15, seed, sizes)
     shares = side_shares(recordings, sizes, "mozart")
     assert 0 < shares["test"] <= 0.15
     assert {r.group for r in recordings if r.split == "test" and r.label == "mozart"} == {"k155", "k545"}
@@ -147,12 +153,9 @@ def test_a_side_whose_share_no_work_fits_gets_the_smallest_work():
 
 @pytest.mark.parametrize("seed", range(10))
 def test_rotated_validation_holds_out_every_work_outside_the_test_side_for_some_model(seed):
-    minutes = {"k458": 21.7, "k156": 20.8, "k80": 19.0, "k155": 8.3, "k545": 0.4}
-    mozart = [Recording(Path(f"{work}.flac"), "mozart", work) for work in minutes]
-    bach = synthetic(n_labels=1, groups_per_label=20, per_group=1)
-    sizes = {r.path: minutes[r.group] for r in mozart} | {r.path: 1.0 for r in bach}
-    shared = split_by_group(mozart + bach, 0.15, 0.15, seed, sizes)
-    rotated = split_by_group(mozart + bach, 0.15, 0.15, seed, sizes, val_draws=4)
+    recordings, sizes = lumpy_mozart_and_even_c0()
+    shared = split_by_group(recordings, 0.15, 0.15, seed, sizes)
+    rotated = split_by_group(recordings, 0.15, 0.15, seed, sizes, val_draws=4)
     # The test side does not move, and the first model validates on the shared split's works.
     assert [r.split == "test" for r in rotated] == [r.split == "test" for r in shared]
     assert {r.split for r in rotated} == {"train", "test"}

@@ -245,10 +245,12 @@ def _rotate_validation(
 ) -> dict[str, tuple[int, ...]]:
     """Each of one class's validation draws: the groups of draw 0 are `first` (the shared split's
     validation side); each later draw takes, in a shuffled order that puts groups no earlier draw
-    took first, every group that fits under `target`, or the smallest such group if none fits.
+    took first, every group that fits under `target`; if none fits, the smallest group no earlier
+    draw took (or the smallest of all, once every group has been taken).
 
     Models that validate on different works train on different works, and together on all of them:
-    a class of three works outside the test side has each of them held out by one draw.
+    the built-in corpus's Mozart has three works outside the test side, each bigger than the target,
+    and four draws hold out each of them at least once.
     """
     taken_by = [first]
     used = set(first)
