@@ -108,3 +108,10 @@ def test_summary_counts_silent_windows_dropped(tmp_path, capsys):
     assert "windows:    5 of 2 s (1 silent windows dropped)" in capsys.readouterr().out
     assert main(args) == 0  # the count survives the cache
     assert "(1 silent windows dropped)" in capsys.readouterr().out
+
+
+def test_train_refuses_fitted_weights_with_rotated_validation_before_training(tmp_path, capsys):
+    args = ["train", str(tmp_path), "--out", str(tmp_path / "run"), "--rotate-validation", "--fit-ensemble"]
+    assert main(args) == 2
+    assert "--fit-ensemble needs a validation side shared by every model" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -190,6 +190,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     # A run remembers its dataset by absolute path, so that it can be resumed from anywhere.
     data = args.data if args.data.startswith("builtin:") else str(Path(args.data).resolve())
+    if args.rotate_validation and args.fit_ensemble:  # refused before training, not after it
+        raise ClassicfyError("--fit-ensemble needs a validation side shared by every model: drop --rotate-validation")
     if args.resume and (args.out / "config.toml").exists():
         config = load_run_config(args.out)
         if config.data != data:
