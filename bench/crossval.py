@@ -46,8 +46,9 @@ def fold_splits(config: RunConfig, folds: int, cache_root: Path, jobs: int, prog
     val_fraction = config.val_fraction / (1 - 1 / folds)  # the demo's share of all recordings
     splits = []
     for rest, held_out in splitter.split(np.zeros(len(recordings)), labels, groups):
-        draws = len(config.models) if config.rotate_validation else 1
-        sides = split_by_group([recordings[i] for i in rest], val_fraction, 0.0, config.train.seed, windows, draws)
+        sides = split_by_group(
+            [recordings[i] for i in rest], val_fraction, 0.0, config.train.seed, windows, config.validation_draws
+        )
         test = [recordings[i] for i in held_out]
         splits.append(sides + [replace(r, split="test") for r in test])
     return splits

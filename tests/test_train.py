@@ -420,3 +420,14 @@ def test_keep_last_runs_every_epoch_and_saves_the_final_weights(tmp_path):
     assert state.stopped_early and state.epoch < 5  # the same fit, stopped by patience
     with pytest.raises(ValueError, match="keep"):
         TrainConfig(keep="middle")
+
+
+def test_a_run_without_validation_works_is_a_dataset_error_before_any_run_folder(data, tmp_path):
+    from classicfy.errors import DatasetError
+
+    config = replace(config_for(data, ("cnn", "gru"), epochs=1), val_fraction=0.0)
+    with pytest.raises(DatasetError, match="the val split is empty"):
+        train_run(config, tmp_path / "run", tmp_path / "cache", 1, progress=False)
+    with pytest.raises(DatasetError, match="the val split of cnn is empty"):
+        train_run(replace(config, rotate_validation=True), tmp_path / "run", tmp_path / "cache", 1, progress=False)
+    assert not (tmp_path / "run").exists()

@@ -62,6 +62,11 @@ class RunConfig:
                 f"split fractions must leave room for training: val={self.val_fraction}, test={self.test_fraction}"
             )
 
+    @property
+    def validation_draws(self) -> int:
+        """How many validation sides the split draws: one per model when validation rotates."""
+        return len(self.models) if self.rotate_validation else 1
+
     def to_toml(self) -> str:
         import tomli_w
 
@@ -187,15 +192,15 @@ def prepare_run(
             config.test_fraction,
             config.train.seed,
             report.windows_per_recording(),
-            len(config.models) if config.rotate_validation else 1,
+            config.validation_draws,
         )
     labels = sorted({r.label for r in recordings})
     if len(labels) < 2:
         raise DatasetError(f"a classifier needs at least two labels, found {labels}")
-    for draw, name in enumerate(config.models):
+    for draw in range(config.validation_draws):
         for side, members in zip(("train", "val"), model_sides(recordings, draw), strict=True):
             if not members:
-                whose = f" of {name}" if config.rotate_validation else ""
+                whose = f" of {config.models[draw]}" if config.rotate_validation else ""
                 raise DatasetError(f"the {side} split{whose} is empty: add recordings or change the split fractions")
     # The run folder is written only once the dataset is known to be trainable, config.toml last:
     # a dataset problem leaves no half-made run that would ask for --resume.
