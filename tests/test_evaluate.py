@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -12,6 +13,8 @@ from classicfy.baseline import SummaryBaseline
 from classicfy.cli import main
 from classicfy.ensemble import EnsembleModel
 from classicfy.evaluate import ModelEvaluator, recording_probabilities
+from classicfy.report import _misnamed
+from classicfy.run import read_split
 from classicfy.synthetic import write_tone_dataset
 
 REQUIRED = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall",
@@ -96,6 +99,45 @@ def test_metrics_json_holds_every_model_at_both_levels(trained):
             assert all(key in metrics[level] for key in REQUIRED)
         assert metrics["recording"]["n"] == 6  # one test work of two recordings per class
         assert len(metrics["recording"]["accuracy_ci"]) == 2
+
+
+def test_predictions_csv_holds_each_models_answer_for_every_test_recording_as_scored(trained):
+    _, run, _ = trained
+    document = json.loads((run / "metrics.json").read_text())
+    labels = document["labels"]
+    with open(run / "predictions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    test = {str(r.path): r for r in read_split(run / "split.csv") if r.split == "test"}
+    assert {row["path"] for row in rows} == set(test)
+    assert all(row["label"] == test[row["path"]].label and row["group"] == test[row["path"]].group for row in rows)
+    for name, metrics in document["models"].items():
+        own = [row for row in rows if row["model"] == name]
+        assert len(own) == metrics["recording"]["n"]
+        assert sum(int(row["windows"]) for row in own) == metrics["segment"]["n"]
+        confusion = np.zeros((len(labels), len(labels)), dtype=int)
+        for row in own:
+            probs = np.array([float(row[f"p_{label}"]) for label in labels])
+            assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+            assert row["predicted"] == labels[int(probs.argmax())]
+            confusion[labels.index(row["label"]), labels.index(row["predicted"])] += 1
+        assert confusion.tolist() == metrics["recording"]["confusion_matrix"]  # the answers the metrics count
+    assert "<h2>Recordings the ensemble names wrong</h2>" in (run / "report.html").read_text()
+
+
+def test_the_report_lists_the_recordings_the_ensemble_names_wrong():
+    def answer(path, model, label, predicted, p_high):
+        return {"path": path, "label": label, "model": model, "predicted": predicted,
+                "p_high": p_high, "p_low": round(1 - p_high, 6)}  # fmt: skip
+
+    answers = [
+        answer("a.flac", "ensemble", "high", "high", 0.9),
+        answer("a.flac", "cnn", "high", "low", 0.4),
+        answer("b.flac", "ensemble", "low", "high", 0.55),
+    ]
+    table = _misnamed(answers)
+    assert "<td>b.flac</td><td>low</td><td>high</td><td>0.55</td><td>0.45</td>" in table
+    assert "a.flac" not in table  # right for the ensemble; the CNN's miss is in predictions.csv only
+    assert "every test recording right" in _misnamed(answers[:2])
 
 
 def test_report_references_only_images_that_exist(trained):

@@ -682,7 +682,8 @@ def build_parser() -> argparse.ArgumentParser:
         "fitted on the validation split) and a "
         "logistic-regression baseline, at window and recording level, on the run's test split or on another "
         "labelled dataset (recordings with labels the run does not know are reported and skipped). Writes "
-        "metrics.json, plots/ and report.html.",
+        "metrics.json, predictions.csv (every model's answer and probabilities for each recording), plots/ and "
+        "report.html.",
     )
     evaluate.add_argument("run", type=Path, metavar="RUN", help="run folder written by classicfy train")
     evaluate.add_argument("--data", metavar="DATA", help="labelled dataset to evaluate on (default: the test split)")

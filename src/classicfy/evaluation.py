@@ -1,5 +1,6 @@
 """Evaluate a trained run: every model, the ensemble and the baseline, on the run's test split or on
-another labelled dataset, at window and recording level; writes metrics.json, plots and report.html.
+another labelled dataset, at window and recording level; writes metrics.json, predictions.csv (each
+model's answer for every recording), plots and report.html.
 
 The baseline is fitted on the run's training split and, when asked, the ensemble weights on its
 validation split (both saved in `models/` and reused), so test data never shapes what is scored on it.
@@ -22,7 +23,7 @@ from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset
 from classicfy.ensemble import EnsembleModel, shared_windows
 from classicfy.errors import DatasetError, RunError
-from classicfy.evaluate import ModelEvaluator
+from classicfy.evaluate import ModelEvaluator, recording_probabilities
 from classicfy.extraction import extract_dataset
 from classicfy.features import FeatureConfig, MusicnnFeatureConfig
 from classicfy.inference import TrainedModel, load_model, trained_model_names, window_probabilities
@@ -32,6 +33,7 @@ from classicfy.report import (
     plot_per_class_f1,
     plot_roc_curves,
     plot_training_curves,
+    write_predictions,
     write_report,
 )
 from classicfy.run import load_run_config, read_split
@@ -129,6 +131,30 @@ def _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted:
     return ensemble
 
 
+def recording_answers(scored: dict[str, ScoredSet], recordings: list[Recording], labels: list[str]) -> list[dict]:
+    """Each model's answer and probabilities for every scored recording, grouped by recording: which
+    recordings a model gets wrong, and by how much, is what metrics cannot show."""
+    rows = []
+    for name, scored_set in scored.items():
+        probs, indices = recording_probabilities(scored_set.probs, scored_set.recording_of)
+        windows = np.bincount(scored_set.recording_of, minlength=len(recordings))
+        for recording_probs, index in zip(probs, indices, strict=True):
+            recording = recordings[index]
+            rows.append(
+                {
+                    "path": str(recording.path),
+                    "label": recording.label,
+                    "group": recording.group,
+                    "model": name,
+                    "predicted": labels[int(recording_probs.argmax())],
+                    "windows": int(windows[index]),
+                    **{f"p_{label}": round(float(p), 6) for label, p in zip(labels, recording_probs, strict=True)},
+                }
+            )
+    rows.sort(key=lambda row: row["path"])  # stable: the models stay in order within a recording
+    return rows
+
+
 def _histories(run_dir: Path, names: list[str]) -> dict[str, list[dict]]:
     histories = {}
     for name in names:
@@ -213,6 +239,8 @@ def evaluate_run(
         "skipped": [{"path": str(p), "reason": reason} for p, reason in features.skipped.items()],
     }
     atomic.write_text(out / "metrics.json", json.dumps(document, indent=2))
+    answers = recording_answers(scored, features.recordings, labels)
+    write_predictions(out / "predictions.csv", answers)
 
     plots_dir = out / "plots"
     plots = {
@@ -243,5 +271,6 @@ def evaluate_run(
         "deviation of MFCC and chroma per window."
     )
     title = f"classicfy run {run_dir.name}: {len(labels)} classes ({', '.join(labels)})"
-    write_report(out, title, metrics, plots, dataset, (run_dir / "config.toml").read_text(), notes)
+    config_text = (run_dir / "config.toml").read_text()
+    write_report(out, title, metrics, plots, dataset, config_text, notes, answers)
     return Evaluation(labels, metrics, out, notes)

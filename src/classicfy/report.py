@@ -1,12 +1,14 @@
-"""Plots (matplotlib, PNG) and the self-contained HTML report of an evaluated run.
+"""Plots (matplotlib, PNG), the self-contained HTML report and the answers table of an evaluated run.
 
 One small function per figure, each taking the numbers it draws; `write_report` lays them out
-with the summary table first, then the dataset and the configuration.
+with the summary table first, then the ensemble's wrong answers, the dataset and the configuration.
 """
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 from pathlib import Path
 
 import numpy as np
@@ -244,6 +246,28 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def write_predictions(path: Path, answers: list[dict]) -> None:
+    """`predictions.csv`: one row per recording and model (see `evaluation.recording_answers`)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(answers[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(answers)
+    atomic.write_text(path, buffer.getvalue())
+
+
+def _misnamed(answers: list[dict], model: str = "ensemble") -> str:
+    """The recordings `model` names wrong, with its answer's and the truth's probabilities."""
+    wrong = [a for a in answers if a["model"] == model and a["predicted"] != a["label"]]
+    if not wrong:
+        return f"<p>The {model} names every test recording right.</p>"
+    rows = [
+        [a["path"], a["label"], a["predicted"], f"{a['p_' + a['predicted']]:.2f}", f"{a['p_' + a['label']]:.2f}"]
+        for a in wrong
+    ]
+    header = ["recording", "label", "answer", "p(answer)", "p(label)"]
+    return f"<p>{len(wrong)} of the test recordings. Every model's answers: predictions.csv.</p>" + _table(header, rows)
+
+
 def write_report(
     out_dir: Path,
     title: str,
@@ -252,8 +276,10 @@ def write_report(
     dataset: dict,
     config_text: str,
     notes: list[str],
+    answers: list[dict],
 ) -> Path:
-    """`out_dir/report.html`: summary table, plots (relative links to `plots/`), dataset, configuration."""
+    """`out_dir/report.html`: summary table, the ensemble's wrong answers, plots (relative links to
+    `plots/`), dataset, configuration."""
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
@@ -261,6 +287,7 @@ def write_report(
         _table(SUMMARY_HEADER, summary_rows(metrics)),
     ]
     parts += [f"<p>{html.escape(note)}</p>" for note in notes]
+    parts += ["<h2>Recordings the ensemble names wrong</h2>", _misnamed(answers)]
     for section, images in plots.items():
         parts.append(f"<h2>{html.escape(section)}</h2><div class='grid'>")
         parts += [
