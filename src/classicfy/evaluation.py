@@ -33,6 +33,7 @@ from classicfy.report import (
     plot_per_class_f1,
     plot_roc_curves,
     plot_training_curves,
+    probability_column,
     write_predictions,
     write_report,
 )
@@ -140,6 +141,7 @@ def recording_answers(scored: dict[str, ScoredSet], recordings: list[Recording],
         windows = np.bincount(scored_set.recording_of, minlength=len(recordings))
         for recording_probs, index in zip(probs, indices, strict=True):
             recording = recordings[index]
+            per_label = zip(labels, recording_probs, strict=True)
             rows.append(
                 {
                     "path": str(recording.path),
@@ -148,7 +150,7 @@ def recording_answers(scored: dict[str, ScoredSet], recordings: list[Recording],
                     "model": name,
                     "predicted": labels[int(recording_probs.argmax())],
                     "windows": int(windows[index]),
-                    **{f"p_{label}": round(float(p), 6) for label, p in zip(labels, recording_probs, strict=True)},
+                    **{probability_column(label): round(float(p), 6) for label, p in per_label},
                 }
             )
     rows.sort(key=lambda row: row["path"])  # stable: the models stay in order within a recording

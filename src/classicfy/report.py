@@ -246,6 +246,11 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def probability_column(label: str) -> str:
+    """The `predictions.csv` column holding a label's probability."""
+    return f"p_{label}"
+
+
 def write_predictions(path: Path, answers: list[dict]) -> None:
     """`predictions.csv`: one row per recording and model (see `evaluation.recording_answers`)."""
     buffer = io.StringIO()
@@ -255,13 +260,19 @@ def write_predictions(path: Path, answers: list[dict]) -> None:
     atomic.write_text(path, buffer.getvalue())
 
 
-def _misnamed(answers: list[dict], model: str = "ensemble") -> str:
-    """The recordings `model` names wrong, with its answer's and the truth's probabilities."""
-    wrong = [a for a in answers if a["model"] == model and a["predicted"] != a["label"]]
+def _misnamed(answers: list[dict]) -> str:
+    """The recordings the ensemble names wrong, with its answer's and the truth's probabilities."""
+    wrong = [a for a in answers if a["model"] == "ensemble" and a["predicted"] != a["label"]]
     if not wrong:
-        return f"<p>The {model} names every test recording right.</p>"
+        return "<p>The ensemble names every test recording right.</p>"
     rows = [
-        [a["path"], a["label"], a["predicted"], f"{a['p_' + a['predicted']]:.2f}", f"{a['p_' + a['label']]:.2f}"]
+        [
+            a["path"],
+            a["label"],
+            a["predicted"],
+            f"{a[probability_column(a['predicted'])]:.2f}",
+            f"{a[probability_column(a['label'])]:.2f}",
+        ]
         for a in wrong
     ]
     header = ["recording", "label", "answer", "p(answer)", "p(label)"]
