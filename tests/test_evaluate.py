@@ -185,6 +185,19 @@ def test_test_data_never_changes_ensemble_weights_or_baseline(trained, tmp_path)
     assert (copy / "models" / "baseline.json").read_text() == (run / "models" / "baseline.json").read_text()
 
 
+def test_evaluating_without_fit_ensemble_keeps_the_runs_fitted_weights(trained, tmp_path):
+    _, run, cache = trained
+    copy = tmp_path / "RUN"
+    shutil.copytree(run, copy)
+    assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress", "--fit-ensemble"]) == 0
+    fitted = (copy / "models" / "ensemble.json").read_text()
+    assert json.loads(fitted)["fitted_on"] == "val"
+    again = tmp_path / "again"
+    assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress", "--out", str(again)]) == 0
+    assert (copy / "models" / "ensemble.json").read_text() == fitted  # what predict answers with
+    assert json.loads((again / "metrics.json").read_text())["ensemble"]["fitted_on"] == "val"
+
+
 def test_evaluate_on_another_dataset_skips_unknown_labels(trained, tmp_path, capsys):
     _, run, cache = trained
     other = tmp_path / "other"

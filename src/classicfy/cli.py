@@ -273,7 +273,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data=args.data,
         out=args.out,
         progress=not args.no_progress,
-        fitted_ensemble=args.fit_ensemble,
+        fitted_ensemble=True if args.fit_ensemble else None,
     )
     _print_evaluation(evaluation)
     return 0
@@ -678,8 +678,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate",
         help="score a trained run: every model, the ensemble and the baseline",
-        description="Evaluate every model of RUN, their ensemble (a plain average, or with --fit-ensemble weights "
-        "fitted on the validation split) and a "
+        description="Evaluate every model of RUN, their ensemble (as the run saved it: a plain average, or weights "
+        "fitted on the validation split; --fit-ensemble fits them now and saves them as the run's) and a "
         "logistic-regression baseline, at window and recording level, on the run's test split or on another "
         "labelled dataset (recordings with labels the run does not know are reported and skipped). Writes "
         "metrics.json, predictions.csv (every model's answer and probabilities for each recording), plots/ and "

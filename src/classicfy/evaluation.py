@@ -109,11 +109,16 @@ def _fit_baseline(run_dir: Path, config, split: list[Recording], index, cache_ro
     return baseline
 
 
-def _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted: bool) -> EnsembleModel:
-    """The run's ensemble: a plain average, or weights fitted on the validation split (saved, reused)."""
+def _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted: bool | None) -> EnsembleModel:
+    """The run's ensemble: a plain average, or weights fitted on the validation split (saved, reused).
+
+    `fitted=None` keeps whichever the run saved: `predict` answers with the saved ensemble, so scoring a
+    run, on its test split or on other data, must not quietly swap fitted weights for a plain average.
+    """
     path = run_dir / "models" / "ensemble.json"
     if path.exists():
         saved = EnsembleModel.load(path)
+        fitted = saved.fitted if fitted is None else fitted
         if saved.fitted == fitted and saved.members == list(models):
             return saved
     if not fitted:
@@ -175,9 +180,13 @@ def evaluate_run(
     out: Path | None = None,
     progress: bool = True,
     n_bootstrap: int = 1000,
-    fitted_ensemble: bool = False,
+    fitted_ensemble: bool | None = None,
 ) -> Evaluation:
-    """Score every model of a run, its ensemble and the baseline; write metrics, plots and report."""
+    """Score every model of a run, its ensemble and the baseline; write metrics, plots and report.
+
+    `fitted_ensemble`: True fits the ensemble's weights on the validation split, False makes it a plain
+    average (either is saved as the run's ensemble, which `predict` uses); None keeps the run's own.
+    """
     config = load_run_config(run_dir)
     labels = json.loads((run_dir / "labels.json").read_text())
     index = {label: i for i, label in enumerate(labels)}
