@@ -211,6 +211,29 @@ def test_evaluate_on_another_dataset_skips_unknown_labels(trained, tmp_path, cap
     assert document["models"]["cnn"]["recording"]["n"] == 3
 
 
+def test_evaluate_on_other_data_leaves_out_what_the_run_trained_on(trained, tmp_path, capsys):
+    _, run, cache = trained
+    split = read_split(run / "split.csv")
+    other = tmp_path / "other"
+    for recording in split:  # the run's whole dataset, renamed: content, not paths, says what it heard
+        copy = other / recording.label / f"{recording.split}-{recording.path.parent.name}-{recording.path.name}"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(recording.path, copy)
+    assert main(["evaluate", str(run), "--data", str(other), "--cache", str(cache), "--no-progress"]) == 0
+    heard = sum(r.split != "test" for r in split)
+    assert f"{heard} recording(s) the run trained or validated on were left out" in capsys.readouterr().out
+    with open(run / "evaluation-other" / "predictions.csv", newline="") as handle:
+        scored = {Path(row["path"]).name for row in csv.DictReader(handle)}
+    assert scored == {f"test-{r.path.parent.name}-{r.path.name}" for r in split if r.split == "test"}
+
+    only_heard = tmp_path / "heard"
+    for path in other.rglob("train-*"):
+        (only_heard / path.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, only_heard / path.parent.name / path.name)
+    assert main(["evaluate", str(run), "--data", str(only_heard), "--cache", str(cache), "--no-progress"]) == 2
+    assert "nothing is held out" in capsys.readouterr().err
+
+
 def test_baseline_round_trips_through_json(trained, tmp_path):
     from classicfy.evaluation import _Features
     from classicfy.run import load_run_config, read_split

@@ -681,7 +681,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate every model of RUN, their ensemble (as the run saved it: a plain average, or weights "
         "fitted on the validation split; --fit-ensemble fits them now and saves them as the run's) and a "
         "logistic-regression baseline, at window and recording level, on the run's test split or on another "
-        "labelled dataset (recordings with labels the run does not know are reported and skipped). Writes "
+        "labelled dataset (recordings with labels the run does not know, or that the run trained or validated on, "
+        "are reported and skipped). Writes "
         "metrics.json, predictions.csv (every model's answer and probabilities for each recording), plots/ and "
         "report.html.",
     )

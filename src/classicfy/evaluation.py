@@ -20,7 +20,7 @@ from classicfy import atomic
 from classicfy.baseline import SummaryBaseline
 from classicfy.cache import FeatureCache
 from classicfy.data.corpus import resolve_dataset
-from classicfy.data.manifest import Recording, list_dataset
+from classicfy.data.manifest import Recording, content_hash, list_dataset
 from classicfy.ensemble import EnsembleModel, shared_windows
 from classicfy.errors import DatasetError, RunError
 from classicfy.evaluate import ModelEvaluator, recording_probabilities
@@ -137,6 +137,12 @@ def _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted:
     return ensemble
 
 
+def _heard_by_the_run(split: list[Recording], candidates: list[Recording]) -> set[Path]:
+    """The candidates whose audio the run trained or validated on, found by content: a copy counts too."""
+    heard = {content_hash(r.path) for r in split if r.split != "test" and r.path.is_file()}
+    return {r.path for r in candidates if r.path.is_file() and content_hash(r.path) in heard}
+
+
 def recording_answers(scored: dict[str, ScoredSet], recordings: list[Recording], labels: list[str]) -> list[dict]:
     """Each model's answer and probabilities for every scored recording, grouped by recording: which
     recordings a model gets wrong, and by how much, is what metrics cannot show."""
@@ -212,6 +218,15 @@ def evaluate_run(
         test = [r for r in listed if r.label in index]
         if not test:
             raise DatasetError(f"no recording of {data} has a label the run knows ({', '.join(labels)})")
+        heard = _heard_by_the_run(split, test)
+        if heard:
+            notes.append(
+                f"{len(heard)} recording(s) the run trained or validated on were left out, as scores on them "
+                "would not be held out"
+            )
+            test = [r for r in test if r.path not in heard]
+            if not test:
+                raise DatasetError(f"the run trained or validated on every recording of {data}: nothing is held out")
         out = out or run_dir / f"evaluation-{Path(data.replace(':', '-')).stem}"
     out.mkdir(parents=True, exist_ok=True)
 
