@@ -69,6 +69,14 @@ def macro_f1(confusion: np.ndarray) -> float:
     return float(f1.mean())
 
 
+def refuse_another_recipe(run_dir: Path, config: RunConfig) -> None:
+    """A fold is continued or reused only under the config it started with: another seed or recipe
+    in the same `--out` would otherwise report the old fold's figures under the new name."""
+    saved = run_dir / "config.toml"
+    if saved.exists() and saved.read_text() != config.to_toml():
+        raise SystemExit(f"{run_dir} was run with another recipe or seed (its config.toml): give another --out")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=4)
@@ -105,6 +113,7 @@ def main() -> None:
     metrics = []
     for fold, recordings in enumerate(fold_splits(config, args.folds, cache_root, args.jobs, not args.no_progress)):
         run_dir = args.out / f"fold-{fold + 1}"
+        refuse_another_recipe(run_dir, config)
         if not (run_dir / "metrics.json").exists():
             run_dir.mkdir(parents=True, exist_ok=True)
             if not (run_dir / "config.toml").exists():
