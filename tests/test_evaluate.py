@@ -284,3 +284,11 @@ def test_a_damaged_run_folder_is_a_one_line_error(trained, tmp_path, capsys):
     (copy / "config.toml").write_text("data = [unclosed")
     assert main(["predict", str(copy), str(run)]) == 2
     assert "config.toml cannot be read" in capsys.readouterr().err
+    shutil.copy(run / "config.toml", copy / "config.toml")
+    for damaged in (copy / "labels.json", copy / "models" / "baseline.json", copy / "models" / "ensemble.json"):
+        intact = damaged.read_text()
+        damaged.write_text(intact[: len(intact) // 2])
+        assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert f"{damaged} is damaged" in err and err.count("\n") == 1 and "Traceback" not in err
+        damaged.write_text(intact)

@@ -168,6 +168,8 @@ def test_parallel_prediction_gives_the_same_answers_in_the_same_order(trained, c
         (lambda models: (models / "cnn.safetensors").write_bytes(b"\x00" * 100), "cnn.safetensors is damaged"),
         (lambda models: (models / "cnn.safetensors").unlink(), "cnn.safetensors is missing"),
         (lambda models: (models / "gru.json").write_text("{"), "gru.json is damaged"),
+        (lambda models: (models / "ensemble.json").write_text("{"), "ensemble.json is damaged"),
+        (lambda models: _edit_json(models / "ensemble.json", members=None), "ensemble.json is damaged"),
         (lambda models: _edit_json(models / "gru.json", format=99), "gru.json has model format 99"),
         (lambda models: _edit_json(models / "gru.json", labels=["a", "b", "c"]), "other labels"),
         (lambda models: _edit_json(models / "cnn.json", family="transformer"), "does not describe a model"),

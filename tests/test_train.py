@@ -19,7 +19,7 @@ from classicfy.audio import AudioConfig
 from classicfy.augment import AugmentConfig
 from classicfy.checkpoint import load_tensors
 from classicfy.cli import main
-from classicfy.errors import RunError
+from classicfy.errors import DatasetError, RunError
 from classicfy.features import FeatureConfig
 from classicfy.models import MODELS
 from classicfy.run import RunConfig, prepare_run, train_run
@@ -200,6 +200,26 @@ def test_resume_after_a_stop_reaches_the_same_weights(data, tmp_path, monkeypatc
     assert whole.keys() == parts.keys() and "average.n_averaged" in whole  # the weight average resumes too
     for name in whole:
         torch.testing.assert_close(whole[name], parts[name], rtol=0, atol=0, msg=name)
+
+
+def test_resume_refuses_a_damaged_checkpoint_and_labels_that_changed(tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    write_tone_dataset(data, works_per_label=4, recordings_per_work=1, seconds=3.0)
+    config = config_for(data, ("cnn",), epochs=1)
+    run, cache = tmp_path / "run", tmp_path / "cache"
+    train_run(config, run, cache, 1, progress=False)
+    checkpoint = run / "checkpoints" / "cnn.safetensors"
+    intact = checkpoint.read_bytes()
+    checkpoint.write_bytes(intact[: len(intact) // 2])
+    with pytest.raises(RunError, match=r"cnn\.safetensors is damaged or from another model"):
+        train_run(config, run, cache, 1, resume=True, progress=False)
+    checkpoint.write_bytes(intact)
+    shutil.rmtree(data / "mid")  # the checkpoint's output layer still has a place for it
+    with pytest.raises(DatasetError, match=r"began with \['high', 'low', 'mid'\]"):
+        train_run(config, run, cache, 1, resume=True, progress=False)
+    assert json.loads((run / "labels.json").read_text()) == ["high", "low", "mid"]
 
 
 def test_with_weight_averaging_the_saved_model_is_the_average_that_was_scored(tmp_path):

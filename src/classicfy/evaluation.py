@@ -37,7 +37,7 @@ from classicfy.report import (
     write_predictions,
     write_report,
 )
-from classicfy.run import load_run_config, read_split
+from classicfy.run import load_run_config, read_run_file, read_split
 from classicfy.windows import WindowSet
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def _align(sets: dict[str, ScoredSet]) -> tuple[dict[str, np.ndarray], ScoredSet
 def _fit_baseline(run_dir: Path, config, split: list[Recording], index, cache_root, jobs, progress) -> SummaryBaseline:
     path = run_dir / "models" / "baseline.json"
     if path.exists():
-        return SummaryBaseline.load(path)
+        return read_run_file(path, SummaryBaseline.load)
     train = _Features([r for r in split if r.split == "train"], {config.features}, cache_root, jobs, progress)
     baseline = SummaryBaseline(len(index)).fit(train.windows(config.features, "sequence", index))
     baseline.save(path)
@@ -117,7 +117,7 @@ def _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted:
     """
     path = run_dir / "models" / "ensemble.json"
     if path.exists():
-        saved = EnsembleModel.load(path)
+        saved = read_run_file(path, EnsembleModel.load)
         fitted = saved.fitted if fitted is None else fitted
         if saved.fitted == fitted and saved.members == list(models):
             return saved
@@ -194,7 +194,7 @@ def evaluate_run(
     average (either is saved as the run's ensemble, which `predict` uses); None keeps the run's own.
     """
     config = load_run_config(run_dir)
-    labels = json.loads((run_dir / "labels.json").read_text())
+    labels = read_run_file(run_dir / "labels.json")
     index = {label: i for i, label in enumerate(labels)}
     names = trained_model_names(run_dir)
     if not names:

@@ -13,7 +13,6 @@ again instead. Memory thus stays bounded whatever the length, and a short file i
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from classicfy.ensemble import EnsembleModel, shared_windows
 from classicfy.errors import AudioError, RunError, TooShortAudioError
 from classicfy.evaluate import recording_probabilities
 from classicfy.inference import TrainedModel, load_model, trained_model_names, window_probabilities
-from classicfy.run import load_run_config
+from classicfy.run import load_run_config, read_run_file
 from classicfy.windows import KEY_STRIDE, WindowSet
 
 BUFFER_BYTES = 256 * 2**20  # windows kept between the two passes; beyond this a file is decoded twice
@@ -87,7 +86,7 @@ class Classifier:
         """The run's ensemble (default) or one of its models by name; a damaged run is a `RunError`."""
         run_dir = Path(run_dir)
         load_run_config(run_dir)
-        labels = _read_json(run_dir / "labels.json")
+        labels = read_run_file(run_dir / "labels.json")
         names = trained_model_names(run_dir)
         if model != "ensemble":
             if model not in names:
@@ -97,7 +96,7 @@ class Classifier:
             raise RunError(f"{run_dir} holds no trained model yet")
         ensemble_path = run_dir / "models" / "ensemble.json"
         if model == "ensemble" and ensemble_path.exists():
-            ensemble = EnsembleModel.load(ensemble_path)
+            ensemble = read_run_file(ensemble_path, EnsembleModel.load)
         else:
             ensemble = EnsembleModel(names)  # one model, or a plain average before the run is evaluated
         models = {name: load_model(run_dir, name) for name in ensemble.members}
@@ -216,15 +215,6 @@ class Classifier:
                 window_set = WindowSet([recording], [0], model.input_kind)
                 probs[name].append(window_probabilities(model.module, window_set, MODEL_BATCH))
                 keys[name].append(window_set.window_keys(config.audio.hop_s))
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"{path.parent} is not a complete run: {path.name} is missing") from None
-    except (OSError, ValueError) as error:
-        raise RunError(f"{path} is damaged: {error}") from None
 
 
 def predict_files(run_dir: Path, model: str, paths: list[Path]) -> list[Prediction | AudioError]:

@@ -14,8 +14,10 @@ import io
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,6 +36,7 @@ from classicfy.train import TrainConfig, Trainer, TrainState, seed_everything
 from classicfy.windows import EmbeddingSet, WindowSet
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,16 @@ def read_split(path: Path) -> list[Recording]:
 RUN_FILES = ("config.toml", "labels.json", "split.csv")
 
 
+def read_run_file(path: Path, load: Callable[[Path], T] = lambda path: json.loads(path.read_text())) -> T:
+    """`load(path)` (JSON by default) for a file of a run folder; missing or damaged, a one-line `RunError`."""
+    try:
+        return load(path)
+    except FileNotFoundError:
+        raise RunError(f"{path.parent} is not a complete run: {path.name} is missing") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
+        raise RunError(f"{path} is damaged: {error!r}") from None
+
+
 def load_run_config(run_dir: Path) -> RunConfig:
     """The configuration a run was trained with; a missing or damaged run folder is a `RunError`."""
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
@@ -197,6 +210,13 @@ def prepare_run(
     labels = sorted({r.label for r in recordings})
     if len(labels) < 2:
         raise DatasetError(f"a classifier needs at least two labels, found {labels}")
+    if resume and (run_dir / "labels.json").exists():
+        began_with = read_run_file(run_dir / "labels.json")
+        if began_with != labels:  # the checkpoints' output layers count and order the labels it began with
+            raise DatasetError(
+                f"{config.data} now has the labels {labels}, and {run_dir} began with {began_with}: "
+                "restore the data, or train a new run"
+            )
     for draw in range(config.validation_draws):
         for side, members in zip(("train", "val"), model_sides(recordings, draw), strict=True):
             if not members:

@@ -26,6 +26,7 @@ from classicfy import atomic
 from classicfy.augment import mixup, spec_augment
 from classicfy.balance import DataBalancer
 from classicfy.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
+from classicfy.errors import RunError
 from classicfy.evaluate import macro_f1
 from classicfy.windows import EmbeddingSet, WindowSet, iter_batches
 
@@ -170,15 +171,21 @@ class Trainer:
             self.average.load_state_dict(self._resumed_average)
 
     def resume(self) -> bool:
-        """Continue from the last checkpoint, if there is one."""
+        """Continue from the last checkpoint, if there is one; a damaged or foreign one is a `RunError`."""
         if not self.checkpoint_path.exists():
             return False
-        tensors, saved = load_tensors(self.checkpoint_path)
-        self.model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
-        self._resumed_average = {k[len("average.") :]: v for k, v in tensors.items() if k.startswith("average.")}
-        restore_optimizer(self.optimizer, tensors, saved["optimizer"])
-        self.scheduler.load_state_dict(saved["scheduler"])
-        self.state = TrainState(**saved["train"])
+        try:
+            tensors, saved = load_tensors(self.checkpoint_path)
+            self.model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+            self._resumed_average = {k[len("average.") :]: v for k, v in tensors.items() if k.startswith("average.")}
+            restore_optimizer(self.optimizer, tensors, saved["optimizer"])
+            self.scheduler.load_state_dict(saved["scheduler"])
+            self.state = TrainState(**saved["train"])
+        except Exception as error:  # safetensors, torch and JSON each raise their own kinds
+            raise RunError(
+                f"{self.checkpoint_path} is damaged or from another model ({type(error).__name__}): "
+                "delete it to train that model afresh"
+            ) from None
         return True
 
     def _save_checkpoint(self) -> None:
