@@ -115,3 +115,13 @@ def test_train_refuses_fitted_weights_with_rotated_validation_before_training(tm
     assert main(args) == 2
     assert "--fit-ensemble needs a validation side shared by every model" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+    from classicfy.run import RunConfig
+
+    rotated = tmp_path / "rotated"  # a run begun with rotated validation, resumed without the flag
+    rotated.mkdir()
+    (rotated / "config.toml").write_text(RunConfig(data=str(tmp_path.resolve()), rotate_validation=True).to_toml())
+    (rotated / "labels.json").write_text("[]")
+    (rotated / "split.csv").write_text("path,label,group,split\n")
+    assert main(["train", str(tmp_path), "--out", str(rotated), "--resume", "--fit-ensemble"]) == 2
+    assert "--fit-ensemble needs a validation side shared by every model" in capsys.readouterr().err

@@ -234,6 +234,26 @@ def test_evaluate_on_other_data_leaves_out_what_the_run_trained_on(trained, tmp_
     assert "nothing is held out" in capsys.readouterr().err
 
 
+def test_fitting_the_baseline_after_a_labels_training_files_moved_is_a_clear_error(trained, tmp_path, capsys):
+    _, run, cache = trained
+    copy = tmp_path / "RUN"
+    shutil.copytree(run, copy)
+    (copy / "models" / "baseline.json").unlink()
+    with open(copy / "split.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        if row["split"] == "train" and row["label"] == "low":
+            row["path"] = str(tmp_path / "moved" / Path(row["path"]).name)
+    with open(copy / "split.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "fitting the baseline needs every label of the run's train split" in err
+    assert "no train recording of low can be read now" in err and "Traceback" not in err
+
+
 def test_baseline_round_trips_through_json(trained, tmp_path):
     from classicfy.evaluation import _Features
     from classicfy.run import load_run_config, read_split

@@ -190,12 +190,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     # A run remembers its dataset by absolute path, so that it can be resumed from anywhere.
     data = args.data if args.data.startswith("builtin:") else str(Path(args.data).resolve())
-    if args.rotate_validation and args.fit_ensemble:  # refused before training, not after it
-        raise ClassicfyError("--fit-ensemble needs a validation side shared by every model: drop --rotate-validation")
     if args.resume and (args.out / "config.toml").exists():
         config = load_run_config(args.out)
         if config.data != data:
             raise ClassicfyError(f"{args.out} was trained on {config.data}, not {data}")
+        print(f"resuming {args.out} with the options it began with (its config.toml); training options given now "
+              "are not used", file=sys.stderr)  # fmt: skip
     else:
         try:
             config = RunConfig(
@@ -230,6 +230,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         except ValueError as error:
             raise ClassicfyError(str(error)) from None
+    if config.rotate_validation and args.fit_ensemble:  # refused before training, not after it
+        raise ClassicfyError("--fit-ensemble needs a validation side shared by every model: drop --rotate-validation")
     from classicfy.evaluation import evaluate_run
 
     cache_root = _cache_root(args)

@@ -99,11 +99,33 @@ def _align(sets: dict[str, ScoredSet]) -> tuple[dict[str, np.ndarray], ScoredSet
     return aligned, ScoredSet(np.empty(0), first.labels[at], first.recording_of[at], common)
 
 
+def _readable_side(
+    split: list[Recording], side: str, configs: set, cache_root, jobs, progress, fitted: str
+) -> _Features:
+    """The features of one side of the run's split, read back from its files to fit `fitted` on them.
+
+    Files may have moved since training: the rest will do, but not if a whole label is gone.
+    """
+    recordings = [r for r in split if r.split == side]
+    features = _Features(recordings, configs, cache_root, jobs, progress)
+    lost = {r.label for r in recordings} - {r.label for r in features.recordings}
+    if lost:
+        raise DatasetError(
+            f"fitting {fitted} needs every label of the run's {side} split, and no {side} recording of "
+            f"{', '.join(sorted(lost))} can be read now ({len(features.skipped)} of {len(recordings)} files moved or "
+            "unusable): restore the run's data"
+        )
+    if features.skipped:
+        log.warning("%d of the %d %s recordings cannot be read now; %s is fitted on the rest",
+                    len(features.skipped), len(recordings), side, fitted)  # fmt: skip
+    return features
+
+
 def _fit_baseline(run_dir: Path, config, split: list[Recording], index, cache_root, jobs, progress) -> SummaryBaseline:
     path = run_dir / "models" / "baseline.json"
     if path.exists():
         return read_run_file(path, SummaryBaseline.load)
-    train = _Features([r for r in split if r.split == "train"], {config.features}, cache_root, jobs, progress)
+    train = _readable_side(split, "train", {config.features}, cache_root, jobs, progress, "the baseline")
     baseline = SummaryBaseline(len(index)).fit(train.windows(config.features, "sequence", index))
     baseline.save(path)
     return baseline
@@ -130,7 +152,8 @@ def _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted:
                 "--fit-ensemble needs a validation side no model trained on, and in this run each model "
                 "validated on its own works (rotated validation): use the plain average"
             )
-        val = _Features(val_recordings, {m.feature_config for m in models.values()}, cache_root, jobs, progress)
+        configs = {m.feature_config for m in models.values()}
+        val = _readable_side(split, "val", configs, cache_root, jobs, progress, "the ensemble's weights")
         aligned, template = _align({name: _score(model, val, index) for name, model in models.items()})
         ensemble = EnsembleModel(list(models)).fit(aligned, template.labels)
     ensemble.save(path)
