@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import write
 
 from classicfy.cli import main
@@ -74,10 +75,31 @@ def test_help_does_not_import_heavy_libraries():
     assert result.stdout.strip() == "[]"
 
 
-def test_every_command_has_help():
-    result = run_cli("features", "--help")
-    assert result.returncode == 0
-    assert "--cache" in result.stdout and "--jobs" in result.stdout
+def _commands(parser, prefix=()) -> dict[tuple[str, ...], object]:
+    """Every command path of the parser and its own parser, nested ones (corpus build) included."""
+    import argparse
+
+    found = {}
+    for action in parser._actions:  # argparse keeps its subcommands there, and nowhere public
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= {(*prefix, name): sub} | _commands(sub, (*prefix, name))
+    return found
+
+
+def test_every_command_has_help_with_a_description(capsys):
+    from classicfy.cli import build_parser
+
+    commands = _commands(build_parser())
+    expected = ["demo", "train", "evaluate", "predict", "export", "tag", "features", "corpus"]
+    assert {*((name,) for name in expected), ("corpus", "build")} <= set(commands)
+    for command, parser in commands.items():
+        with pytest.raises(SystemExit) as exit_:
+            main([*command, "--help"])
+        out = capsys.readouterr().out
+        assert exit_.value.code == 0 and out.startswith(f"usage: classicfy {' '.join(command)}"), command
+        assert parser.description and " ".join(parser.description.split()[:4]) in " ".join(out.split()), command
+    assert "--cache" in run_cli("features", "--help").stdout  # and from the shell
 
 
 def test_invalid_window_is_a_usage_error(tmp_path):

@@ -248,6 +248,23 @@ def test_with_weight_averaging_the_saved_model_is_the_average_that_was_scored(tm
         TrainConfig(ema_epochs=-1)
 
 
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"batch_size": 1}, "batch_size must be at least 2"),
+        ({"patience": 0}, "patience must be at least 1"),
+        ({"learning_rate": -1.0}, "learning_rate must be above 0"),
+        ({"mixup": -0.2}, "mixup 0 or more"),
+        ({"max_windows_per_class": 0}, "max_windows_per_class must be at least 1"),
+        ({"balance": "smote"}, "balance must be one of oversample, weights, none"),
+    ],
+)
+def test_a_train_config_that_cannot_train_is_refused_when_made(bad, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**bad)
+
+
 def test_train_survives_kill_9_and_resumes_to_the_same_weights(data, tmp_path):
     command = [
         sys.executable,
@@ -403,6 +420,20 @@ def test_a_csv_split_without_test_side_trains_and_skips_evaluation(data, tmp_pat
             "--window", "2", "--augment-copies", "0", "--cache", str(tmp_path / "c"), "--no-progress"]  # fmt: skip
     assert main(args) == 0
     assert "report:" not in capsys.readouterr().out
+
+
+def test_a_csv_split_that_trains_no_recording_of_a_label_is_refused(data, tmp_path, capsys):
+    rows = ["path,label,group,split"]
+    for path in sorted(data.rglob("*.flac")):
+        label, work = path.parent.parent.name, path.parent.name
+        side = "val" if work == "work00" or label == "high" else "train"
+        rows.append(f"{path},{label},{label}/{work},{side}")
+    (tmp_path / "set.csv").write_text("\n".join(rows) + "\n")
+    args = ["train", str(tmp_path / "set.csv"), "--out", str(tmp_path / "r"), "--models", "gru", "--epochs", "1",
+            "--window", "2", "--cache", str(tmp_path / "c"), "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    assert "the train split has no recording of high" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 def test_augment_fill_gives_each_recording_of_a_small_class_more_copies(data, tmp_path, caplog):

@@ -599,7 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--balance",
-        choices=("oversample", "weights", "none"),
+        choices=("oversample", "weights", "none"),  # balance.STRATEGIES, without importing numpy for --help
         default="oversample",
         help="oversample smaller classes, weight the loss, or neither (default: %(default)s)",
     )

@@ -219,9 +219,13 @@ def prepare_run(
             )
     for draw in range(config.validation_draws):
         for side, members in zip(("train", "val"), model_sides(recordings, draw), strict=True):
+            whose = f" of {config.models[draw]}" if config.rotate_validation else ""
             if not members:
-                whose = f" of {config.models[draw]}" if config.rotate_validation else ""
                 raise DatasetError(f"the {side} split{whose} is empty: add recordings or change the split fractions")
+            unheard = sorted(set(labels) - {r.label for r in members})
+            if side == "train" and unheard:  # a model cannot learn a label it never hears
+                raise DatasetError(f"the train split{whose} has no recording of {', '.join(unheard)}: "
+                                   "give it at least one work of every label")  # fmt: skip
     # The run folder is written only once the dataset is known to be trainable, config.toml last:
     # a dataset problem leaves no half-made run that would ask for --resume.
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from classicfy import atomic
 from classicfy.augment import mixup, spec_augment
-from classicfy.balance import DataBalancer
+from classicfy.balance import STRATEGIES, DataBalancer
 from classicfy.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
 from classicfy.errors import RunError
 from classicfy.evaluate import macro_f1
@@ -93,6 +93,18 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        # The command line checks its options too; these guard the Python API and a hand-edited
+        # config.toml, which --resume reads back, before any minute is spent on features.
+        at_least = {"epochs": 1, "batch_size": 2, "patience": 1}  # batch norm needs two examples a batch
+        for name, least in at_least.items():
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be at least {least}, got {getattr(self, name)}")
+        if self.learning_rate <= 0 or self.weight_decay < 0 or self.mixup < 0:
+            raise ValueError("learning_rate must be above 0, and weight_decay and mixup 0 or more")
+        if self.max_windows_per_class is not None and self.max_windows_per_class < 1:
+            raise ValueError(f"max_windows_per_class must be at least 1, got {self.max_windows_per_class}")
+        if self.balance not in STRATEGIES:
+            raise ValueError(f"balance must be one of {', '.join(STRATEGIES)}, got {self.balance!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.keep not in KEEPS:
