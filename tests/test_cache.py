@@ -83,6 +83,35 @@ def test_failures_are_remembered(stored):
     assert cache.get_failure("ab" * 16) is None
 
 
+def test_a_read_that_fails_part_way_for_the_disk_is_skipped_now_and_tried_again_next_run(tmp_path, monkeypatch):
+    from conftest import write
+
+    from classicfy import audio
+    from classicfy.data.manifest import content_hash
+    from classicfy.extraction import featurise
+
+    monkeypatch.setattr(audio, "_BLOCK_FRAMES", 4096)
+    path = write(tmp_path / "take.flac", sine(6.0))
+    config = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
+    real_blocks = audio._soundfile_blocks
+
+    def failing_disk(path):
+        rate, blocks = real_blocks(path)
+
+        def first_then_eio():
+            yield next(blocks)
+            raise OSError(5, "Input/output error")
+
+        return rate, first_then_eio()
+
+    monkeypatch.setattr(audio, "_soundfile_blocks", failing_disk)
+    status = featurise(path, config, tmp_path / "cache")
+    assert status.skip_reason == "unreadable (OSError part-way through)"
+    assert FeatureCache(tmp_path / "cache", config).get_failure(content_hash(path)) is None
+    monkeypatch.setattr(audio, "_soundfile_blocks", real_blocks)  # the disk is back
+    assert featurise(path, config, tmp_path / "cache").n_windows == 3
+
+
 def test_atomic_writes_make_ordinary_files(tmp_path):
     atomic.write_text(tmp_path / "report.html", "<html></html>")
     with atomic.new_directory(tmp_path / "entry") as tmp:

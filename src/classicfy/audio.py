@@ -23,6 +23,7 @@ from classicfy.errors import (
     NotAudioError,
     SilentAudioError,
     TooShortAudioError,
+    UnreadableAudioError,
 )
 
 AUDIO_EXTENSIONS = frozenset(
@@ -139,6 +140,8 @@ def _checked_blocks(path: Path, first: np.ndarray | None, blocks: Iterator[np.nd
             block = next(blocks, None)
         except AudioError:
             raise
+        except (OSError, MemoryError) as error:  # the disk or the machine, not the bytes
+            raise UnreadableAudioError(str(path), f"{type(error).__name__} part-way through") from error
         except Exception as error:  # a decoder failing part-way through the file
             raise CorruptAudioError(str(path), f"unreadable after {type(error).__name__}") from error
 

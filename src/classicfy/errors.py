@@ -19,6 +19,7 @@ class AudioError(ClassicfyError):
     """A file that cannot be used as a recording; `kind` names why in one word."""
 
     kind = "unusable"
+    cacheable = True  # the file's own fault: the same bytes will fail the same way, so remember it
 
     def __init__(self, path: str, detail: str = "") -> None:
         self.path = str(path)
@@ -45,6 +46,13 @@ class EmptyAudioError(AudioError):
 
 class CorruptAudioError(AudioError):
     kind = "corrupt"
+
+
+class UnreadableAudioError(AudioError):
+    """Reading stopped part-way for a reason outside the file's bytes (an I/O error, no memory left)."""
+
+    kind = "unreadable"
+    cacheable = False  # the next run tries again
 
 
 class NotAudioError(AudioError):

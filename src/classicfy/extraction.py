@@ -133,7 +133,8 @@ def featurise(path: Path, config: AnyFeatureConfig, cache_root: Path) -> Recordi
         extractor = _extractor_for(config)
         audio = load_recording(path, config.audio)
     except AudioError as error:
-        cache.put_failure(digest, error)
+        if error.cacheable:
+            cache.put_failure(digest, error)
         return RecordingStatus(path, digest, skip_reason=error.reason)
     cache.put(digest, audio, extractor.arrays(audio.windows))
     return RecordingStatus(path, digest, len(audio.windows), audio.duration_s, silent_windows=audio.silent_windows)
