@@ -50,6 +50,22 @@ def test_augmented_copies_are_cached_per_recording_in_order(tmp_path):
     assert cached.n_windows >= 1 and cached.features.mel.shape[1] == features.n_mels
 
 
+def test_a_damaged_augmented_copy_is_found_and_made_again(tmp_path):
+    features = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
+    path = write(tmp_path / "a.flac", sine(4.0, 330.0))
+    digest = content_hash(path)
+    cache = FeatureCache(tmp_path / "cache", features)
+    augment_dataset([(path, digest, 1)], (features,), CONFIG, tmp_path / "cache", jobs=1, progress=False)
+    key = copy_key(digest, 0, CONFIG)
+    intact = np.array(cache.get(key).features.mel)
+    mel_file = next((tmp_path / "cache").rglob(f"{key}*/mel.npy"))
+    data = bytearray(mel_file.read_bytes())
+    data[-4:] = b"\xff\xff\xff\x7f"  # one float flipped, shape and header intact
+    mel_file.write_bytes(bytes(data))
+    augment_dataset([(path, digest, 1)], (features,), CONFIG, tmp_path / "cache", jobs=1, progress=False)
+    np.testing.assert_array_equal(cache.get(key).features.mel, intact)
+
+
 def test_one_augmentation_serves_every_feature_config(tmp_path, monkeypatch):
     high = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
     low = FeatureConfig(audio=AudioConfig(sample_rate=16000, window_s=2.0, hop_s=2.0))

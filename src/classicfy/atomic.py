@@ -47,6 +47,9 @@ def new_directory(path: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        for written in tmp.iterdir():  # on disk before the rename makes them the entry
+            with open(written, "rb") as handle:
+                os.fsync(handle.fileno())
         os.chmod(tmp, 0o777 & ~_umask())
         try:
             os.rename(tmp, path)

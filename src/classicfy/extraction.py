@@ -212,7 +212,7 @@ def augment_copy(
     """
     key = copy_key(digest, copy, augment)
     caches = [_cache_for(config, cache_root) for config in configs]
-    missing = [i for i, cache in enumerate(caches) if cache.get(key, verify=False) is None]
+    missing = [i for i, cache in enumerate(caches) if cache.get(key) is None]  # checked once here, as originals are
     keys: list[str | None] = [key] * len(configs)
     if not missing:
         return tuple(keys)
