@@ -19,20 +19,16 @@ if TYPE_CHECKING:
 
 
 def _int_at_least(minimum: int):
-    def parse(text: str) -> int:
+    def integer(text: str) -> int:  # argparse names the type by this name: "invalid integer value"
         value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
         return value
 
-    return parse
+    return integer
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+_positive_int = _int_at_least(1)
 
 
 def _positive_float(text: str) -> float:

@@ -15,6 +15,11 @@ class RunError(ClassicfyError):
     """A run folder is missing, incomplete or inconsistent."""
 
 
+def skip_reason(kind: str, detail: str) -> str:
+    """The kind and the detail together, as a run lists a skipped file (remembered failures too)."""
+    return f"{kind} ({detail})" if detail else kind
+
+
 class AudioError(ClassicfyError):
     """A file that cannot be used as a recording; `kind` names why in one word."""
 
@@ -32,8 +37,7 @@ class AudioError(ClassicfyError):
 
     @property
     def reason(self) -> str:
-        """The kind and the detail together, as shown in a run's list of skipped files."""
-        return f"{self.kind} ({self.detail})" if self.detail else self.kind
+        return skip_reason(self.kind, self.detail)
 
 
 class MissingAudioError(AudioError):

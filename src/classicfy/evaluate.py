@@ -113,8 +113,8 @@ class ModelEvaluator:
     def evaluate(self, window_probs: np.ndarray, window_labels: np.ndarray, recording_of: np.ndarray) -> dict:
         """`{"segment": metrics, "recording": metrics + bootstrap intervals}`."""
         segment = self.metrics(window_labels, window_probs)
-        probs, recordings = recording_probabilities(window_probs, recording_of)
-        first_window = np.array([np.flatnonzero(recording_of == r)[0] for r in recordings])
+        probs, _ = recording_probabilities(window_probs, recording_of)
+        _, first_window = np.unique(recording_of, return_index=True)  # in the order recording_probabilities uses
         y_recording = np.asarray(window_labels)[first_window]
         recording = self.metrics(y_recording, probs) | self.bootstrap(y_recording, probs)
         return {"segment": segment, "recording": recording}

@@ -17,7 +17,7 @@ from classicfy.audio import load_recording, resample, window_recording
 from classicfy.augment import AugmentConfig, DataAugmenter, copy_key
 from classicfy.cache import FeatureCache
 from classicfy.data.manifest import Recording, content_hash, merge_duplicates
-from classicfy.errors import AudioError
+from classicfy.errors import AudioError, skip_reason
 from classicfy.features import AudioFeatureExtractor, FeatureConfig, MusicnnFeatureConfig, MusicnnFeatureExtractor
 
 AnyFeatureConfig = FeatureConfig | MusicnnFeatureConfig
@@ -127,8 +127,7 @@ def featurise(path: Path, config: AnyFeatureConfig, cache_root: Path) -> Recordi
         )
     failure = cache.get_failure(digest)
     if failure is not None:
-        reason = f"{failure.kind} ({failure.detail})" if failure.detail else failure.kind
-        return RecordingStatus(path, digest, cache_hit=True, skip_reason=reason)
+        return RecordingStatus(path, digest, cache_hit=True, skip_reason=skip_reason(failure.kind, failure.detail))
     try:
         extractor = _extractor_for(config)
         audio = load_recording(path, config.audio)
