@@ -137,7 +137,7 @@ def test_the_report_lists_the_recordings_the_ensemble_names_wrong():
     table = _misnamed(answers)
     assert "<td>b.flac</td><td>low</td><td>high</td><td>0.55</td><td>0.45</td>" in table
     assert "a.flac" not in table  # right for the ensemble; the CNN's miss is in predictions.csv only
-    assert "every test recording right" in _misnamed(answers[:2])
+    assert "names all 1 recordings right" in _misnamed(answers[:2])
 
 
 def test_report_references_only_images_that_exist(trained):
@@ -209,6 +209,8 @@ def test_evaluate_on_another_dataset_skips_unknown_labels(trained, tmp_path, cap
     assert "1 recording(s) with labels the run does not know were skipped: alien" in out
     document = json.loads((run / "evaluation-other" / "metrics.json").read_text())
     assert document["models"]["cnn"]["recording"]["n"] == 3
+    assert f"\n{other}:\n" in out and "test split" not in out  # what was scored, not the run's test split
+    assert f"<h2>Summary ({other})</h2>" in (run / "evaluation-other" / "report.html").read_text()
 
 
 def test_evaluate_on_other_data_leaves_out_what_the_run_trained_on(trained, tmp_path, capsys):

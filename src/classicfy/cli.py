@@ -252,7 +252,7 @@ def _print_evaluation(evaluation) -> None:
                     "rec AUC", "rec logloss", "win/rec"]  # fmt: skip
     rows = [short_header, *summary_rows(evaluation.metrics)]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    print("\ntest set:")
+    print(f"\n{evaluation.scored_on}:")
     for row in rows:
         print("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
     for note in evaluation.notes:

@@ -50,6 +50,7 @@ class Evaluation:
     metrics: dict
     out_dir: Path
     notes: list[str] = field(default_factory=list)
+    scored_on: str = "test split"  # or the dataset given to evaluate
 
 
 @dataclass
@@ -321,5 +322,5 @@ def evaluate_run(
     )
     title = f"classicfy run {run_dir.name}: {len(labels)} classes ({', '.join(labels)})"
     config_text = (run_dir / "config.toml").read_text()
-    write_report(out, title, metrics, plots, dataset, config_text, notes, answers)
-    return Evaluation(labels, metrics, out, notes)
+    write_report(out, title, metrics, plots, dataset, config_text, notes, answers, document["data"])
+    return Evaluation(labels, metrics, out, notes, document["data"])

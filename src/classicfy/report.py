@@ -126,7 +126,7 @@ def plot_model_comparison(metrics: dict, path: Path) -> Path:
     ax.set_xticks(range(len(names)), names)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("recording level")
-    ax.set_title("Model comparison (test recordings, 95% bootstrap intervals)")
+    ax.set_title("Model comparison (recordings, 95% bootstrap intervals)")
     ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     return _save(fig, path)
 
@@ -262,9 +262,10 @@ def write_predictions(path: Path, answers: list[dict]) -> None:
 
 def _misnamed(answers: list[dict]) -> str:
     """The recordings the ensemble names wrong, with its answer's and the truth's probabilities."""
-    wrong = [a for a in answers if a["model"] == "ensemble" and a["predicted"] != a["label"]]
+    scored = [a for a in answers if a["model"] == "ensemble"]
+    wrong = [a for a in scored if a["predicted"] != a["label"]]
     if not wrong:
-        return "<p>The ensemble names every test recording right.</p>"
+        return f"<p>The ensemble names all {len(scored)} recordings right.</p>"
     rows = [
         [
             a["path"],
@@ -276,7 +277,8 @@ def _misnamed(answers: list[dict]) -> str:
         for a in wrong
     ]
     header = ["recording", "label", "answer", "p(answer)", "p(label)"]
-    return f"<p>{len(wrong)} of the test recordings. Every model's answers: predictions.csv.</p>" + _table(header, rows)
+    summary = f"<p>{len(wrong)} of the {len(scored)} recordings. Every model's answers: predictions.csv.</p>"
+    return summary + _table(header, rows)
 
 
 def write_report(
@@ -288,13 +290,14 @@ def write_report(
     config_text: str,
     notes: list[str],
     answers: list[dict],
+    scored_on: str = "test split",
 ) -> Path:
     """`out_dir/report.html`: summary table, the ensemble's wrong answers, plots (relative links to
-    `plots/`), dataset, configuration."""
+    `plots/`), dataset, configuration; `scored_on` names the recordings scored."""
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
-        "<h2>Summary (test set)</h2>",
+        f"<h2>Summary ({html.escape(scored_on)})</h2>",
         _table(SUMMARY_HEADER, summary_rows(metrics)),
     ]
     parts += [f"<p>{html.escape(note)}</p>" for note in notes]
