@@ -102,6 +102,12 @@ def test_every_command_has_help_with_a_description(capsys):
     assert "--cache" in run_cli("features", "--help").stdout  # and from the shell
 
 
+def test_a_bad_window_is_refused_before_the_builtin_corpus_is_built(tmp_path, capsys):
+    assert main(["features", "builtin:composers", "--window", "0.5", "--cache", str(tmp_path / "c")]) == 2
+    assert "window_s must be at least 1.0 s" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
 def test_invalid_window_is_a_usage_error(tmp_path):
     result = run_cli("features", str(tmp_path), "--window", "0")
     assert result.returncode == 2

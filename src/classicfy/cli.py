@@ -140,8 +140,8 @@ def cmd_features(args: argparse.Namespace) -> int:
     from classicfy.extraction import extract_dataset
 
     cache_root = _cache_root(args)
+    config = _feature_config(args)  # a bad option is refused before a corpus is built
     recordings = list_dataset(resolve_dataset(args.data, cache_root, args.jobs, not args.no_progress))
-    config = _feature_config(args)
     report = extract_dataset(recordings, config, cache_root, args.jobs, progress=not args.no_progress)
     _print_extraction_summary(report, config.audio.window_s)
     if not report.usable:
