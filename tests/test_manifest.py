@@ -56,6 +56,19 @@ def test_csv_paths_are_relative_to_the_csv_and_group_defaults_to_the_file(tmp_pa
     assert recordings["c.wav"].path == Path("/abs/c.wav")
 
 
+def test_a_csv_without_a_group_column_is_warned_about(tmp_path, caplog):
+    csv = tmp_path / "set.csv"
+    csv.write_text("path,label\nop18-1-i.wav,beethoven\nop18-1-ii.wav,beethoven\n")
+    with caplog.at_level("WARNING", logger="classicfy"):
+        list_dataset(csv)
+    assert "has no 'group' column" in caplog.text
+    caplog.clear()
+    csv.write_text("path,label,group\nop18-1-i.wav,beethoven,op18-1\n")
+    with caplog.at_level("WARNING", logger="classicfy"):
+        list_dataset(csv)
+    assert caplog.text == ""
+
+
 def test_csv_rows_without_a_label_are_left_out(tmp_path):
     csv = tmp_path / "set.csv"
     csv.write_text("path,label\na.wav,bach\nb.wav,\n")

@@ -102,6 +102,9 @@ def _read_csv_rows(path: Path) -> list[Recording]:
         columns = set(reader.fieldnames or ())
         if not {"path", "label"} <= columns:
             raise DatasetError(f"{path}: a dataset CSV needs columns 'path' and 'label', found {sorted(columns)}")
+        if "group" not in columns:
+            log.warning("%s has no 'group' column: each file counts as its own work, so the movements of one "
+                        "work may fall on both sides of the split", path)  # fmt: skip
         recordings = []
         for line, row in enumerate(reader, start=2):
             if not row["path"]:
