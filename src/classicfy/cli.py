@@ -238,8 +238,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         kept = "" if config.train.keep == "best" else f", kept epoch {state.epoch}"
         print(f"  {name:<8} best validation macro-F1 {state.best_score:.3f} at epoch {state.best_epoch} ({stop}{kept})")
     if any(r.split == "test" for r in result.recordings):
+        fitted = True if args.fit_ensemble else None  # None: a resumed run keeps the ensemble it saved
         evaluation = evaluate_run(
-            args.out, cache_root, args.jobs, progress=not args.no_progress, fitted_ensemble=args.fit_ensemble
+            args.out, cache_root, args.jobs, progress=not args.no_progress, fitted_ensemble=fitted
         )
         _print_evaluation(evaluation)
     return 0
