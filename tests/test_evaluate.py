@@ -196,6 +196,9 @@ def test_evaluating_without_fit_ensemble_keeps_the_runs_fitted_weights(trained, 
     assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress", "--out", str(again)]) == 0
     assert (copy / "models" / "ensemble.json").read_text() == fitted  # what predict answers with
     assert json.loads((again / "metrics.json").read_text())["ensemble"]["fitted_on"] == "val"
+    data = read_split(copy / "split.csv")[0].path.parents[2]
+    assert main(["train", str(data), "--out", str(copy), "--resume", "--cache", str(cache), "--no-progress"]) == 0
+    assert (copy / "models" / "ensemble.json").read_text() == fitted  # resuming keeps it too
 
 
 def test_evaluate_on_another_dataset_skips_unknown_labels(trained, tmp_path, capsys):
