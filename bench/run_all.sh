@@ -2,8 +2,8 @@
 # Run every benchmark, one after another (they share the cores), and write docs/benchmarks.md:
 # the machine first, then each script's command and the Markdown table it prints.
 # Usage: bench/run_all.sh [--quick]   (--quick: smaller inputs and fewer repeats, for a smoke check)
-# The full run takes about 165 minutes, most of it the demo recipe's 4-fold cross-validation, run
-# with two seeds to show how far the models' own randomness moves it; the augmentation-shortcut
+# The full run takes about 235 minutes, most of it the demo recipe's 4-fold cross-validation, run
+# with three seeds to show how far the models' own randomness moves it; the augmentation-shortcut
 # probe then reads the first fold's run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,8 @@ else
         "python bench/predict.py"
         "python bench/crossval.py --no-progress"
         "python bench/crossval.py --seed 1 --out bench/out/crossval-seed1 --no-progress"
-        "python bench/seeds.py bench/out/crossval bench/out/crossval-seed1"
+        "python bench/crossval.py --seed 2 --out bench/out/crossval-seed2 --no-progress"
+        "python bench/seeds.py bench/out/crossval bench/out/crossval-seed1 bench/out/crossval-seed2"
         "python bench/shortcut.py bench/out/crossval/fold-1 --models ensemble,vgg-pretrained"
     )
 fi
