@@ -23,8 +23,8 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from classicfy.features import AudioFeatureExtractor, FeatureConfig
-from classicfy.synthetic import write_tone_dataset
+from classicfy.features.spectral import AudioFeatureExtractor, FeatureConfig
+from classicfy.data.synthetic import write_tone_dataset
 
 
 def naive(path: Path) -> None:

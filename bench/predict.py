@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from classicfy.synthetic import tone_recording, write_tone_dataset
+from classicfy.data.synthetic import tone_recording, write_tone_dataset
 
 DEMO_MODELS = "cnn,gru,vgg,vgg-pretrained"
 # The CLI in a child process that reports its own peak resident memory at exit (Linux: VmHWM, kB).

@@ -22,10 +22,10 @@ from pathlib import Path
 import librosa
 import numpy as np
 
-from classicfy.audio import decode
-from classicfy.inference import trained_model_names
+from classicfy.features.audio import decode
+from classicfy.models.trained import trained_model_names
 from classicfy.predict import Classifier
-from classicfy.run import read_split
+from classicfy.training.pipeline import read_split
 
 
 def probe(run: Path, semitones: list[float], seconds: float, side: str, models: list[str]) -> dict:

@@ -21,7 +21,7 @@ import soundfile
 import torch
 from threadpoolctl import threadpool_limits
 
-from classicfy.synthetic import tone_recording
+from classicfy.data.synthetic import tone_recording
 from classicfy.tagging import Tagger
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from classicfy.augment import AugmentConfig
+from classicfy.features.augment import AugmentConfig
 from classicfy.models import MODELS
-from classicfy.run import RunConfig, train_run
-from classicfy.synthetic import write_tone_dataset
-from classicfy.train import TrainConfig, uses_bf16
+from classicfy.training.pipeline import RunConfig, train_run
+from classicfy.data.synthetic import write_tone_dataset
+from classicfy.training.trainer import TrainConfig, uses_bf16
 
 
 def main() -> None:

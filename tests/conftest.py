@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from classicfy.synthetic import write_tone_dataset
+from classicfy.data.synthetic import write_tone_dataset
 
 SR = 22050
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import SR, sine, write
 
-from classicfy import audio as audio_module
-from classicfy.audio import (
+from classicfy.features import audio as audio_module
+from classicfy.features.audio import (
     AudioConfig,
     RecordingStream,
     WindowCutter,

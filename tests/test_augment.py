@@ -5,12 +5,12 @@ import pytest
 import torch
 from conftest import SR, sine, write
 
-from classicfy.audio import AudioConfig
-from classicfy.augment import AugmentConfig, DataAugmenter, copy_key, mixup, spec_augment
-from classicfy.cache import FeatureCache
+from classicfy.features.audio import AudioConfig
+from classicfy.features.augment import AugmentConfig, DataAugmenter, copy_key, mixup, spec_augment
+from classicfy.features.cache import FeatureCache
 from classicfy.data.manifest import content_hash
-from classicfy.extraction import augment_dataset
-from classicfy.features import FeatureConfig
+from classicfy.features.extraction import augment_dataset
+from classicfy.features.spectral import FeatureConfig
 
 CONFIG = AugmentConfig(copies=2, p=1.0)
 

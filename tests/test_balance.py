@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classicfy.balance import DataBalancer, at_most_per_class
+from classicfy.training.balance import DataBalancer, at_most_per_class
 
 LABELS = np.array([0] * 10 + [1] * 3 + [2] * 5)
 

@@ -7,10 +7,10 @@ import pytest
 from conftest import SR, sine
 
 from classicfy import atomic
-from classicfy.audio import AudioConfig, window_recording
-from classicfy.cache import FeatureCache
+from classicfy.features.audio import AudioConfig, window_recording
+from classicfy.features.cache import FeatureCache
 from classicfy.errors import SilentAudioError
-from classicfy.features import AudioFeatureExtractor, FeatureConfig
+from classicfy.features.spectral import AudioFeatureExtractor, FeatureConfig
 
 CONFIG = FeatureConfig(audio=AudioConfig(sample_rate=SR, window_s=2.0, hop_s=2.0))
 
@@ -86,9 +86,9 @@ def test_failures_are_remembered(stored):
 def test_a_read_that_fails_part_way_for_the_disk_is_skipped_now_and_tried_again_next_run(tmp_path, monkeypatch):
     from conftest import write
 
-    from classicfy import audio
+    from classicfy.features import audio
     from classicfy.data.manifest import content_hash
-    from classicfy.extraction import featurise
+    from classicfy.features.extraction import featurise
 
     monkeypatch.setattr(audio, "_BLOCK_FRAMES", 4096)
     path = write(tmp_path / "take.flac", sine(6.0))

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classicfy.baseline import SummaryBaseline
+from classicfy.evaluation.baseline import SummaryBaseline
 from classicfy.cli import main
-from classicfy.ensemble import EnsembleModel
-from classicfy.evaluate import ModelEvaluator, recording_probabilities
-from classicfy.report import _misnamed
-from classicfy.run import read_split
-from classicfy.synthetic import write_tone_dataset
+from classicfy.evaluation.ensemble import EnsembleModel
+from classicfy.evaluation.metrics import ModelEvaluator, recording_probabilities
+from classicfy.evaluation.report import _misnamed
+from classicfy.training.pipeline import read_split
+from classicfy.data.synthetic import write_tone_dataset
 
 REQUIRED = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall",
             "roc_auc_ovr_macro", "n")  # fmt: skip
@@ -260,8 +260,8 @@ def test_fitting_the_baseline_after_a_labels_training_files_moved_is_a_clear_err
 
 
 def test_baseline_round_trips_through_json(trained, tmp_path):
-    from classicfy.evaluation import _Features
-    from classicfy.run import load_run_config, read_split
+    from classicfy.evaluation.pipeline import _Features
+    from classicfy.training.pipeline import load_run_config, read_split
 
     _, run, cache = trained
     config = load_run_config(run)
@@ -282,9 +282,9 @@ def test_evaluate_refuses_a_folder_that_is_no_run(tmp_path, capsys):
 
 def test_windows_of_two_sample_rates_line_up():
     """Start times at 16 kHz and 22.05 kHz differ by rounding; their window keys must not."""
-    from classicfy.audio import AudioConfig, window_recording
-    from classicfy.cache import CachedRecording
-    from classicfy.windows import WindowSet
+    from classicfy.features.audio import AudioConfig, window_recording
+    from classicfy.features.cache import CachedRecording
+    from classicfy.features.inputs import WindowSet
 
     keys = []
     for rate in (16000, 22050):

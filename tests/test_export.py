@@ -8,7 +8,7 @@ import torch
 
 from classicfy.cli import main
 from classicfy.export import onnx_inputs
-from classicfy.inference import load_model
+from classicfy.models.trained import load_model
 
 
 def test_export_writes_one_onnx_model_per_neural_model_matching_pytorch(trained, tmp_path, capsys):

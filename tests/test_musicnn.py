@@ -12,7 +12,7 @@ import torch
 from conftest import sine, write
 
 from classicfy.cli import main
-from classicfy.features import musicnn_input, musicnn_patches
+from classicfy.features.spectral import musicnn_input, musicnn_patches
 from classicfy.models import musicnn
 from classicfy.models.tf_checkpoint import CheckpointError, load_checkpoint, read_index
 

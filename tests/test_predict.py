@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from conftest import sine, write
 
-from classicfy.cache import FeatureCache
+from classicfy.features.cache import FeatureCache
 from classicfy.cli import main
 from classicfy.data.manifest import content_hash
 from classicfy.errors import TooShortAudioError
-from classicfy.inference import load_model, window_probabilities
+from classicfy.models.trained import load_model, window_probabilities
 from classicfy.predict import Classifier
-from classicfy.run import read_split
-from classicfy.windows import WindowSet
+from classicfy.training.pipeline import read_split
+from classicfy.features.inputs import WindowSet
 
 
 def test_prediction_walks_the_training_road(trained):
@@ -84,7 +84,7 @@ def test_long_recordings_are_streamed_in_bounded_memory(trained, tmp_path, monke
     """Peak memory does not grow with the length of the recording (decoded twice, never held whole)."""
     import tracemalloc
 
-    from classicfy import audio
+    from classicfy.features import audio
 
     _, run, _ = trained
     monkeypatch.setattr(audio, "_BLOCK_FRAMES", 8192)

@@ -15,17 +15,17 @@ import pytest
 import torch
 from torch import nn
 
-from classicfy.audio import AudioConfig
-from classicfy.augment import AugmentConfig
-from classicfy.checkpoint import load_tensors
+from classicfy.features.audio import AudioConfig
+from classicfy.features.augment import AugmentConfig
+from classicfy.training.checkpoint import load_tensors
 from classicfy.cli import main
 from classicfy.errors import DatasetError, RunError
-from classicfy.features import FeatureConfig
+from classicfy.features.spectral import FeatureConfig
 from classicfy.models import MODELS
-from classicfy.run import RunConfig, prepare_run, train_run
-from classicfy.synthetic import write_tone_dataset
-from classicfy.train import TrainConfig, Trainer, predict_logits, uses_bf16
-from classicfy.windows import EmbeddingSet
+from classicfy.training.pipeline import RunConfig, prepare_run, train_run
+from classicfy.data.synthetic import write_tone_dataset
+from classicfy.training.trainer import TrainConfig, Trainer, predict_logits, uses_bf16
+from classicfy.features.inputs import EmbeddingSet
 
 FEATURES = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
 
@@ -80,8 +80,8 @@ def test_a_cnn_file_from_before_max_pooling_still_loads(tmp_path):
     """Its JSON has no `pooling` key: its head reads each channel's mean and maximum."""
     from dataclasses import asdict
 
-    from classicfy.checkpoint import MODEL_FORMAT, save_tensors
-    from classicfy.inference import load_model
+    from classicfy.training.checkpoint import MODEL_FORMAT, save_tensors
+    from classicfy.models.trained import load_model
     from classicfy.models.cnn import CNNConfig
 
     old = MODELS["cnn"]((1, 96, 87), 2, CNNConfig(pooling="mean_max")).eval()
@@ -127,9 +127,9 @@ def test_run_folder_holds_what_design_md_promises(data, tmp_path):
 
 
 def test_with_rotated_validation_each_model_validates_on_works_it_does_not_train_on(data, tmp_path, monkeypatch):
-    from classicfy import run as run_module
-    from classicfy.evaluation import evaluate_run
-    from classicfy.run import read_split
+    from classicfy.training import pipeline as run_module
+    from classicfy.evaluation.pipeline import evaluate_run
+    from classicfy.training.pipeline import read_split
 
     seen = {}
     real_window_sets = run_module._window_sets
@@ -156,7 +156,7 @@ def test_with_rotated_validation_each_model_validates_on_works_it_does_not_train
 
 
 def test_the_balancer_is_told_which_training_windows_are_augmented_copies(data, tmp_path, monkeypatch):
-    from classicfy import train
+    from classicfy.training import trainer as train
 
     seen = {}
     real_fit = train.DataBalancer.fit
@@ -183,7 +183,7 @@ def test_an_existing_run_is_not_overwritten(data, tmp_path):
 
 
 def test_resume_after_a_stop_reaches_the_same_weights(data, tmp_path, monkeypatch):
-    from classicfy import train
+    from classicfy.training import trainer as train
 
     config = config_for(data, ("cnn",), epochs=3, mixup=0.2, ema_epochs=0.5)
     train_run(config, tmp_path / "whole", tmp_path / "cache", 1, progress=False)

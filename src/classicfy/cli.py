@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from classicfy.errors import ClassicfyError
 
 if TYPE_CHECKING:
-    from classicfy.run import RunConfig
+    from classicfy.training.pipeline import RunConfig
 
 
 def _int_at_least(minimum: int):
@@ -117,8 +117,8 @@ def _add_feature_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _feature_config(args: argparse.Namespace):
-    from classicfy.audio import AudioConfig
-    from classicfy.features import FeatureConfig
+    from classicfy.features.audio import AudioConfig
+    from classicfy.features.spectral import FeatureConfig
 
     try:
         audio = AudioConfig(sample_rate=args.sr, window_s=args.window, hop_s=args.hop or args.window)
@@ -128,7 +128,7 @@ def _feature_config(args: argparse.Namespace):
 
 
 def _cache_root(args: argparse.Namespace) -> Path:
-    from classicfy.cache import default_cache_dir
+    from classicfy.features.cache import default_cache_dir
 
     return args.cache or default_cache_dir()
 
@@ -137,7 +137,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     """Extract and cache the features of every recording, then summarise the dataset."""
     from classicfy.data.corpus import resolve_dataset
     from classicfy.data.manifest import list_dataset
-    from classicfy.extraction import extract_dataset
+    from classicfy.features.extraction import extract_dataset
 
     cache_root = _cache_root(args)
     config = _feature_config(args)  # a bad option is refused before a corpus is built
@@ -180,9 +180,9 @@ def _split_names(text: str) -> tuple[str, ...]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the chosen models on DATA into the run folder RUN."""
-    from classicfy.augment import AugmentConfig
-    from classicfy.run import RunConfig, load_run_config, train_run
-    from classicfy.train import TrainConfig
+    from classicfy.features.augment import AugmentConfig
+    from classicfy.training.pipeline import RunConfig, load_run_config, train_run
+    from classicfy.training.trainer import TrainConfig
 
     # A run remembers its dataset by absolute path, so that it can be resumed from anywhere.
     data = args.data if args.data.startswith("builtin:") else str(Path(args.data).resolve())
@@ -228,7 +228,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ClassicfyError(str(error)) from None
     if config.rotate_validation and args.fit_ensemble:  # refused before training, not after it
         raise ClassicfyError("--fit-ensemble needs a validation side shared by every model: drop --rotate-validation")
-    from classicfy.evaluation import evaluate_run
+    from classicfy.evaluation.pipeline import evaluate_run
 
     cache_root = _cache_root(args)
     result = train_run(config, args.out, cache_root, args.jobs, args.resume, not args.no_progress)
@@ -247,7 +247,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_evaluation(evaluation) -> None:
-    from classicfy.report import summary_rows
+    from classicfy.evaluation.report import summary_rows
 
     short_header = ["model", "win acc", "win F1", "rec acc [95% CI]", "rec bal acc", "rec F1 [95% CI]",
                     "rec AUC", "rec logloss", "win/rec"]  # fmt: skip
@@ -263,7 +263,7 @@ def _print_evaluation(evaluation) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Re-evaluate a run on its test split, or on another labelled dataset."""
-    from classicfy.evaluation import evaluate_run
+    from classicfy.evaluation.pipeline import evaluate_run
 
     evaluation = evaluate_run(
         args.run,
@@ -317,7 +317,7 @@ def _each_file(paths: list[Path], answer, progress: bool):
     """`answer(path)` for every file (folders expanded), or the `AudioError` it raised."""
     from tqdm import tqdm
 
-    from classicfy.audio import audio_files
+    from classicfy.features.audio import audio_files
     from classicfy.errors import AudioError
 
     for path in tqdm(list(audio_files(paths)), unit="file", disable=not progress, leave=False):
@@ -341,8 +341,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 def _predictions(args: argparse.Namespace):
     """Predictions (or skips) for every file: in this process, or spread over `--jobs` workers."""
-    from classicfy.audio import audio_files
-    from classicfy.extraction import map_in_pool
+    from classicfy.features.audio import audio_files
+    from classicfy.features.extraction import map_in_pool
     from classicfy.predict import Classifier, predict_files
 
     classifier = Classifier.load(args.run, args.model)  # a damaged run fails here, before any work
@@ -371,7 +371,7 @@ def _timeline_name(path: Path, taken: set[str]) -> str:
 def cmd_predict(args: argparse.Namespace) -> int:
     """Answer "who wrote this?" for recordings with a trained run."""
     from classicfy.errors import AudioError
-    from classicfy.report import plot_prediction_timeline
+    from classicfy.evaluation.report import plot_prediction_timeline
 
     def line(prediction) -> str:
         ranked = ", ".join(f"{label} {p:.2f}" for label, p in prediction.top(args.top_k))
@@ -436,9 +436,9 @@ DEMO_MODELS = ("cnn", "gru", "vgg", "vgg-pretrained")
 
 def demo_config(quick: bool = False, models: tuple[str, ...] | None = None, epochs: int | None = None) -> RunConfig:
     """The demo's run configuration (also what `bench/crossval.py` cross-validates)."""
-    from classicfy.augment import AugmentConfig
-    from classicfy.run import RunConfig
-    from classicfy.train import TrainConfig
+    from classicfy.features.augment import AugmentConfig
+    from classicfy.training.pipeline import RunConfig
+    from classicfy.training.trainer import TrainConfig
 
     recipe = DEMO_RECIPES["quick" if quick else "full"]
     return RunConfig(
@@ -458,8 +458,8 @@ def demo_config(quick: bool = False, models: tuple[str, ...] | None = None, epoc
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the built-in corpus: build it (once), train, evaluate and report."""
-    from classicfy.evaluation import evaluate_run
-    from classicfy.run import load_run_config, train_run
+    from classicfy.evaluation.pipeline import evaluate_run
+    from classicfy.training.pipeline import load_run_config, train_run
 
     cache_root = _cache_root(args)
     progress = not args.no_progress

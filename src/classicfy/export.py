@@ -3,7 +3,7 @@
 Each model becomes `NAME.onnx` (input `features`, batch dimension free; output `probabilities`,
 the softmax over the run's labels) with `NAME.json` beside it: the labels, the input kind and
 shape, and the feature config that makes the input. Feature extraction stays in Python
-(`classicfy.features`): the STFT, mel and chroma steps do not export cleanly to ONNX.
+(`classicfy.features.spectral`): the STFT, mel and chroma steps do not export cleanly to ONNX.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 
 from classicfy import atomic
 from classicfy.errors import ClassicfyError, RunError
-from classicfy.inference import TrainedModel, load_model, trained_model_names
+from classicfy.models.trained import TrainedModel, load_model, trained_model_names
 
 TOLERANCE = 1e-4  # largest accepted difference between onnxruntime's and PyTorch's probabilities
 CHECK_BATCH = 3
@@ -94,10 +94,10 @@ def onnx_inputs(sidecar_path: Path, audio_path: Path) -> np.ndarray:
 
     The same decoding, windowing and features as training and `classicfy predict`.
     """
-    from classicfy.audio import load_recording
-    from classicfy.cache import CachedRecording
-    from classicfy.inference import feature_config_from
-    from classicfy.windows import WindowSet, iter_batches
+    from classicfy.features.audio import load_recording
+    from classicfy.features.cache import CachedRecording
+    from classicfy.models.trained import feature_config_from
+    from classicfy.features.inputs import WindowSet, iter_batches
 
     sidecar = json.loads(Path(sidecar_path).read_text())
     config = feature_config_from(sidecar["features"], sidecar["input"]["kind"])

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from classicfy.audio import RecordingStream, WindowChunk, WindowCutter, loudness_gain, resample
-from classicfy.cache import CachedRecording
-from classicfy.ensemble import EnsembleModel, shared_windows
+from classicfy.features.audio import RecordingStream, WindowChunk, WindowCutter, loudness_gain, resample
+from classicfy.features.cache import CachedRecording
+from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
 from classicfy.errors import AudioError, RunError, TooShortAudioError
-from classicfy.evaluate import recording_probabilities
-from classicfy.inference import TrainedModel, load_model, trained_model_names, window_probabilities
-from classicfy.run import load_run_config, read_run_file
-from classicfy.windows import KEY_STRIDE, WindowSet
+from classicfy.evaluation.metrics import recording_probabilities
+from classicfy.models.trained import TrainedModel, load_model, trained_model_names, window_probabilities
+from classicfy.training.pipeline import load_run_config, read_run_file
+from classicfy.features.inputs import KEY_STRIDE, WindowSet
 
 BUFFER_BYTES = 256 * 2**20  # windows kept between the two passes; beyond this a file is decoded twice
 BATCH_WINDOWS = 32  # windows featurised together

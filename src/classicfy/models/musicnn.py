@@ -2,7 +2,7 @@
 `MTT_musicnn` and `MSD_musicnn`, loaded from the TensorFlow checkpoints the `musicnn` 0.1.0 pip
 package ships (read with numpy: no TensorFlow needed).
 
-The ports reproduce musicnn's own preprocessing (`classicfy.features.musicnn_input`: 16 kHz,
+The ports reproduce musicnn's own preprocessing (`classicfy.features.spectral.musicnn_input`: 16 kHz,
 96-band log-compressed mel), patching (187-frame patches, about 3 s, non-overlapping) and the
 averaging of the sigmoid outputs.
 """
@@ -19,8 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from classicfy.errors import ClassicfyError
-from classicfy.features import MUSICNN_N_MELS as N_MELS
-from classicfy.features import musicnn_patches
+from classicfy.features.spectral import MUSICNN_N_MELS as N_MELS
+from classicfy.features.spectral import musicnn_patches
 from classicfy.models.tf_checkpoint import load_checkpoint, read_index
 
 TF_BN_EPS = 1e-3  # TensorFlow's default, not PyTorch's 1e-5

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from classicfy.models.musicnn import load_pretrained
-from classicfy.windows import iter_batches
+from classicfy.features.inputs import iter_batches
 
 
 @dataclass(frozen=True)

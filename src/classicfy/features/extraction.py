@@ -13,12 +13,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classicfy.audio import load_recording, resample, window_recording
-from classicfy.augment import AugmentConfig, DataAugmenter, copy_key
-from classicfy.cache import FeatureCache
+from classicfy.features.audio import load_recording, resample, window_recording
+from classicfy.features.augment import AugmentConfig, DataAugmenter, copy_key
+from classicfy.features.cache import FeatureCache
 from classicfy.data.manifest import Recording, content_hash, merge_duplicates
 from classicfy.errors import AudioError, skip_reason
-from classicfy.features import AudioFeatureExtractor, FeatureConfig, MusicnnFeatureConfig, MusicnnFeatureExtractor
+from classicfy.features.spectral import AudioFeatureExtractor, FeatureConfig, MusicnnFeatureConfig, MusicnnFeatureExtractor
 
 AnyFeatureConfig = FeatureConfig | MusicnnFeatureConfig
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classicfy.audio import AUDIO_EXTENSIONS, decode, resample
+from classicfy.features.audio import AUDIO_EXTENSIONS, decode, resample
 
 
 @dataclass(frozen=True)

@@ -22,18 +22,18 @@ from typing import TypeVar
 import numpy as np
 
 from classicfy import atomic
-from classicfy.audio import AudioConfig
-from classicfy.augment import AugmentConfig, DataAugmenter
-from classicfy.balance import at_most_per_class
-from classicfy.cache import FeatureCache
-from classicfy.checkpoint import MODEL_FORMAT
+from classicfy.features.audio import AudioConfig
+from classicfy.features.augment import AugmentConfig, DataAugmenter
+from classicfy.training.balance import at_most_per_class
+from classicfy.features.cache import FeatureCache
+from classicfy.training.checkpoint import MODEL_FORMAT
 from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, model_sides, split_by_group
 from classicfy.errors import DatasetError, RunError
-from classicfy.extraction import ExtractionReport, augment_dataset, extract_dataset
-from classicfy.features import MUSICNN_SAMPLE_RATE, FeatureConfig, MusicnnFeatureConfig
-from classicfy.train import TrainConfig, Trainer, TrainState, seed_everything
-from classicfy.windows import EmbeddingSet, WindowSet
+from classicfy.features.extraction import ExtractionReport, augment_dataset, extract_dataset
+from classicfy.features.spectral import MUSICNN_SAMPLE_RATE, FeatureConfig, MusicnnFeatureConfig
+from classicfy.training.trainer import TrainConfig, Trainer, TrainState, seed_everything
+from classicfy.features.inputs import EmbeddingSet, WindowSet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

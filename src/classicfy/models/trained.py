@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from classicfy.audio import AudioConfig
-from classicfy.checkpoint import MODEL_FORMAT, load_tensors
+from classicfy.features.audio import AudioConfig
+from classicfy.training.checkpoint import MODEL_FORMAT, load_tensors
 from classicfy.errors import RunError
-from classicfy.features import FeatureConfig, MusicnnFeatureConfig
-from classicfy.train import predict_logits
-from classicfy.windows import WindowSet
+from classicfy.features.spectral import FeatureConfig, MusicnnFeatureConfig
+from classicfy.training.trainer import predict_logits
+from classicfy.features.inputs import WindowSet
 
 
 @dataclass
@@ -49,7 +49,7 @@ def _tuples(value):
 
 def trained_model_names(run_dir: Path) -> list[str]:
     """Names of the deep models a run holds, in training order (as in config.toml)."""
-    from classicfy.run import load_run_config
+    from classicfy.training.pipeline import load_run_config
 
     config = load_run_config(run_dir)
     return [name for name in config.models if (run_dir / "models" / f"{name}.safetensors").is_file()]

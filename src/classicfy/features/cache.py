@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from classicfy import atomic
-from classicfy.audio import RecordingAudio
+from classicfy.features.audio import RecordingAudio
 from classicfy.errors import AudioError
-from classicfy.features import FEATURE_NAMES, FeatureConfig, MusicnnFeatureConfig, WindowFeatures
+from classicfy.features.spectral import FEATURE_NAMES, FeatureConfig, MusicnnFeatureConfig, WindowFeatures
 
 
 def default_cache_dir() -> Path:

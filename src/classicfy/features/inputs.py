@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from classicfy.cache import CachedRecording
-from classicfy.features import musicnn_patches
+from classicfy.features.cache import CachedRecording
+from classicfy.features.spectral import musicnn_patches
 
 INPUT_KINDS = ("mel", "mel_chroma", "sequence", "musicnn")
 KEY_STRIDE = 10**9  # window keys: recording index * KEY_STRIDE + window position

@@ -3,7 +3,7 @@
 `AudioFeatureExtractor` computes log-mel, MFCC and chroma, all three from one STFT;
 `MusicnnFeatureExtractor` computes the pretrained musicnn models' own 16 kHz log-compressed mel.
 The same `extract` serves training and prediction, so a model always sees features made the same
-way; `arrays` gives the named arrays that `classicfy.cache` stores.
+way; `arrays` gives the named arrays that `classicfy.features.cache` stores.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from classicfy.audio import AudioConfig, RecordingAudio, load_recording
+from classicfy.features.audio import AudioConfig, RecordingAudio, load_recording
 
 # Bump when the computation changes in a way the config does not show: it invalidates caches.
 FEATURE_VERSION = 1

@@ -23,12 +23,12 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from classicfy import atomic
-from classicfy.augment import mixup, spec_augment
-from classicfy.balance import STRATEGIES, DataBalancer
-from classicfy.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
+from classicfy.features.augment import mixup, spec_augment
+from classicfy.training.balance import STRATEGIES, DataBalancer
+from classicfy.training.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
 from classicfy.errors import RunError
-from classicfy.evaluate import macro_f1
-from classicfy.windows import EmbeddingSet, WindowSet, iter_batches
+from classicfy.evaluation.metrics import macro_f1
+from classicfy.features.inputs import EmbeddingSet, WindowSet, iter_batches
 
 log = logging.getLogger(__name__)
 HISTORY_COLUMNS = (

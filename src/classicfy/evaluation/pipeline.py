@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from classicfy import atomic
-from classicfy.baseline import SummaryBaseline
-from classicfy.cache import FeatureCache
+from classicfy.evaluation.baseline import SummaryBaseline
+from classicfy.features.cache import FeatureCache
 from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, content_hash, list_dataset
-from classicfy.ensemble import EnsembleModel, shared_windows
+from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
 from classicfy.errors import DatasetError, RunError
-from classicfy.evaluate import ModelEvaluator, recording_probabilities
-from classicfy.extraction import extract_dataset
-from classicfy.features import FeatureConfig, MusicnnFeatureConfig
-from classicfy.inference import TrainedModel, load_model, trained_model_names, window_probabilities
-from classicfy.report import (
+from classicfy.evaluation.metrics import ModelEvaluator, recording_probabilities
+from classicfy.features.extraction import extract_dataset
+from classicfy.features.spectral import FeatureConfig, MusicnnFeatureConfig
+from classicfy.models.trained import TrainedModel, load_model, trained_model_names, window_probabilities
+from classicfy.evaluation.report import (
     plot_confusion_matrix,
     plot_model_comparison,
     plot_per_class_f1,
@@ -37,8 +37,8 @@ from classicfy.report import (
     write_predictions,
     write_report,
 )
-from classicfy.run import load_run_config, read_run_file, read_split
-from classicfy.windows import WindowSet
+from classicfy.training.pipeline import load_run_config, read_run_file, read_split
+from classicfy.features.inputs import WindowSet
 
 log = logging.getLogger(__name__)
 AnyFeatureConfig = FeatureConfig | MusicnnFeatureConfig

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from classicfy import atomic
-from classicfy.windows import WindowSet, iter_batches
+from classicfy.features.inputs import WindowSet, iter_batches
 
 
 def summary_statistics(windows: WindowSet) -> np.ndarray:

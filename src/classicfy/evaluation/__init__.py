@@ -1,0 +1,1 @@
+"""Scoring: metrics, the ensemble, the baseline, the evaluate pipeline and the report."""

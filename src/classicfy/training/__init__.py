@@ -1,0 +1,1 @@
+"""Training: the run pipeline, the trainer loop, balancing, batch augmentation, checkpoints, recipes."""
