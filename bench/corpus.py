@@ -17,7 +17,8 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from classicfy.data.corpus import SAMPLE_RATE, BuildOptions, default_soundfont, list_pieces, render_midi, score_to_midi
+from classicfy.config import BuildOptions
+from classicfy.data.corpus import SAMPLE_RATE, default_soundfont, list_pieces, render_midi, score_to_midi
 
 
 def main() -> None:

@@ -28,14 +28,14 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from classicfy import atomic
-from classicfy.features.cache import default_cache_dir
 from classicfy.cli import demo_config
+from classicfy.config import KEEPS, RunConfig
 from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, split_by_group
 from classicfy.evaluation.pipeline import evaluate_run
+from classicfy.features.cache import default_cache_dir
 from classicfy.features.extraction import extract_dataset
-from classicfy.training.pipeline import RunConfig, train_run, write_split
-from classicfy.training.trainer import KEEPS
+from classicfy.training.pipeline import train_run, write_split
 
 LEVELS = ("segment", "recording")
 SPLIT_SEED = 0  # the folds and validation sides of every run, whatever its --seed

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from classicfy.features.spectral import AudioFeatureExtractor, FeatureConfig
+from classicfy.config import FeatureConfig
 from classicfy.data.synthetic import write_tone_dataset
+from classicfy.features.spectral import AudioFeatureExtractor
 
 
 def naive(path: Path) -> None:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from classicfy.features.augment import AugmentConfig
-from classicfy.models import MODELS
-from classicfy.training.pipeline import RunConfig, train_run
+from classicfy.config import AugmentConfig, RunConfig, TrainConfig
 from classicfy.data.synthetic import write_tone_dataset
-from classicfy.training.trainer import TrainConfig, uses_bf16
+from classicfy.models import MODELS
+from classicfy.training.pipeline import train_run
+from classicfy.training.trainer import uses_bf16
 
 
 def main() -> None:

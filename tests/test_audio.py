@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 from conftest import SR, sine, write
 
+from classicfy.config import AudioConfig
+from classicfy.errors import (
+    CorruptAudioError,
+    EmptyAudioError,
+    NotAudioError,
+    SilentAudioError,
+    TooShortAudioError,
+)
 from classicfy.features import audio as audio_module
 from classicfy.features.audio import (
-    AudioConfig,
     RecordingStream,
     WindowCutter,
     decode,
@@ -19,13 +26,6 @@ from classicfy.features.audio import (
     normalised,
     resample,
     window_recording,
-)
-from classicfy.errors import (
-    CorruptAudioError,
-    EmptyAudioError,
-    NotAudioError,
-    SilentAudioError,
-    TooShortAudioError,
 )
 
 CONFIG = AudioConfig(sample_rate=SR, window_s=2.0, hop_s=2.0)

@@ -5,12 +5,12 @@ import pytest
 import torch
 from conftest import SR, sine, write
 
-from classicfy.features.audio import AudioConfig
-from classicfy.features.augment import AugmentConfig, DataAugmenter, copy_key, mixup, spec_augment
-from classicfy.features.cache import FeatureCache
+from classicfy.config import AudioConfig, AugmentConfig, FeatureConfig
 from classicfy.data.manifest import content_hash
+from classicfy.features.augment import DataAugmenter, copy_key
+from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import augment_dataset
-from classicfy.features.spectral import FeatureConfig
+from classicfy.training.batch_augment import mixup, spec_augment
 
 CONFIG = AugmentConfig(copies=2, p=1.0)
 

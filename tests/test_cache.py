@@ -7,10 +7,11 @@ import pytest
 from conftest import SR, sine
 
 from classicfy import atomic
-from classicfy.features.audio import AudioConfig, window_recording
-from classicfy.features.cache import FeatureCache
+from classicfy.config import AudioConfig, FeatureConfig
 from classicfy.errors import SilentAudioError
-from classicfy.features.spectral import AudioFeatureExtractor, FeatureConfig
+from classicfy.features.audio import window_recording
+from classicfy.features.cache import FeatureCache
+from classicfy.features.spectral import AudioFeatureExtractor
 
 CONFIG = FeatureConfig(audio=AudioConfig(sample_rate=SR, window_s=2.0, hop_s=2.0))
 
@@ -86,8 +87,8 @@ def test_failures_are_remembered(stored):
 def test_a_read_that_fails_part_way_for_the_disk_is_skipped_now_and_tried_again_next_run(tmp_path, monkeypatch):
     from conftest import write
 
-    from classicfy.features import audio
     from classicfy.data.manifest import content_hash
+    from classicfy.features import audio
     from classicfy.features.extraction import featurise
 
     monkeypatch.setattr(audio, "_BLOCK_FRAMES", 4096)

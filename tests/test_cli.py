@@ -144,7 +144,7 @@ def test_train_refuses_fitted_weights_with_rotated_validation_before_training(tm
     assert "--fit-ensemble needs a validation side shared by every model" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
-    from classicfy.training.pipeline import RunConfig
+    from classicfy.config import RunConfig
 
     rotated = tmp_path / "rotated"  # a run begun with rotated validation, resumed without the flag
     rotated.mkdir()

@@ -10,8 +10,9 @@ import pytest
 import soundfile
 
 from classicfy.cli import demo_config, main
+from classicfy.config import BuildOptions
 from classicfy.data import corpus
-from classicfy.data.corpus import BuildOptions, build_corpus, list_pieces, resolve_dataset
+from classicfy.data.corpus import build_corpus, list_pieces, resolve_dataset
 from classicfy.data.manifest import content_hash
 from classicfy.errors import DatasetError
 

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classicfy.evaluation.baseline import SummaryBaseline
 from classicfy.cli import main
+from classicfy.data.synthetic import write_tone_dataset
+from classicfy.evaluation.baseline import SummaryBaseline
 from classicfy.evaluation.ensemble import EnsembleModel
 from classicfy.evaluation.metrics import ModelEvaluator, recording_probabilities
 from classicfy.evaluation.report import _misnamed
 from classicfy.training.pipeline import read_split
-from classicfy.data.synthetic import write_tone_dataset
 
 REQUIRED = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall",
             "roc_auc_ovr_macro", "n")  # fmt: skip
@@ -282,7 +282,8 @@ def test_evaluate_refuses_a_folder_that_is_no_run(tmp_path, capsys):
 
 def test_windows_of_two_sample_rates_line_up():
     """Start times at 16 kHz and 22.05 kHz differ by rounding; their window keys must not."""
-    from classicfy.features.audio import AudioConfig, window_recording
+    from classicfy.config import AudioConfig
+    from classicfy.features.audio import window_recording
     from classicfy.features.cache import CachedRecording
     from classicfy.features.inputs import WindowSet
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from conftest import SR, sine
 
-from classicfy.features.audio import AudioConfig
-from classicfy.features.spectral import AudioFeatureExtractor, FeatureConfig
+from classicfy.config import AudioConfig, FeatureConfig
+from classicfy.features.spectral import AudioFeatureExtractor
 
 CONFIG = FeatureConfig(audio=AudioConfig(sample_rate=SR, window_s=2.0, hop_s=2.0))
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from conftest import sine, write
 
-from classicfy.features.cache import FeatureCache
 from classicfy.cli import main
 from classicfy.data.manifest import content_hash
 from classicfy.errors import TooShortAudioError
+from classicfy.features.cache import FeatureCache
+from classicfy.features.inputs import WindowSet
 from classicfy.models.trained import load_model, window_probabilities
 from classicfy.predict import Classifier
 from classicfy.training.pipeline import read_split
-from classicfy.features.inputs import WindowSet
 
 
 def test_prediction_walks_the_training_road(trained):

@@ -7,12 +7,12 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from classicfy.training.checkpoint import MODEL_FORMAT, load_tensors, save_tensors
 from classicfy.cli import main
-from classicfy.models.trained import load_model
+from classicfy.data.synthetic import write_tone_dataset
 from classicfy.models.musicnn import load_pretrained
 from classicfy.models.pretrained import MusicnnPretrained, PretrainedConfig, VGGPretrained
-from classicfy.data.synthetic import write_tone_dataset
+from classicfy.models.trained import load_model
+from classicfy.training.checkpoint import MODEL_FORMAT, load_tensors, save_tensors
 
 
 @pytest.fixture(scope="module")

@@ -15,17 +15,15 @@ import pytest
 import torch
 from torch import nn
 
-from classicfy.features.audio import AudioConfig
-from classicfy.features.augment import AugmentConfig
-from classicfy.training.checkpoint import load_tensors
 from classicfy.cli import main
-from classicfy.errors import DatasetError, RunError
-from classicfy.features.spectral import FeatureConfig
-from classicfy.models import MODELS
-from classicfy.training.pipeline import RunConfig, prepare_run, train_run
+from classicfy.config import AudioConfig, AugmentConfig, FeatureConfig, RunConfig, TrainConfig
 from classicfy.data.synthetic import write_tone_dataset
-from classicfy.training.trainer import TrainConfig, Trainer, predict_logits, uses_bf16
+from classicfy.errors import DatasetError, RunError
 from classicfy.features.inputs import EmbeddingSet
+from classicfy.models import MODELS
+from classicfy.training.checkpoint import load_tensors
+from classicfy.training.pipeline import prepare_run, train_run
+from classicfy.training.trainer import Trainer, predict_logits, uses_bf16
 
 FEATURES = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
 
@@ -80,9 +78,9 @@ def test_a_cnn_file_from_before_max_pooling_still_loads(tmp_path):
     """Its JSON has no `pooling` key: its head reads each channel's mean and maximum."""
     from dataclasses import asdict
 
-    from classicfy.training.checkpoint import MODEL_FORMAT, save_tensors
-    from classicfy.models.trained import load_model
     from classicfy.models.cnn import CNNConfig
+    from classicfy.models.trained import load_model
+    from classicfy.training.checkpoint import MODEL_FORMAT, save_tensors
 
     old = MODELS["cnn"]((1, 96, 87), 2, CNNConfig(pooling="mean_max")).eval()
     assert old.head[1].in_features == 256 and MODELS["cnn"]((1, 96, 87), 2).head[1].in_features == 128
@@ -127,8 +125,8 @@ def test_run_folder_holds_what_design_md_promises(data, tmp_path):
 
 
 def test_with_rotated_validation_each_model_validates_on_works_it_does_not_train_on(data, tmp_path, monkeypatch):
-    from classicfy.training import pipeline as run_module
     from classicfy.evaluation.pipeline import evaluate_run
+    from classicfy.training import pipeline as run_module
     from classicfy.training.pipeline import read_split
 
     seen = {}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from classicfy.errors import ClassicfyError
 
 if TYPE_CHECKING:
-    from classicfy.training.pipeline import RunConfig
+    from classicfy.config import RunConfig
 
 
 def _int_at_least(minimum: int):
@@ -117,8 +117,7 @@ def _add_feature_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _feature_config(args: argparse.Namespace):
-    from classicfy.features.audio import AudioConfig
-    from classicfy.features.spectral import FeatureConfig
+    from classicfy.config import AudioConfig, FeatureConfig
 
     try:
         audio = AudioConfig(sample_rate=args.sr, window_s=args.window, hop_s=args.hop or args.window)
@@ -180,9 +179,8 @@ def _split_names(text: str) -> tuple[str, ...]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the chosen models on DATA into the run folder RUN."""
-    from classicfy.features.augment import AugmentConfig
-    from classicfy.training.pipeline import RunConfig, load_run_config, train_run
-    from classicfy.training.trainer import TrainConfig
+    from classicfy.config import AugmentConfig, RunConfig, TrainConfig
+    from classicfy.training.pipeline import load_run_config, train_run
 
     # A run remembers its dataset by absolute path, so that it can be resumed from anywhere.
     data = args.data if args.data.startswith("builtin:") else str(Path(args.data).resolve())
@@ -317,8 +315,8 @@ def _each_file(paths: list[Path], answer, progress: bool):
     """`answer(path)` for every file (folders expanded), or the `AudioError` it raised."""
     from tqdm import tqdm
 
-    from classicfy.features.audio import audio_files
     from classicfy.errors import AudioError
+    from classicfy.features.audio import audio_files
 
     for path in tqdm(list(audio_files(paths)), unit="file", disable=not progress, leave=False):
         try:
@@ -436,9 +434,7 @@ DEMO_MODELS = ("cnn", "gru", "vgg", "vgg-pretrained")
 
 def demo_config(quick: bool = False, models: tuple[str, ...] | None = None, epochs: int | None = None) -> RunConfig:
     """The demo's run configuration (also what `bench/crossval.py` cross-validates)."""
-    from classicfy.features.augment import AugmentConfig
-    from classicfy.training.pipeline import RunConfig
-    from classicfy.training.trainer import TrainConfig
+    from classicfy.config import AugmentConfig, RunConfig, TrainConfig
 
     recipe = DEMO_RECIPES["quick" if quick else "full"]
     return RunConfig(
@@ -482,7 +478,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_corpus_build(args: argparse.Namespace) -> int:
     """Render the built-in corpus from music21's scores and print what it holds."""
-    from classicfy.data.corpus import BuildOptions, build_corpus
+    from classicfy.config import BuildOptions
+    from classicfy.data.corpus import build_corpus
 
     composers = tuple(c.strip() for c in args.composers.split(",") if c.strip()) if args.composers else ()
     options = BuildOptions(

@@ -22,6 +22,7 @@ from torch import nn
 
 from classicfy import atomic
 from classicfy.errors import ClassicfyError, RunError
+from classicfy.features.spectral import extractor_for
 from classicfy.models.trained import TrainedModel, load_model, trained_model_names
 
 TOLERANCE = 1e-4  # largest accepted difference between onnxruntime's and PyTorch's probabilities
@@ -94,15 +95,15 @@ def onnx_inputs(sidecar_path: Path, audio_path: Path) -> np.ndarray:
 
     The same decoding, windowing and features as training and `classicfy predict`.
     """
+    from classicfy.config import feature_config_from
     from classicfy.features.audio import load_recording
     from classicfy.features.cache import CachedRecording
-    from classicfy.models.trained import feature_config_from
     from classicfy.features.inputs import WindowSet, iter_batches
 
     sidecar = json.loads(Path(sidecar_path).read_text())
     config = feature_config_from(sidecar["features"], sidecar["input"]["kind"])
     audio = load_recording(audio_path, config.audio)
-    arrays = config.make_extractor().arrays(audio.windows)
+    arrays = extractor_for(config).arrays(audio.windows)
     windows = WindowSet([CachedRecording(arrays, audio.starts_s, audio.duration_s, 0)], [0], sidecar["input"]["kind"])
     return np.concatenate(list(iter_batches(windows, 64)))
 

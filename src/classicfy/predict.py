@@ -19,14 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from classicfy.errors import AudioError, RunError, TooShortAudioError
+from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
+from classicfy.evaluation.metrics import recording_probabilities
 from classicfy.features.audio import RecordingStream, WindowChunk, WindowCutter, loudness_gain, resample
 from classicfy.features.cache import CachedRecording
-from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
-from classicfy.errors import AudioError, RunError, TooShortAudioError
-from classicfy.evaluation.metrics import recording_probabilities
+from classicfy.features.inputs import KEY_STRIDE, WindowSet
+from classicfy.features.spectral import extractor_for
 from classicfy.models.trained import TrainedModel, load_model, trained_model_names, window_probabilities
 from classicfy.training.pipeline import load_run_config, read_run_file
-from classicfy.features.inputs import KEY_STRIDE, WindowSet
 
 BUFFER_BYTES = 256 * 2**20  # windows kept between the two passes; beyond this a file is decoded twice
 BATCH_WINDOWS = 32  # windows featurised together
@@ -79,7 +80,7 @@ class Classifier:
         self.buffer_bytes = buffer_bytes
         # Models sharing a feature config share its features: each config is computed once per window.
         self.feature_configs = list(dict.fromkeys(model.feature_config for model in models.values()))
-        self._extractors = [config.make_extractor() for config in self.feature_configs]
+        self._extractors = [extractor_for(config) for config in self.feature_configs]
 
     @classmethod
     def load(cls, run_dir: str | Path, model: str = "ensemble") -> Classifier:

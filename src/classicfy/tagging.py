@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from classicfy.features.audio import decode, resample
+from classicfy.config import MUSICNN_SAMPLE_RATE
 from classicfy.errors import MissingAudioError, SilentAudioError
-from classicfy.features.spectral import MUSICNN_SAMPLE_RATE, musicnn_input
+from classicfy.features.audio import decode, resample
+from classicfy.features.spectral import musicnn_input
 from classicfy.models.musicnn import PRETRAINED, load_pretrained, tag_probabilities
 
 PEAK = 0.9  # musicnn's log compression is not loudness-invariant: every recording is tagged at one peak level

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from classicfy import atomic
+from classicfy.config import TIMBRES, BuildOptions
 from classicfy.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050
 MIN_WORKS_FOR_LABEL = 5  # a composer needs this many works for a work-grouped train/val/test split
-TIMBRES = ("piano", "score", "mixed")
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".krn", ".abc")  # in order of preference
 
 # The composers of the corpus that are classical music, with their era. Folk collections,
@@ -99,20 +99,6 @@ class Piece:
 
     def audio_path(self, out: Path) -> Path:
         return out / self.composer / f"{self.slug}.flac"
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """What a corpus build renders and how; saved beside it as build.json."""
-
-    timbre: str = "piano"
-    max_pieces_per_composer: int = 40
-    composers: tuple[str, ...] = ()  # empty: every composer of ERAS
-    soundfont: str | None = None  # None: the General MIDI SoundFont shipped by pretty_midi
-    seed: int = 0
-    time_limit_s: float = 300.0  # per score; whole-quartet files can take minutes to parse
-    prefer_short: bool = False  # pick the shortest score of each work first (quick builds), not a seeded sample
-    max_score_kb: int | None = None  # leave out larger score files (quick builds: they take minutes to parse)
 
 
 def corpus_root() -> Path:

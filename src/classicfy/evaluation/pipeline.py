@@ -17,16 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from classicfy import atomic
-from classicfy.evaluation.baseline import SummaryBaseline
-from classicfy.features.cache import FeatureCache
+from classicfy.config import FeatureConfig, MusicnnFeatureConfig
 from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, content_hash, list_dataset
-from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
 from classicfy.errors import DatasetError, RunError
+from classicfy.evaluation.baseline import SummaryBaseline
+from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
 from classicfy.evaluation.metrics import ModelEvaluator, recording_probabilities
-from classicfy.features.extraction import extract_dataset
-from classicfy.features.spectral import FeatureConfig, MusicnnFeatureConfig
-from classicfy.models.trained import TrainedModel, load_model, trained_model_names, window_probabilities
 from classicfy.evaluation.report import (
     plot_confusion_matrix,
     plot_model_comparison,
@@ -37,8 +34,11 @@ from classicfy.evaluation.report import (
     write_predictions,
     write_report,
 )
-from classicfy.training.pipeline import load_run_config, read_run_file, read_split
+from classicfy.features.cache import FeatureCache
+from classicfy.features.extraction import extract_dataset
 from classicfy.features.inputs import WindowSet
+from classicfy.models.trained import TrainedModel, load_model, trained_model_names, window_probabilities
+from classicfy.training.pipeline import load_run_config, read_run_file, read_split
 
 log = logging.getLogger(__name__)
 AnyFeatureConfig = FeatureConfig | MusicnnFeatureConfig

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classicfy.config import AudioConfig
 from classicfy.errors import (
     AudioError,
     CorruptAudioError,
@@ -49,34 +50,6 @@ AUDIO_EXTENSIONS = frozenset(
     ]
 )
 _BLOCK_FRAMES = 1 << 18
-
-
-@dataclass(frozen=True)
-class AudioConfig:
-    """How a file becomes windows; part of every feature cache key."""
-
-    sample_rate: int = 22050
-    window_s: float = 10.0
-    hop_s: float = 10.0
-    loudness_dbfs: float = -20.0  # RMS level of the non-silent windows after normalisation
-    silence_dbfs: float = -60.0  # a window whose RMS is below this is silence and is dropped
-    min_duration_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.sample_rate <= 0:
-            raise ValueError(f"sample_rate must be positive, got {self.sample_rate}")
-        if self.window_s < self.min_duration_s:
-            raise ValueError(f"window_s must be at least {self.min_duration_s} s, got {self.window_s}")
-        if self.hop_s <= 0:
-            raise ValueError(f"hop_s must be positive, got {self.hop_s}")
-
-    @property
-    def window_samples(self) -> int:
-        return round(self.window_s * self.sample_rate)
-
-    @property
-    def hop_samples(self) -> int:
-        return round(self.hop_s * self.sample_rate)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from classicfy import atomic
-from classicfy.features.audio import RecordingAudio
+from classicfy.config import FeatureConfig, MusicnnFeatureConfig
 from classicfy.errors import AudioError
-from classicfy.features.spectral import FEATURE_NAMES, FeatureConfig, MusicnnFeatureConfig, WindowFeatures
+from classicfy.features.audio import RecordingAudio
+from classicfy.features.spectral import FEATURE_NAMES, WindowFeatures
 
 
 def default_cache_dir() -> Path:

@@ -13,14 +13,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from classicfy.features.audio import load_recording, resample, window_recording
-from classicfy.features.augment import AugmentConfig, DataAugmenter, copy_key
-from classicfy.features.cache import FeatureCache
+from classicfy.config import AnyFeatureConfig, AugmentConfig
 from classicfy.data.manifest import Recording, content_hash, merge_duplicates
 from classicfy.errors import AudioError, skip_reason
-from classicfy.features.spectral import AudioFeatureExtractor, FeatureConfig, MusicnnFeatureConfig, MusicnnFeatureExtractor
-
-AnyFeatureConfig = FeatureConfig | MusicnnFeatureConfig
+from classicfy.features.audio import load_recording, resample, window_recording
+from classicfy.features.augment import DataAugmenter, copy_key
+from classicfy.features.cache import FeatureCache
+from classicfy.features.spectral import AudioFeatureExtractor, MusicnnFeatureExtractor, extractor_for
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ def _cache_for(config: AnyFeatureConfig, cache_root: Path) -> FeatureCache:
 
 @functools.cache
 def _extractor_for(config: AnyFeatureConfig) -> AudioFeatureExtractor | MusicnnFeatureExtractor:
-    return config.make_extractor()
+    return extractor_for(config)
 
 
 def featurise(path: Path, config: AnyFeatureConfig, cache_root: Path) -> RecordingStatus:

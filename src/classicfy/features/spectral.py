@@ -8,67 +8,24 @@ way; `arrays` gives the named arrays that `classicfy.features.cache` stores.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
-from classicfy.features.audio import AudioConfig, RecordingAudio, load_recording
+from classicfy.config import (
+    MUSICNN_HOP,
+    MUSICNN_N_FFT,
+    MUSICNN_N_MELS,
+    MUSICNN_SAMPLE_RATE,
+    AnyFeatureConfig,
+    FeatureConfig,
+    MusicnnFeatureConfig,
+)
+from classicfy.features.audio import RecordingAudio, load_recording
 
-# Bump when the computation changes in a way the config does not show: it invalidates caches.
-FEATURE_VERSION = 1
 FEATURE_NAMES = ("mel", "mfcc", "chroma")
 _WINDOWS_PER_CHUNK = 2  # small chunks keep the FFT buffers in cache: measured fastest
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    """Spectral parameters (FFT sizes in samples, frequencies in Hz) plus how audio is windowed."""
-
-    audio: AudioConfig = field(default_factory=AudioConfig)
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mels: int = 96
-    fmin: float = 0.0
-    fmax: float | None = None  # None: half the sample rate
-    n_mfcc: int = 20
-    n_chroma: int = 12
-    top_db: float = 80.0  # log-mel floor below each window's peak, dB
-    kind: ClassVar[str] = "spectral"
-
-    def __post_init__(self) -> None:
-        if self.n_fft <= 0 or self.hop_length <= 0 or self.n_mels <= 0:
-            raise ValueError("n_fft, hop_length and n_mels must be positive")
-        if self.n_mfcc > self.n_mels:
-            raise ValueError(f"n_mfcc ({self.n_mfcc}) cannot exceed n_mels ({self.n_mels})")
-
-    @property
-    def frames_per_window(self) -> int:
-        return 1 + self.audio.window_samples // self.hop_length
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> FeatureConfig:
-        values = dict(values)
-        audio = AudioConfig(**values.pop("audio", {}))
-        return cls(audio=audio, **values)
-
-    def key(self) -> str:
-        """Stable short hash of everything that shapes the features; names the cache folder."""
-        return _config_key(self.kind, self.to_dict())
-
-    def make_extractor(self) -> AudioFeatureExtractor:
-        return AudioFeatureExtractor(self)
-
-
-def _config_key(kind: str, values: dict) -> str:
-    text = json.dumps({"version": FEATURE_VERSION, "kind": kind, **values}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -152,8 +109,6 @@ class AudioFeatureExtractor:
         return log_mel.astype(np.float32), mfcc.astype(np.float32), chroma.astype(np.float32)
 
 
-# musicnn's input (Pons & Serra, 2019): 16 kHz, 512-point FFT, hop 256, 96 Slaney mel bands.
-MUSICNN_SAMPLE_RATE, MUSICNN_N_FFT, MUSICNN_HOP, MUSICNN_N_MELS = 16000, 512, 256, 96
 MUSICNN_PATCH_FRAMES = 187  # about 3 s: the input length the taggers were trained on
 
 
@@ -188,31 +143,6 @@ def musicnn_patches(representation: np.ndarray) -> np.ndarray:
     return representation[: n * MUSICNN_PATCH_FRAMES].reshape(n, MUSICNN_PATCH_FRAMES, representation.shape[1])
 
 
-@dataclass(frozen=True)
-class MusicnnFeatureConfig:
-    """Windows as the pretrained musicnn models hear them: 16 kHz log-compressed mel, (frames, 96)."""
-
-    audio: AudioConfig = field(default_factory=lambda: AudioConfig(sample_rate=MUSICNN_SAMPLE_RATE))
-    kind: ClassVar[str] = "musicnn"
-
-    def __post_init__(self) -> None:
-        if self.audio.sample_rate != MUSICNN_SAMPLE_RATE:
-            raise ValueError(f"musicnn features need {MUSICNN_SAMPLE_RATE} Hz audio, got {self.audio.sample_rate}")
-
-    @property
-    def frames_per_window(self) -> int:
-        return 1 + self.audio.window_samples // MUSICNN_HOP
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def key(self) -> str:
-        return _config_key(self.kind, self.to_dict())
-
-    def make_extractor(self) -> MusicnnFeatureExtractor:
-        return MusicnnFeatureExtractor(self)
-
-
 class MusicnnFeatureExtractor:
     """Turns windows of 16 kHz samples into musicnn's input, stored as the array `musicnn`."""
 
@@ -223,3 +153,10 @@ class MusicnnFeatureExtractor:
         windows = np.atleast_2d(np.asarray(windows, dtype=np.float32))
         parts = [musicnn_input(windows[i : i + _WINDOWS_PER_CHUNK]) for i in range(0, len(windows), _WINDOWS_PER_CHUNK)]
         return {"musicnn": np.concatenate(parts)}
+
+
+def extractor_for(config: AnyFeatureConfig) -> AudioFeatureExtractor | MusicnnFeatureExtractor:
+    """The extractor that computes what `config` describes."""
+    if isinstance(config, MusicnnFeatureConfig):
+        return MusicnnFeatureExtractor(config)
+    return AudioFeatureExtractor(config)

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from classicfy.config import MUSICNN_N_MELS as N_MELS
 from classicfy.errors import ClassicfyError
-from classicfy.features.spectral import MUSICNN_N_MELS as N_MELS
 from classicfy.features.spectral import musicnn_patches
 from classicfy.models.tf_checkpoint import load_checkpoint, read_index
 

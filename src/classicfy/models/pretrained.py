@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from classicfy.models.musicnn import load_pretrained
 from classicfy.features.inputs import iter_batches
+from classicfy.models.musicnn import load_pretrained
 
 
 @dataclass(frozen=True)

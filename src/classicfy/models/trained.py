@@ -13,12 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from classicfy.features.audio import AudioConfig
-from classicfy.training.checkpoint import MODEL_FORMAT, load_tensors
+from classicfy.config import FeatureConfig, MusicnnFeatureConfig, feature_config_from
 from classicfy.errors import RunError
-from classicfy.features.spectral import FeatureConfig, MusicnnFeatureConfig
-from classicfy.training.trainer import predict_logits
 from classicfy.features.inputs import WindowSet
+from classicfy.training.checkpoint import MODEL_FORMAT, load_tensors
+from classicfy.training.trainer import predict_logits
 
 
 @dataclass
@@ -34,12 +33,6 @@ class TrainedModel:
     @property
     def feature_config(self) -> FeatureConfig | MusicnnFeatureConfig:
         return feature_config_from(self.description["features"], self.input_kind)
-
-
-def feature_config_from(values: dict, input_kind: str) -> FeatureConfig | MusicnnFeatureConfig:
-    if input_kind == "musicnn":
-        return MusicnnFeatureConfig(audio=AudioConfig(**values["audio"]))
-    return FeatureConfig.from_dict(values)
 
 
 def _tuples(value):

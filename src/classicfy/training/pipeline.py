@@ -15,89 +15,32 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
 from classicfy import atomic
-from classicfy.features.audio import AudioConfig
-from classicfy.features.augment import AugmentConfig, DataAugmenter
-from classicfy.training.balance import at_most_per_class
-from classicfy.features.cache import FeatureCache
-from classicfy.training.checkpoint import MODEL_FORMAT
+from classicfy.config import (
+    MUSICNN_SAMPLE_RATE,
+    FeatureConfig,
+    MusicnnFeatureConfig,
+    RunConfig,
+)
 from classicfy.data.corpus import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, model_sides, split_by_group
 from classicfy.errors import DatasetError, RunError
+from classicfy.features.augment import DataAugmenter
+from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import ExtractionReport, augment_dataset, extract_dataset
-from classicfy.features.spectral import MUSICNN_SAMPLE_RATE, FeatureConfig, MusicnnFeatureConfig
-from classicfy.training.trainer import TrainConfig, Trainer, TrainState, seed_everything
 from classicfy.features.inputs import EmbeddingSet, WindowSet
+from classicfy.training.balance import at_most_per_class
+from classicfy.training.checkpoint import MODEL_FORMAT
+from classicfy.training.trainer import Trainer, TrainState, seed_everything
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines a run; saved as config.toml."""
-
-    data: str
-    models: tuple[str, ...] = ("cnn", "gru", "vgg")
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    # Each model validates on its own draw of works outside the test side, and trains on the rest:
-    # the ensemble's models then train on different works, together on every one, and their best
-    # epochs are chosen on as many different validation sides (see split_by_group).
-    rotate_validation: bool = False
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def __post_init__(self) -> None:
-        if not self.models:
-            raise ValueError("name at least one model to train")
-        if not (
-            0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
-        ):
-            raise ValueError(
-                f"split fractions must leave room for training: val={self.val_fraction}, test={self.test_fraction}"
-            )
-
-    @property
-    def validation_draws(self) -> int:
-        """How many validation sides the split draws: one per model when validation rotates."""
-        return len(self.models) if self.rotate_validation else 1
-
-    def to_toml(self) -> str:
-        import tomli_w
-
-        def plain(value):
-            if isinstance(value, dict):
-                return {k: plain(v) for k, v in value.items() if v is not None}  # TOML has no null
-            return list(value) if isinstance(value, tuple) else value
-
-        return tomli_w.dumps(plain(asdict(self)))
-
-    @classmethod
-    def from_toml(cls, text: str) -> RunConfig:
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib
-
-        values = tomllib.loads(text)
-        features = dict(values.pop("features", {}))
-        audio = AudioConfig(**features.pop("audio", {}))
-        return cls(
-            data=values.pop("data"),
-            models=tuple(values.pop("models", cls.models)),
-            features=FeatureConfig(audio=audio, **features),
-            train=TrainConfig(**values.pop("train", {})),
-            augment=AugmentConfig(**values.pop("augment", {})),
-            **values,
-        )
 
 
 @dataclass

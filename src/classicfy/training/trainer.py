@@ -23,12 +23,13 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from classicfy import atomic
-from classicfy.features.augment import mixup, spec_augment
-from classicfy.training.balance import STRATEGIES, DataBalancer
-from classicfy.training.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
+from classicfy.config import TrainConfig
 from classicfy.errors import RunError
 from classicfy.evaluation.metrics import macro_f1
 from classicfy.features.inputs import EmbeddingSet, WindowSet, iter_batches
+from classicfy.training.balance import DataBalancer
+from classicfy.training.batch_augment import mixup, spec_augment
+from classicfy.training.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
 
 log = logging.getLogger(__name__)
 HISTORY_COLUMNS = (
@@ -45,10 +46,6 @@ HISTORY_COLUMNS = (
 )
 
 
-PRECISIONS = ("auto", "bf16", "fp32")
-KEEPS = ("best", "last")
-
-
 def uses_bf16(precision: str, model: nn.Module) -> bool:
     """Whether a model trains under bfloat16 autocast.
 
@@ -62,55 +59,6 @@ def uses_bf16(precision: str, model: nn.Module) -> bool:
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private, so looked up with care
     native = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
     return native and getattr(model, "prefers_bf16", False)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How each model is trained; saved in the run's config.toml."""
-
-    epochs: int = 30
-    batch_size: int = 32
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-2
-    patience: int = 8  # epochs without a better validation macro-F1 before stopping
-    # Which weights are saved: "best", those of the epoch with the best validation macro-F1 (and
-    # training stops after `patience` epochs without a better one); "last", those after the final
-    # epoch, when the cosine schedule has brought the learning rate to zero. With a validation side
-    # of one or two works per class, its best epoch can be an early, half-trained one.
-    keep: str = "best"
-    balance: str = "oversample"
-    max_windows_per_class: int | None = None  # per epoch; None: every window (and oversampling to the largest)
-    mixup: float = 0.0  # Beta(alpha, alpha) of mixup; 0 turns it off
-    spec_augment: bool = True
-    # Horizon, in epochs, of an exponential moving average of the weights (0: off). Validation,
-    # early stopping and the saved model use the average, which moves far less from one epoch to the
-    # next than the raw weights of a model that overfits a few training works.
-    ema_epochs: float = 0.0
-    # Oversampling draws every class with the same share of augmented copies (see DataBalancer).
-    balance_copies: bool = False
-    finetune: bool = False  # pretrained models: train the backbone too (at a tenth of the learning rate)
-    precision: str = "auto"  # "bf16": bfloat16 autocast while training; "fp32"; "auto": bf16 where the CPU has it
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        # The command line checks its options too; these guard the Python API and a hand-edited
-        # config.toml, which --resume reads back, before any minute is spent on features.
-        at_least = {"epochs": 1, "batch_size": 2, "patience": 1}  # batch norm needs two examples a batch
-        for name, least in at_least.items():
-            if getattr(self, name) < least:
-                raise ValueError(f"{name} must be at least {least}, got {getattr(self, name)}")
-        if self.learning_rate <= 0 or self.weight_decay < 0 or self.mixup < 0:
-            raise ValueError("learning_rate must be above 0, and weight_decay and mixup 0 or more")
-        if self.max_windows_per_class is not None and self.max_windows_per_class < 1:
-            raise ValueError(f"max_windows_per_class must be at least 1, got {self.max_windows_per_class}")
-        if self.balance not in STRATEGIES:
-            raise ValueError(f"balance must be one of {', '.join(STRATEGIES)}, got {self.balance!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.keep not in KEEPS:
-            raise ValueError(f"keep must be one of {', '.join(KEEPS)}, got {self.keep!r}")
-        if self.ema_epochs < 0:
-            raise ValueError(f"ema_epochs must be 0 (off) or more, got {self.ema_epochs}")
 
 
 @dataclass
