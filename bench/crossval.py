@@ -28,23 +28,24 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from classicfy import atomic
-from classicfy.cli import demo_config
 from classicfy.config import KEEPS, RunConfig
-from classicfy.data.corpus import resolve_dataset
+from classicfy.data.builtin import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, split_by_group
 from classicfy.evaluation.pipeline import evaluate_run
-from classicfy.features.cache import default_cache_dir
 from classicfy.features.extraction import extract_dataset
-from classicfy.training.pipeline import train_run, write_split
+from classicfy.rundir import RunFolder
+from classicfy.training.pipeline import train_run
+from classicfy.training.recipes import demo_config
+from classicfy.workspace import Workspace
 
 LEVELS = ("segment", "recording")
 SPLIT_SEED = 0  # the folds and validation sides of every run, whatever its --seed
 
 
-def fold_splits(config: RunConfig, folds: int, cache_root: Path, jobs: int, progress: bool) -> list[list[Recording]]:
+def fold_splits(config: RunConfig, folds: int, work: Workspace) -> list[list[Recording]]:
     """Each fold's recordings with train/val/test sides: the fold's works are the test side."""
-    source = resolve_dataset(config.data, cache_root, jobs, progress)
-    report = extract_dataset(list_dataset(source), config.features, cache_root, jobs, progress)
+    source = resolve_dataset(config.data, work)
+    report = extract_dataset(list_dataset(source), config.features, work)
     recordings, windows = report.recordings, report.windows_per_recording()
     labels = [r.label for r in recordings]
     groups = [r.group for r in recordings]
@@ -109,18 +110,18 @@ def main() -> None:
         train=replace(config.train, balance_copies=args.balance_copies, keep=args.keep, seed=args.seed),
         augment=replace(config.augment, seed=args.seed),
     )
-    cache_root = default_cache_dir()
+    work = Workspace.create(jobs=args.jobs, progress=False if args.no_progress else None)
     metrics = []
-    for fold, recordings in enumerate(fold_splits(config, args.folds, cache_root, args.jobs, not args.no_progress)):
+    for fold, recordings in enumerate(fold_splits(config, args.folds, work)):
         run_dir = args.out / f"fold-{fold + 1}"
         refuse_another_recipe(run_dir, config)
         if not (run_dir / "metrics.json").exists():
             run_dir.mkdir(parents=True, exist_ok=True)
             if not (run_dir / "config.toml").exists():
-                write_split(run_dir / "split.csv", recordings)
+                RunFolder(run_dir).write_split(recordings)
                 atomic.write_text(run_dir / "config.toml", config.to_toml())
-            train_run(config, run_dir, cache_root, args.jobs, resume=True, progress=not args.no_progress)
-            evaluate_run(run_dir, cache_root, args.jobs, progress=not args.no_progress)
+            train_run(config, run_dir, work, resume=True)
+            evaluate_run(run_dir, work)
         metrics.append(json.loads((run_dir / "metrics.json").read_text())["models"])
 
     names = list(metrics[0])

@@ -25,13 +25,13 @@ import numpy as np
 from classicfy.features.audio import decode
 from classicfy.models.trained import trained_model_names
 from classicfy.predict import Classifier
-from classicfy.training.pipeline import read_split
+from classicfy.rundir import RunFolder
 
 
 def probe(run: Path, semitones: list[float], seconds: float, side: str, models: list[str]) -> dict:
     """Recording probabilities of each model for the start of each recording of a side, unshifted and shifted."""
     labels = json.loads((run / "labels.json").read_text())
-    paths = [r.path for r in read_split(run / "split.csv") if r.split == side]
+    paths = [r.path for r in RunFolder(run).read_split() if r.split == side]
     classifiers = {name: Classifier.load(run, name) for name in models}
     shifts = [0.0, *semitones]
     probs = {name: np.zeros((len(shifts), len(paths), len(labels))) for name in classifiers}

@@ -24,6 +24,7 @@ from classicfy.data.synthetic import write_tone_dataset
 from classicfy.models import MODELS
 from classicfy.training.pipeline import train_run
 from classicfy.training.trainer import uses_bf16
+from classicfy.workspace import Workspace
 
 
 def main() -> None:
@@ -44,7 +45,7 @@ def main() -> None:
                 train=TrainConfig(epochs=args.epochs, patience=args.epochs, precision=precision),
                 augment=AugmentConfig(copies=0),
             )
-            result = train_run(config, Path(tmp) / precision, Path(tmp) / "cache", jobs=2, progress=False)
+            result = train_run(config, Path(tmp) / precision, Workspace(Path(tmp) / "cache", 2, False))
             for name, state in result.states.items():
                 figures.setdefault(name, {})[precision] = statistics.median(
                     row["windows_per_s"] for row in state.history

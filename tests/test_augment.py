@@ -11,6 +11,7 @@ from classicfy.features.augment import DataAugmenter, copy_key
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import augment_dataset
 from classicfy.training.batch_augment import mixup, spec_augment
+from classicfy.workspace import Workspace
 
 CONFIG = AugmentConfig(copies=2, p=1.0)
 
@@ -41,7 +42,7 @@ def test_augmented_copies_are_cached_per_recording_in_order(tmp_path):
     features = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
     paths = [write(tmp_path / f"{i}.flac", sine(4.0, 220.0 * (i + 1))) for i in range(2)]
     items = [(p, content_hash(p), copies) for p, copies in zip(paths, (2, 1), strict=True)]
-    keys = augment_dataset(items, (features,), CONFIG, tmp_path / "cache", jobs=1, progress=False)
+    keys = augment_dataset(items, (features,), CONFIG, Workspace(tmp_path / "cache", 1, False))
     assert keys == [
         {features: [copy_key(items[0][1], 0, CONFIG), copy_key(items[0][1], 1, CONFIG)]},
         {features: [copy_key(items[1][1], 0, CONFIG)]},
@@ -55,14 +56,14 @@ def test_a_damaged_augmented_copy_is_found_and_made_again(tmp_path):
     path = write(tmp_path / "a.flac", sine(4.0, 330.0))
     digest = content_hash(path)
     cache = FeatureCache(tmp_path / "cache", features)
-    augment_dataset([(path, digest, 1)], (features,), CONFIG, tmp_path / "cache", jobs=1, progress=False)
+    augment_dataset([(path, digest, 1)], (features,), CONFIG, Workspace(tmp_path / "cache", 1, False))
     key = copy_key(digest, 0, CONFIG)
     intact = np.array(cache.get(key).features.mel)
     mel_file = next((tmp_path / "cache").rglob(f"{key}*/mel.npy"))
     data = bytearray(mel_file.read_bytes())
     data[-4:] = b"\xff\xff\xff\x7f"  # one float flipped, shape and header intact
     mel_file.write_bytes(bytes(data))
-    augment_dataset([(path, digest, 1)], (features,), CONFIG, tmp_path / "cache", jobs=1, progress=False)
+    augment_dataset([(path, digest, 1)], (features,), CONFIG, Workspace(tmp_path / "cache", 1, False))
     np.testing.assert_array_equal(cache.get(key).features.mel, intact)
 
 
@@ -79,7 +80,7 @@ def test_one_augmentation_serves_every_feature_config(tmp_path, monkeypatch):
 
     monkeypatch.setattr(DataAugmenter, "augment", counted)
     digest = content_hash(path)
-    keys = augment_dataset([(path, digest, 2)], (low, high), CONFIG, tmp_path / "cache", jobs=1, progress=False)
+    keys = augment_dataset([(path, digest, 2)], (low, high), CONFIG, Workspace(tmp_path / "cache", 1, False))
     both = [copy_key(digest, 0, CONFIG), copy_key(digest, 1, CONFIG)]
     assert keys == [{low: both, high: both}]
     assert rates == [high.audio.sample_rate] * 2  # once per copy, at the higher rate, resampled for the other

@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 import soundfile
 
-from classicfy.cli import demo_config, main
+from classicfy.cli import main
 from classicfy.config import BuildOptions
-from classicfy.data import corpus
-from classicfy.data.corpus import build_corpus, list_pieces, resolve_dataset
+from classicfy.data import builtin, corpus
+from classicfy.data.builtin import resolve_dataset
+from classicfy.data.corpus import build_corpus, list_pieces
 from classicfy.data.manifest import content_hash
 from classicfy.errors import DatasetError
+from classicfy.training.recipes import demo_config
+from classicfy.workspace import Workspace
 
 BACH_2 = BuildOptions(composers=("bach",), max_pieces_per_composer=2)
 
@@ -140,23 +143,23 @@ def test_a_score_over_the_time_limit_is_killed_and_leaves_nothing_behind(tmp_pat
 
 def test_builtin_dataset_is_built_on_first_use(tmp_path, monkeypatch, capsys):
     small = partial(BuildOptions, composers=("bach",), max_pieces_per_composer=5)
-    monkeypatch.setattr(corpus, "BuildOptions", small)
+    monkeypatch.setattr(builtin, "BuildOptions", small)
     args = ["features", "builtin:composers", "--cache", str(tmp_path), "--jobs", "2", "--no-progress"]
     assert main(args) == 0
     assert "recordings: 5 usable of 5 (0 from cache), 1 labels" in capsys.readouterr().out
-    manifest = resolve_dataset("builtin:composers", tmp_path)
+    manifest = resolve_dataset("builtin:composers", Workspace(tmp_path))
     assert {r["label"] for r in read_rows(manifest)} == {"bach"}
-    assert resolve_dataset("builtin:eras", tmp_path).name == "eras.csv"
+    assert resolve_dataset("builtin:eras", Workspace(tmp_path)).name == "eras.csv"
 
 
 def test_unknown_builtin_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(DatasetError, match="unknown built-in dataset"):
-        resolve_dataset("builtin:folk", tmp_path)
+        resolve_dataset("builtin:folk", Workspace(tmp_path))
 
 
 def test_demo_trains_evaluates_and_continues_on_a_small_builtin_corpus(tmp_path, monkeypatch, capsys):
     small = partial(BuildOptions, composers=("bach", "monteverdi"), max_pieces_per_composer=5)
-    monkeypatch.setattr(corpus, "BuildOptions", small)
+    monkeypatch.setattr(builtin, "BuildOptions", small)
     args = ["demo", "--out", str(tmp_path / "demo"), "--models", "gru", "--epochs", "1",
             "--cache", str(tmp_path / "cache"), "--no-progress"]  # fmt: skip
     assert main(args) == 0
@@ -203,7 +206,7 @@ def test_the_labelled_composers_are_those_with_five_works():
     every = list_pieces(BuildOptions(max_pieces_per_composer=10**6))
     labelled = {"bach", "beethoven", "josquin", "monteverdi", "mozart", "palestrina"}
     assert set(corpus.labelled_composers(every)) == labelled
-    quick = corpus.quick_options()  # Beethoven's works are all long quartets: too slow for a quick build
+    quick = builtin.quick_options()  # Beethoven's works are all long quartets: too slow for a quick build
     assert set(quick.composers) == labelled - {"beethoven"}
     assert all((corpus.corpus_root() / p.source).stat().st_size <= 64 * 1024 for p in list_pieces(quick))
 
@@ -212,7 +215,7 @@ def test_quick_demo_builds_its_own_small_corpus_and_reports_ensemble_and_baselin
     import json
 
     small = partial(BuildOptions, composers=("bach", "monteverdi"), max_pieces_per_composer=5, prefer_short=True)
-    monkeypatch.setattr(corpus, "quick_options", small)
+    monkeypatch.setattr(builtin, "quick_options", small)
     run = tmp_path / "RUN"
     args = ["demo", "--quick", "--out", str(run), "--models", "cnn,gru", "--epochs", "1",
             "--cache", str(tmp_path / "cache"), "--no-progress"]  # fmt: skip
@@ -233,15 +236,15 @@ def test_the_demo_gives_every_composer_as_many_augmented_copies():
 
 def test_composers_build_renders_only_labelled_composers_and_eras_adds_the_rest(tmp_path, monkeypatch):
     small = partial(BuildOptions, composers=("bach", "trecento"), max_pieces_per_composer=5)
-    monkeypatch.setattr(corpus, "BuildOptions", small)
+    monkeypatch.setattr(builtin, "BuildOptions", small)
     folder = tmp_path / "corpus" / "piano-5"
-    manifest = resolve_dataset("builtin:composers", tmp_path, progress=False)
+    manifest = resolve_dataset("builtin:composers", Workspace(tmp_path, 2, False))
     assert {r["composer"] for r in read_rows(manifest)} == {"bach"}  # trecento is a collection: never a label
     assert not (folder / "trecento").exists()
     bach_files = {p: p.stat().st_mtime_ns for p in (folder / "bach").iterdir()}
-    eras = resolve_dataset("builtin:eras", tmp_path, progress=False)
+    eras = resolve_dataset("builtin:eras", Workspace(tmp_path, 2, False))
     assert {r["composer"] for r in read_rows(eras)} == {"bach", "trecento"}
     assert {p: p.stat().st_mtime_ns for p in (folder / "bach").iterdir()} == bach_files  # not rendered again
     assert {r["label"] for r in read_rows(manifest)} == {"bach", ""}
-    resolve_dataset("builtin:composers", tmp_path, progress=False)  # the full build covers it: nothing rendered
+    resolve_dataset("builtin:composers", Workspace(tmp_path, 2, False))  # the full build covers it: nothing rendered
     assert {p: p.stat().st_mtime_ns for p in (folder / "bach").iterdir()} == bach_files

@@ -15,7 +15,8 @@ from classicfy.evaluation.baseline import SummaryBaseline
 from classicfy.evaluation.ensemble import EnsembleModel
 from classicfy.evaluation.metrics import ModelEvaluator, recording_probabilities
 from classicfy.evaluation.report import _misnamed
-from classicfy.training.pipeline import read_split
+from classicfy.rundir import RunFolder
+from classicfy.workspace import Workspace
 
 REQUIRED = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall",
             "roc_auc_ovr_macro", "n")  # fmt: skip
@@ -27,34 +28,34 @@ def test_metrics_match_a_hand_computed_case():
         [[0.8, 0.1, 0.1], [0.3, 0.6, 0.1], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.5, 0.2, 0.3]]
     )
     m = ModelEvaluator(["a", "b", "c"]).metrics(np.array([0, 0, 1, 1, 2, 2]), probs)
-    assert m["accuracy"] == pytest.approx(4 / 6)
-    assert m["balanced_accuracy"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    assert m.accuracy == pytest.approx(4 / 6)
+    assert m.balanced_accuracy == pytest.approx((0.5 + 1 + 0.5) / 3)
     # precision a 1/2, b 2/3, c 1; recall a 1/2, b 1, c 1/2; F1 a 1/2, b 4/5, c 2/3
-    assert m["macro_precision"] == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
-    assert m["macro_recall"] == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
-    assert m["macro_f1"] == pytest.approx((1 / 2 + 4 / 5 + 2 / 3) / 3)
-    assert m["weighted_f1"] == pytest.approx(m["macro_f1"])  # equal supports
-    assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
-    assert m["log_loss"] == pytest.approx(-np.mean(np.log([0.8, 0.3, 0.8, 0.7, 0.8, 0.3])), rel=1e-4)
-    assert m["per_class"]["a"]["f1"] == pytest.approx(0.5)
-    assert m["n"] == 6
+    assert m.macro_precision == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
+    assert m.macro_recall == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
+    assert m.macro_f1 == pytest.approx((1 / 2 + 4 / 5 + 2 / 3) / 3)
+    assert m.weighted_f1 == pytest.approx(m.macro_f1)  # equal supports
+    assert m.confusion_matrix == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert m.log_loss == pytest.approx(-np.mean(np.log([0.8, 0.3, 0.8, 0.7, 0.8, 0.3])), rel=1e-4)
+    assert m.per_class["a"].f1 == pytest.approx(0.5)
+    assert m.n == 6
 
 
 def test_macro_averages_skip_classes_absent_from_the_scored_set():
     """Perfect answers on 2 of 5 labels (e.g. `evaluate --data` on a subset) are a macro-F1 of 1."""
     probs = np.eye(5)[[0, 0, 3, 3]] * 0.9 + 0.02
     m = ModelEvaluator(list("abcde")).metrics(np.array([0, 0, 3, 3]), probs)
-    assert m["accuracy"] == 1.0
-    assert m["macro_f1"] == m["macro_precision"] == m["macro_recall"] == 1.0
+    assert m.accuracy == 1.0
+    assert m.macro_f1 == m.macro_precision == m.macro_recall == 1.0
     wrong = ModelEvaluator(list("abcde")).metrics(np.array([0, 0, 3, 3]), np.eye(5)[[0, 1, 3, 3]])
-    assert wrong["macro_f1"] == pytest.approx((2 / 3 + 0 + 1) / 3)  # a wrongly predicted class does count
+    assert wrong.macro_f1 == pytest.approx((2 / 3 + 0 + 1) / 3)  # a wrongly predicted class does count
 
 
 def test_binary_problems_are_scored_too():
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4]])
     m = ModelEvaluator(["x", "y"]).metrics(np.array([0, 0, 1, 1]), probs)
-    assert m["accuracy"] == pytest.approx(0.5)
-    assert m["roc_auc_ovr_macro"] == pytest.approx(0.75)  # y scores: pos .7,.4 vs neg .1,.6 -> 3 of 4 pairs
+    assert m.accuracy == pytest.approx(0.5)
+    assert m.roc_auc_ovr_macro == pytest.approx(0.75)  # y scores: pos .7,.4 vs neg .1,.6 -> 3 of 4 pairs
 
 
 def test_recording_probabilities_are_a_renormalised_geometric_mean():
@@ -81,8 +82,7 @@ def test_ensemble_weights_favour_the_better_member_and_round_trip(tmp_path):
     bad = np.full((6, 2), 0.5)
     ensemble = EnsembleModel(["good", "bad"]).fit({"good": good, "bad": bad}, y)
     assert ensemble.weights[0] > 0.9
-    ensemble.save(tmp_path / "e.json")
-    loaded = EnsembleModel.load(tmp_path / "e.json")
+    loaded = EnsembleModel.from_dict(json.loads(json.dumps(ensemble.to_dict())))
     np.testing.assert_allclose(
         loaded.predict_proba({"good": good, "bad": bad}), ensemble.predict_proba({"good": good, "bad": bad})
     )
@@ -107,7 +107,7 @@ def test_predictions_csv_holds_each_models_answer_for_every_test_recording_as_sc
     labels = document["labels"]
     with open(run / "predictions.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    test = {str(r.path): r for r in read_split(run / "split.csv") if r.split == "test"}
+    test = {str(r.path): r for r in RunFolder(run).read_split() if r.split == "test"}
     assert {row["path"] for row in rows} == set(test)
     assert all(row["label"] == test[row["path"]].label and row["group"] == test[row["path"]].group for row in rows)
     for name, metrics in document["models"].items():
@@ -196,7 +196,7 @@ def test_evaluating_without_fit_ensemble_keeps_the_runs_fitted_weights(trained, 
     assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress", "--out", str(again)]) == 0
     assert (copy / "models" / "ensemble.json").read_text() == fitted  # what predict answers with
     assert json.loads((again / "metrics.json").read_text())["ensemble"]["fitted_on"] == "val"
-    data = read_split(copy / "split.csv")[0].path.parents[2]
+    data = RunFolder(copy).read_split()[0].path.parents[2]
     assert main(["train", str(data), "--out", str(copy), "--resume", "--cache", str(cache), "--no-progress"]) == 0
     assert (copy / "models" / "ensemble.json").read_text() == fitted  # resuming keeps it too
 
@@ -218,7 +218,7 @@ def test_evaluate_on_another_dataset_skips_unknown_labels(trained, tmp_path, cap
 
 def test_evaluate_on_other_data_leaves_out_what_the_run_trained_on(trained, tmp_path, capsys):
     _, run, cache = trained
-    split = read_split(run / "split.csv")
+    split = RunFolder(run).read_split()
     other = tmp_path / "other"
     for recording in split:  # the run's whole dataset, renamed: content, not paths, says what it heard
         copy = other / recording.label / f"{recording.split}-{recording.path.parent.name}-{recording.path.name}"
@@ -261,15 +261,14 @@ def test_fitting_the_baseline_after_a_labels_training_files_moved_is_a_clear_err
 
 def test_baseline_round_trips_through_json(trained, tmp_path):
     from classicfy.evaluation.pipeline import _Features
-    from classicfy.training.pipeline import load_run_config, read_split
 
     _, run, cache = trained
-    config = load_run_config(run)
-    recordings = [r for r in read_split(run / "split.csv") if r.split == "test"]
-    windows = _Features(recordings, {config.features}, cache, 1, False).windows(
+    config = RunFolder(run).read_config()
+    recordings = [r for r in RunFolder(run).read_split() if r.split == "test"]
+    windows = _Features(recordings, {config.features}, Workspace(cache, 1, False)).windows(
         config.features, "sequence", {"high": 0, "low": 1, "mid": 2}
     )
-    baseline = SummaryBaseline.load(run / "models" / "baseline.json")
+    baseline = SummaryBaseline.from_dict(json.loads((run / "models" / "baseline.json").read_text()))
     probs = baseline.predict_proba(windows)
     assert probs.shape == (len(windows), 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)

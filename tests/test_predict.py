@@ -13,13 +13,13 @@ from classicfy.features.cache import FeatureCache
 from classicfy.features.inputs import WindowSet
 from classicfy.models.trained import load_model, window_probabilities
 from classicfy.predict import Classifier
-from classicfy.training.pipeline import read_split
+from classicfy.rundir import RunFolder
 
 
 def test_prediction_walks_the_training_road(trained):
     """The same recording scored from the training cache and from a fresh prediction agrees."""
     _, run, cache = trained
-    recording = next(r for r in read_split(run / "split.csv") if r.split == "test")
+    recording = next(r for r in RunFolder(run).read_split() if r.split == "test")
     model = load_model(run, "cnn")
     cached = FeatureCache(cache, model.feature_config).get(content_hash(recording.path))
     expected = window_probabilities(model.module, WindowSet([cached], [0], "mel"))

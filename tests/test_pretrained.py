@@ -12,7 +12,7 @@ from classicfy.data.synthetic import write_tone_dataset
 from classicfy.models.musicnn import load_pretrained
 from classicfy.models.pretrained import MusicnnPretrained, PretrainedConfig, VGGPretrained
 from classicfy.models.trained import load_model
-from classicfy.training.checkpoint import MODEL_FORMAT, load_tensors, save_tensors
+from classicfy.rundir import MODEL_FORMAT, load_tensors, save_tensors
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_a_model_file_from_before_the_layer_features_still_loads(tmp_path):
     save_tensors(tmp_path / "models" / "vgg-pretrained.safetensors", old.state_dict())
     config = {k: v for k, v in asdict(old.config).items() if k != "features"}
     description = {"format": MODEL_FORMAT, "family": "vgg-pretrained", "input_shape": [3, 187, 96]}
-    description |= {"labels": ["a", "b"], "config": config}
+    description |= {"labels": ["a", "b"], "config": config, "input_kind": "musicnn", "features": {"audio": {}}}
     (tmp_path / "models" / "vgg-pretrained.json").write_text(json.dumps(description))
     loaded = load_model(tmp_path, "vgg-pretrained").module
     assert loaded.config.features == "last"

@@ -21,11 +21,28 @@ from classicfy.data.synthetic import write_tone_dataset
 from classicfy.errors import DatasetError, RunError
 from classicfy.features.inputs import EmbeddingSet
 from classicfy.models import MODELS
-from classicfy.training.checkpoint import load_tensors
+from classicfy.models.base import ClassifierModel
+from classicfy.models.trained import predict_logits
+from classicfy.rundir import ModelCard, RunFolder, load_tensors
 from classicfy.training.pipeline import prepare_run, train_run
-from classicfy.training.trainer import Trainer, predict_logits, uses_bf16
+from classicfy.training.trainer import Trainer, uses_bf16
+from classicfy.workspace import Workspace
 
 FEATURES = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
+HEAD_CARD = ModelCard("head", "embedding", (8,), ["a", "b"], config={}, features={})
+
+
+class Head(ClassifierModel):
+    """A small classifier of 8-number embeddings, for trainer tests."""
+
+    input_kind = "embedding"
+
+    def __init__(self, *layers: nn.Module) -> None:
+        super().__init__()
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +74,7 @@ def test_model_maps_its_input_to_class_logits(name):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_each_model_learns_an_obvious_signal(data, tmp_path, name):
-    result = train_run(config_for(data, (name,), epochs=6), tmp_path / "run", tmp_path / "cache", 1, progress=False)
+    result = train_run(config_for(data, (name,), epochs=6), tmp_path / "run", Workspace(tmp_path / "cache", 1, False))
     best = max(row["val_accuracy"] for row in result.states[name].history)
     assert best >= 0.8, f"{name} reached only {best:.2f} validation accuracy (chance is 0.33)"
 
@@ -66,7 +83,7 @@ def test_each_model_learns_an_obvious_signal(data, tmp_path, name):
 def test_bfloat16_training_learns_too_and_the_model_says_so(data, tmp_path, name):
     run = tmp_path / "run"
     result = train_run(
-        config_for(data, (name,), epochs=6, precision="bf16"), run, tmp_path / "cache", 1, progress=False
+        config_for(data, (name,), epochs=6, precision="bf16"), run, Workspace(tmp_path / "cache", 1, False)
     )
     assert max(row["val_accuracy"] for row in result.states[name].history) >= 0.8
     assert json.loads((run / "models" / f"{name}.json").read_text())["training"]["precision"] == "bf16"
@@ -80,7 +97,7 @@ def test_a_cnn_file_from_before_max_pooling_still_loads(tmp_path):
 
     from classicfy.models.cnn import CNNConfig
     from classicfy.models.trained import load_model
-    from classicfy.training.checkpoint import MODEL_FORMAT, save_tensors
+    from classicfy.rundir import MODEL_FORMAT, save_tensors
 
     old = MODELS["cnn"]((1, 96, 87), 2, CNNConfig(pooling="mean_max")).eval()
     assert old.head[1].in_features == 256 and MODELS["cnn"]((1, 96, 87), 2).head[1].in_features == 128
@@ -88,6 +105,7 @@ def test_a_cnn_file_from_before_max_pooling_still_loads(tmp_path):
     save_tensors(tmp_path / "models" / "cnn.safetensors", old.state_dict())
     config = {k: v for k, v in asdict(old.config).items() if k != "pooling"}
     description = {"format": MODEL_FORMAT, "family": "cnn", "input_shape": [1, 96, 87], "labels": ["a", "b"]}
+    description |= {"input_kind": "mel", "features": asdict(FEATURES)}
     (tmp_path / "models" / "cnn.json").write_text(json.dumps(description | {"config": config}))
     loaded = load_model(tmp_path, "cnn").module
     assert loaded.config.pooling == "mean_max"
@@ -107,7 +125,7 @@ def test_auto_precision_keeps_a_gru_in_float32():
 
 def test_run_folder_holds_what_design_md_promises(data, tmp_path):
     run = tmp_path / "run"
-    train_run(config_for(data, ("cnn", "gru"), epochs=1, copies=1), run, tmp_path / "cache", 2, progress=False)
+    train_run(config_for(data, ("cnn", "gru"), epochs=1, copies=1), run, Workspace(tmp_path / "cache", 2, False))
     for name in ("cnn", "gru"):
         assert (run / "models" / f"{name}.safetensors").is_file()
         described = json.loads((run / "models" / f"{name}.json").read_text())
@@ -127,7 +145,6 @@ def test_run_folder_holds_what_design_md_promises(data, tmp_path):
 def test_with_rotated_validation_each_model_validates_on_works_it_does_not_train_on(data, tmp_path, monkeypatch):
     from classicfy.evaluation.pipeline import evaluate_run
     from classicfy.training import pipeline as run_module
-    from classicfy.training.pipeline import read_split
 
     seen = {}
     real_window_sets = run_module._window_sets
@@ -139,18 +156,18 @@ def test_with_rotated_validation_each_model_validates_on_works_it_does_not_train
     monkeypatch.setattr(run_module, "_window_sets", spy)
     run = tmp_path / "run"
     config = replace(config_for(data, ("cnn", "gru"), epochs=1), rotate_validation=True)
-    train_run(config, run, tmp_path / "cache", 2, progress=False)
+    train_run(config, run, Workspace(tmp_path / "cache", 2, False))
     (cnn_train, cnn_val), (gru_train, gru_val) = seen["mel"], seen["mel_chroma"]
     assert cnn_train.isdisjoint(cnn_val) and gru_train.isdisjoint(gru_val)
     assert cnn_val.isdisjoint(gru_val) and len(cnn_val) == len(gru_val) == 3  # one work per class each
-    split = read_split(run / "split.csv")  # the draws survive the run folder, for --resume
+    split = RunFolder(run).read_split()  # the draws survive the run folder, for --resume
     assert {r.group for r in split if 0 in r.val_draws} == cnn_val
     assert {r.group for r in split if 1 in r.val_draws} == gru_val
     assert cnn_train | cnn_val == gru_train | gru_val == {r.group for r in split if r.split == "train"}
-    _, resumed, _ = prepare_run(config, run, tmp_path / "cache", 1, resume=True, progress=False)
+    _, resumed, _ = prepare_run(config, run, Workspace(tmp_path / "cache", 1, False), resume=True)
     assert sorted(resumed, key=lambda r: r.path) == sorted(split, key=lambda r: r.path)
     with pytest.raises(RunError, match="validated on its own works"):
-        evaluate_run(run, tmp_path / "cache", 1, progress=False, n_bootstrap=10, fitted_ensemble=True)
+        evaluate_run(run, Workspace(tmp_path / "cache", 1, False), n_bootstrap=10, fitted_ensemble=True)
 
 
 def test_the_balancer_is_told_which_training_windows_are_augmented_copies(data, tmp_path, monkeypatch):
@@ -164,10 +181,12 @@ def test_the_balancer_is_told_which_training_windows_are_augmented_copies(data, 
         return real_fit(self, labels, n_classes, augmented)
 
     monkeypatch.setattr(train.DataBalancer, "fit", spy)
-    train_run(config_for(data, ("cnn",), epochs=1, copies=2), tmp_path / "plain", tmp_path / "cache", 2, progress=False)
+    train_run(
+        config_for(data, ("cnn",), epochs=1, copies=2), tmp_path / "plain", Workspace(tmp_path / "cache", 2, False)
+    )
     assert seen["augmented"] is None  # off by default: the pool's own share of copies
     config = config_for(data, ("cnn",), epochs=1, copies=2, balance_copies=True)
-    train_run(config, tmp_path / "run", tmp_path / "cache", 2, progress=False)
+    train_run(config, tmp_path / "run", Workspace(tmp_path / "cache", 2, False))
     for label in np.unique(seen["labels"]):
         share = seen["augmented"][seen["labels"] == label].mean()
         assert 0.55 < share < 0.75, share  # two copies per original (time stretch moves a window or two)
@@ -175,22 +194,22 @@ def test_the_balancer_is_told_which_training_windows_are_augmented_copies(data, 
 
 def test_an_existing_run_is_not_overwritten(data, tmp_path):
     config = config_for(data, ("gru",), epochs=1)
-    train_run(config, tmp_path / "run", tmp_path / "cache", 1, progress=False)
+    train_run(config, tmp_path / "run", Workspace(tmp_path / "cache", 1, False))
     with pytest.raises(RunError, match="--resume"):
-        train_run(config, tmp_path / "run", tmp_path / "cache", 1, progress=False)
+        train_run(config, tmp_path / "run", Workspace(tmp_path / "cache", 1, False))
 
 
 def test_resume_after_a_stop_reaches_the_same_weights(data, tmp_path, monkeypatch):
     from classicfy.training import trainer as train
 
     config = config_for(data, ("cnn",), epochs=3, mixup=0.2, ema_epochs=0.5)
-    train_run(config, tmp_path / "whole", tmp_path / "cache", 1, progress=False)
+    train_run(config, tmp_path / "whole", Workspace(tmp_path / "cache", 1, False))
 
     real_fit = train.Trainer.fit
     monkeypatch.setattr(train.Trainer, "fit", lambda self, *a, **k: real_fit(self, *a, **k, stop_after=1))
-    train_run(config, tmp_path / "parts", tmp_path / "cache", 1, progress=False)
+    train_run(config, tmp_path / "parts", Workspace(tmp_path / "cache", 1, False))
     monkeypatch.setattr(train.Trainer, "fit", real_fit)
-    state = train_run(config, tmp_path / "parts", tmp_path / "cache", 1, resume=True, progress=False).states["cnn"]
+    state = train_run(config, tmp_path / "parts", Workspace(tmp_path / "cache", 1, False), resume=True).states["cnn"]
     assert [row["epoch"] for row in state.history] == [1, 2, 3]
 
     whole, _ = load_tensors(tmp_path / "whole" / "checkpoints" / "cnn.safetensors")
@@ -207,16 +226,16 @@ def test_resume_refuses_a_damaged_checkpoint_and_labels_that_changed(tmp_path):
     write_tone_dataset(data, works_per_label=4, recordings_per_work=1, seconds=3.0)
     config = config_for(data, ("cnn",), epochs=1)
     run, cache = tmp_path / "run", tmp_path / "cache"
-    train_run(config, run, cache, 1, progress=False)
+    train_run(config, run, Workspace(cache, 1, False))
     checkpoint = run / "checkpoints" / "cnn.safetensors"
     intact = checkpoint.read_bytes()
     checkpoint.write_bytes(intact[: len(intact) // 2])
     with pytest.raises(RunError, match=r"cnn\.safetensors is damaged or from another model"):
-        train_run(config, run, cache, 1, resume=True, progress=False)
+        train_run(config, run, Workspace(cache, 1, False), resume=True)
     checkpoint.write_bytes(intact)
     shutil.rmtree(data / "mid")  # the checkpoint's output layer still has a place for it
     with pytest.raises(DatasetError, match=r"began with \['high', 'low', 'mid'\]"):
-        train_run(config, run, cache, 1, resume=True, progress=False)
+        train_run(config, run, Workspace(cache, 1, False), resume=True)
     assert json.loads((run / "labels.json").read_text()) == ["high", "low", "mid"]
 
 
@@ -226,16 +245,18 @@ def test_with_weight_averaging_the_saved_model_is_the_average_that_was_scored(tm
     y = (x[:, 0] + 0.5 * rng.normal(size=160) > 0).astype(np.int64)
     train, val = EmbeddingSet(x[:120], y[:120]), EmbeddingSet(x[120:], y[120:])
 
-    def head() -> nn.Module:
+    def head() -> Head:
         torch.manual_seed(0)
-        return nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
+        return Head(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
 
     model = head()
     config = TrainConfig(epochs=4, batch_size=8, patience=10, ema_epochs=2.0)
-    state = Trainer("head", model, config, tmp_path, {}, n_classes=2).fit(train, val, progress=False)
+    state = Trainer("head", model, config, tmp_path, HEAD_CARD, n_classes=2).fit(train, val, progress=False)
 
     saved, _ = load_tensors(tmp_path / "models" / "head.safetensors")
-    assert not torch.equal(saved["0.weight"], model.state_dict()["0.weight"])  # not the optimizer's last weights
+    assert not torch.equal(
+        saved["net.0.weight"], model.state_dict()["net.0.weight"]
+    )  # not the optimizer's last weights
     reloaded = head()
     reloaded.load_state_dict(saved)
     val_loss = nn.functional.cross_entropy(
@@ -360,8 +381,8 @@ def test_unknown_model_is_a_clear_error(data, tmp_path, capsys):
 
 def test_seeded_runs_are_reproducible(data, tmp_path):
     config = config_for(data, ("gru",), epochs=1)
-    first = train_run(config, tmp_path / "a", tmp_path / "cache", 1, progress=False).states["gru"].history
-    second = train_run(config, tmp_path / "b", tmp_path / "cache", 1, progress=False).states["gru"].history
+    first = train_run(config, tmp_path / "a", Workspace(tmp_path / "cache", 1, False)).states["gru"].history
+    second = train_run(config, tmp_path / "b", Workspace(tmp_path / "cache", 1, False)).states["gru"].history
     assert [r["val_loss"] for r in first] == [r["val_loss"] for r in second]
     assert np.isfinite(first[0]["train_loss"])
 
@@ -453,9 +474,9 @@ def test_keep_last_runs_every_epoch_and_saves_the_final_weights(tmp_path):
 
     def fit(keep: str, out: Path) -> tuple[nn.Module, object]:
         torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+        model = Head(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
         config = TrainConfig(epochs=5, batch_size=8, patience=1, keep=keep)
-        return model, Trainer("head", model, config, out, {}, n_classes=2).fit(train, val, progress=False)
+        return model, Trainer("head", model, config, out, HEAD_CARD, n_classes=2).fit(train, val, progress=False)
 
     model, state = fit("last", tmp_path / "last")
     assert state.epoch == 5 and not state.stopped_early and state.best_epoch < 5
@@ -476,7 +497,7 @@ def test_a_run_without_validation_works_is_a_dataset_error_before_any_run_folder
 
     config = replace(config_for(data, ("cnn", "gru"), epochs=1), val_fraction=0.0)
     with pytest.raises(DatasetError, match="the val split is empty"):
-        train_run(config, tmp_path / "run", tmp_path / "cache", 1, progress=False)
+        train_run(config, tmp_path / "run", Workspace(tmp_path / "cache", 1, False))
     with pytest.raises(DatasetError, match="the val split of cnn is empty"):
-        train_run(replace(config, rotate_validation=True), tmp_path / "run", tmp_path / "cache", 1, progress=False)
+        train_run(replace(config, rotate_validation=True), tmp_path / "run", Workspace(tmp_path / "cache", 1, False))
     assert not (tmp_path / "run").exists()

@@ -22,8 +22,10 @@ from torch import nn
 
 from classicfy import atomic
 from classicfy.errors import ClassicfyError, RunError
+from classicfy.evaluation.ensemble import EnsembleModel
 from classicfy.features.spectral import extractor_for
-from classicfy.models.trained import TrainedModel, load_model, trained_model_names
+from classicfy.models.trained import TrainedModel, load_model
+from classicfy.rundir import RunFolder
 
 TOLERANCE = 1e-4  # largest accepted difference between onnxruntime's and PyTorch's probabilities
 CHECK_BATCH = 3
@@ -74,37 +76,37 @@ def _quiet_exporter():
                 logger.setLevel(level)
 
 
-def export_run(run_dir: Path, out_dir: Path) -> list[ExportedModel]:
+def export_run(run_dir: str | Path, out_dir: str | Path) -> list[ExportedModel]:
     """Export every trained neural model of a run to `out_dir`; fails if one disagrees with PyTorch."""
     _require_onnx()
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    names = trained_model_names(run_dir)
+    run, out_dir = RunFolder(run_dir), Path(out_dir)
+    names = run.trained_model_names()
     if not names:
-        raise RunError(f"{run_dir} holds no trained model to export")
+        raise RunError(f"{run.path} holds no trained model to export")
+    labels = run.read_labels()
     out_dir.mkdir(parents=True, exist_ok=True)
-    exported = [export_model(load_model(run_dir, name), out_dir) for name in names]
-    ensemble = run_dir / "models" / "ensemble.json"
-    if ensemble.is_file():
-        atomic.write_bytes(out_dir / "ensemble.json", ensemble.read_bytes())
-    atomic.write_bytes(out_dir / "labels.json", (run_dir / "labels.json").read_bytes())
+    exported = [export_model(load_model(run.path, name), out_dir) for name in names]
+    if run.ensemble_path.is_file():
+        ensemble = EnsembleModel.from_dict(run.read_json(run.ensemble_path), run.ensemble_path)
+        atomic.write_text(out_dir / "ensemble.json", json.dumps(ensemble.to_dict(), indent=2))
+    atomic.write_text(out_dir / "labels.json", json.dumps(labels, indent=2))
     return exported
 
 
-def onnx_inputs(sidecar_path: Path, audio_path: Path) -> np.ndarray:
+def onnx_inputs(sidecar_path: str | Path, audio_path: str | Path) -> np.ndarray:
     """The `features` input an exported model takes for a recording: one row per window.
 
     The same decoding, windowing and features as training and `classicfy predict`.
     """
     from classicfy.config import feature_config_from
     from classicfy.features.audio import load_recording
-    from classicfy.features.cache import CachedRecording
-    from classicfy.features.inputs import WindowSet, iter_batches
+    from classicfy.features.inputs import FeatureWindows, iter_batches
 
     sidecar = json.loads(Path(sidecar_path).read_text())
     config = feature_config_from(sidecar["features"], sidecar["input"]["kind"])
     audio = load_recording(audio_path, config.audio)
     arrays = extractor_for(config).arrays(audio.windows)
-    windows = WindowSet([CachedRecording(arrays, audio.starts_s, audio.duration_s, 0)], [0], sidecar["input"]["kind"])
+    windows = FeatureWindows(arrays, audio.starts_s, sidecar["input"]["kind"])
     return np.concatenate(list(iter_batches(windows, 64)))
 
 
@@ -112,8 +114,8 @@ def export_model(trained: TrainedModel, out_dir: Path) -> ExportedModel:
     """`NAME.onnx` and `NAME.json` for one model, written atomically once the check has passed."""
     import onnxruntime
 
-    description = trained.description
-    input_shape = tuple(description["input_shape"])
+    card = trained.card
+    input_shape = card.input_shape
     wrapper = _Probabilities(trained.module).eval()
     example = torch.from_numpy(np.random.default_rng(0).standard_normal((CHECK_BATCH, *input_shape), np.float32))
     batch = torch.export.Dim("batch", min=1)
@@ -146,11 +148,11 @@ def export_model(trained: TrainedModel, out_dir: Path) -> ExportedModel:
     atomic.write_bytes(path, model_bytes)
     sidecar = {
         "model": trained.name,
-        "family": description["family"],
-        "labels": description["labels"],
+        "family": card.family,
+        "labels": card.labels,
         "input": {"name": "features", "shape": ["batch", *input_shape], "kind": trained.input_kind},
-        "output": {"name": "probabilities", "shape": ["batch", len(description["labels"])]},
-        "features": description["features"],
+        "output": {"name": "probabilities", "shape": ["batch", len(card.labels)]},
+        "features": card.features,
         "max_difference_vs_pytorch": difference,
     }
     atomic.write_text(path.with_suffix(".json"), json.dumps(sidecar, indent=2))

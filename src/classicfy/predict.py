@@ -23,11 +23,10 @@ from classicfy.errors import AudioError, RunError, TooShortAudioError
 from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
 from classicfy.evaluation.metrics import recording_probabilities
 from classicfy.features.audio import RecordingStream, WindowChunk, WindowCutter, loudness_gain, resample
-from classicfy.features.cache import CachedRecording
-from classicfy.features.inputs import KEY_STRIDE, WindowSet
+from classicfy.features.inputs import KEY_STRIDE, FeatureWindows
 from classicfy.features.spectral import extractor_for
-from classicfy.models.trained import TrainedModel, load_model, trained_model_names, window_probabilities
-from classicfy.training.pipeline import load_run_config, read_run_file
+from classicfy.models.trained import TrainedModel, load_model, window_probabilities
+from classicfy.rundir import RunFolder
 
 BUFFER_BYTES = 256 * 2**20  # windows kept between the two passes; beyond this a file is decoded twice
 BATCH_WINDOWS = 32  # windows featurised together
@@ -85,24 +84,23 @@ class Classifier:
     @classmethod
     def load(cls, run_dir: str | Path, model: str = "ensemble") -> Classifier:
         """The run's ensemble (default) or one of its models by name; a damaged run is a `RunError`."""
-        run_dir = Path(run_dir)
-        load_run_config(run_dir)
-        labels = read_run_file(run_dir / "labels.json")
-        names = trained_model_names(run_dir)
+        run = RunFolder(run_dir)
+        run.read_config()
+        labels = run.read_labels()
+        names = run.trained_model_names()
         if model != "ensemble":
             if model not in names:
                 raise RunError(f"{run_dir} has no model {model!r}; it has: {', '.join(names)} and ensemble")
             names = [model]
         if not names:
             raise RunError(f"{run_dir} holds no trained model yet")
-        ensemble_path = run_dir / "models" / "ensemble.json"
-        if model == "ensemble" and ensemble_path.exists():
-            ensemble = read_run_file(ensemble_path, EnsembleModel.load)
+        if model == "ensemble" and run.ensemble_path.exists():
+            ensemble = EnsembleModel.from_dict(run.read_json(run.ensemble_path), run.ensemble_path)
         else:
             ensemble = EnsembleModel(names)  # one model, or a plain average before the run is evaluated
         models = {name: load_model(run_dir, name) for name in ensemble.members}
         for name, trained in models.items():
-            if trained.description["labels"] != labels:
+            if trained.card.labels != labels:
                 raise RunError(f"{run_dir}: model {name!r} was trained on other labels than labels.json lists")
         return cls(labels, models, ensemble)
 
@@ -210,10 +208,10 @@ class Classifier:
         config = self.feature_configs[index]
         windows = np.concatenate([w for w, _ in batch])
         starts = np.concatenate([s for _, s in batch])
-        recording = CachedRecording(self._extractors[index].arrays(windows), starts, 0.0, 0)
+        arrays = self._extractors[index].arrays(windows)
         for name, model in self.models.items():
             if model.feature_config == config:
-                window_set = WindowSet([recording], [0], model.input_kind)
+                window_set = FeatureWindows(arrays, starts, model.input_kind)
                 probs[name].append(window_probabilities(model.module, window_set, MODEL_BATCH))
                 keys[name].append(window_set.window_keys(config.audio.hop_s))
 

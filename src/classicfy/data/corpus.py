@@ -16,7 +16,7 @@ import logging
 import multiprocessing
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -418,69 +418,3 @@ def build_corpus(out: Path, options: BuildOptions, jobs: int = 2, progress: bool
     write_manifests(result, out)
     atomic.write_text(out / "build.json", json.dumps(asdict(options), indent=2))
     return result
-
-
-BUILTIN_DATASETS = {
-    "builtin:composers": "manifest.csv",
-    "builtin:eras": "eras.csv",
-    "builtin:composers-quick": "manifest.csv",
-}
-QUICK_PIECES_PER_COMPOSER = 12
-QUICK_MAX_SCORE_KB = 64  # Beethoven's quartets (up to 360 kB, one to two minutes of parsing each) are left out
-
-
-def composer_options() -> BuildOptions:
-    """`builtin:composers`: the default build, of the composers that have enough works to be a label.
-
-    The others only serve `builtin:eras`, which renders them into the same folder when it is first
-    asked for (the labelled composers alone took 4 min 14 s, the whole build 8 min 23 s).
-    """
-    every = BuildOptions()
-    return replace(every, composers=labelled_composers(list_pieces(every)))
-
-
-def quick_options() -> BuildOptions:
-    """`builtin:composers-quick`: short scores only, of the composers that still have five works among
-    them, the shortest of each work first."""
-    small = BuildOptions(max_pieces_per_composer=10**6, max_score_kb=QUICK_MAX_SCORE_KB)
-    return BuildOptions(
-        composers=labelled_composers(list_pieces(small)),
-        max_pieces_per_composer=QUICK_PIECES_PER_COMPOSER,
-        prefer_short=True,
-        max_score_kb=QUICK_MAX_SCORE_KB,
-        time_limit_s=60.0,
-    )
-
-
-def _covers(out: Path, options: BuildOptions) -> bool:
-    """Whether the build in `out` rendered every composer `options` asks for."""
-    import json
-
-    try:
-        built = json.loads((out / "build.json").read_text())["composers"]
-    except (OSError, ValueError, KeyError):
-        return False
-    return not built or (bool(options.composers) and set(options.composers) <= set(built))
-
-
-def resolve_dataset(source: str, cache_root: Path, jobs: int = 2, progress: bool = True) -> Path:
-    """A dataset path for `source`; the built-in datasets are built on first use.
-
-    `builtin:composers` and `builtin:eras` come from the default build (piano timbre, 40 pieces per
-    composer) in `cache_root/corpus/piano-40`, which renders the labelled composers first and the
-    rest when `builtin:eras` is asked for; `builtin:composers-quick` comes from a small build in
-    `cache_root/corpus/piano-quick`. Later uses only check the build's record (`build.json`).
-    """
-    if not source.startswith("builtin:"):
-        return Path(source)
-    if source not in BUILTIN_DATASETS:
-        raise DatasetError(f"unknown built-in dataset {source!r}; known: {', '.join(BUILTIN_DATASETS)}")
-    manifest = BUILTIN_DATASETS[source]
-    quick = source == "builtin:composers-quick"
-    options = quick_options() if quick else composer_options() if source == "builtin:composers" else BuildOptions()
-    out = cache_root / "corpus" / f"{options.timbre}-{'quick' if quick else options.max_pieces_per_composer}"
-    if not _covers(out, options) or not (out / manifest).exists():
-        how_long = "about a minute" if quick else "once; about 4 minutes on 2 cores"
-        log.info("building the built-in corpus in %s (%s)", out, how_long)
-        build_corpus(out, options, jobs=jobs, progress=progress)
-    return out / manifest

@@ -7,12 +7,12 @@ a standardised, class-balanced logistic regression (scikit-learn) classifies the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from classicfy import atomic
+from classicfy.errors import RunError
 from classicfy.features.inputs import WindowSet, iter_batches
 
 
@@ -48,8 +48,9 @@ class SummaryBaseline:
         probs[:, self.model_.classes_] = scores
         return probs
 
-    def save(self, path: Path) -> None:
-        data = {
+    def to_dict(self) -> dict[str, Any]:
+        """What the run folder stores as `models/baseline.json`."""
+        return {
             "family": "baseline",
             "n_classes": self.n_classes,
             "c": self.c,
@@ -59,14 +60,20 @@ class SummaryBaseline:
             "coef": self.model_.coef_.tolist(),
             "intercept": self.model_.intercept_.tolist(),
         }
-        atomic.write_text(path, json.dumps(data))
 
     @classmethod
-    def load(cls, path: Path) -> SummaryBaseline:
+    def from_dict(cls, data: dict[str, Any], where: Path | str = "baseline") -> SummaryBaseline:
+        """The baseline `to_dict` describes; a damaged description is a `RunError` naming `where`."""
+        try:
+            return cls._from_dict(data)
+        except (KeyError, TypeError, ValueError) as error:
+            raise RunError(f"{where} is damaged: {error!r}") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> SummaryBaseline:
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 
-        data = json.loads(Path(path).read_text())
         baseline = cls(data["n_classes"], data["c"])
         baseline.scaler_ = StandardScaler()
         baseline.scaler_.mean_ = np.asarray(data["scaler_mean"])

@@ -8,13 +8,13 @@ they are not the default. Stored in the run folder as `models/ensemble.json`.
 
 from __future__ import annotations
 
-import json
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from classicfy import atomic
+from classicfy.errors import RunError
 
 EPS = 1e-7
 
@@ -36,6 +36,8 @@ class EnsembleModel:
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.members = list(members)
+        self.weights_: np.ndarray | None = None
+        self.fitted_on_: str | None = None  # the split the weights were fitted on; None: given or equal
         if weights is not None:
             self._set_weights(np.asarray(weights, dtype=float))
 
@@ -46,7 +48,7 @@ class EnsembleModel:
 
     @property
     def weights(self) -> np.ndarray:
-        return getattr(self, "weights_", np.full(len(self.members), 1.0 / len(self.members)))
+        return self.weights_ if self.weights_ is not None else np.full(len(self.members), 1.0 / len(self.members))
 
     def predict_proba(self, member_probs: dict[str, np.ndarray]) -> np.ndarray:
         stacked = np.stack([member_probs[name] for name in self.members])
@@ -54,7 +56,7 @@ class EnsembleModel:
 
     @property
     def fitted(self) -> bool:
-        return hasattr(self, "fitted_on_")
+        return self.fitted_on_ is not None
 
     def fit(self, member_probs: dict[str, np.ndarray], y: np.ndarray) -> EnsembleModel:
         """Weights that minimise the log loss of the weighted mean on (validation) data."""
@@ -76,18 +78,16 @@ class EnsembleModel:
         self.fitted_on_ = "val"
         return self
 
-    def save(self, path: Path) -> None:
-        data = {
-            "members": self.members,
-            "weights": self.weights.tolist(),
-            "fitted_on": getattr(self, "fitted_on_", None),
-        }
-        atomic.write_text(path, json.dumps(data, indent=2))
+    def to_dict(self) -> dict[str, Any]:
+        """What the run folder stores as `models/ensemble.json`."""
+        return {"members": self.members, "weights": self.weights.tolist(), "fitted_on": self.fitted_on_}
 
     @classmethod
-    def load(cls, path: Path) -> EnsembleModel:
-        data = json.loads(Path(path).read_text())
-        ensemble = cls(data["members"], data["weights"])
-        if data.get("fitted_on"):
-            ensemble.fitted_on_ = data["fitted_on"]
+    def from_dict(cls, values: dict[str, Any], where: Path | str = "ensemble") -> EnsembleModel:
+        """The ensemble `to_dict` describes; a damaged description is a `RunError` naming `where`."""
+        try:
+            ensemble = cls([str(name) for name in values["members"]], values["weights"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise RunError(f"{where} is damaged: {error!r}") from None
+        ensemble.fitted_on_ = values.get("fitted_on") or None
         return ensemble

@@ -9,6 +9,8 @@ recordings, since recordings, not windows, are the independent items.
 from __future__ import annotations
 
 import warnings
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +55,55 @@ def _roc_auc_ovr_macro(y_true: np.ndarray, probs: np.ndarray, n_classes: int) ->
     return float(np.mean(scores)) if scores else None
 
 
+@dataclass(frozen=True)
+class ClassMetrics:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class LevelMetrics:
+    """The figures of one model at one level (windows or recordings); `to_dict` is metrics.json's form."""
+
+    n: int
+    accuracy: float
+    balanced_accuracy: float
+    macro_precision: float
+    macro_recall: float
+    macro_f1: float
+    weighted_precision: float
+    weighted_recall: float
+    weighted_f1: float
+    roc_auc_ovr_macro: float | None
+    log_loss: float
+    per_class: dict[str, ClassMetrics]
+    confusion_matrix: list[list[int]]
+    accuracy_ci: tuple[float, float] | None = None  # bootstrap 95% intervals, at recording level
+    macro_f1_ci: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        for key in ("accuracy_ci", "macro_f1_ci"):
+            if values[key] is None:
+                del values[key]
+            else:
+                values[key] = list(values[key])
+        return values
+
+
+@dataclass(frozen=True)
+class ModelMetrics:
+    """A model's figures per window (`segment`) and per recording."""
+
+    segment: LevelMetrics
+    recording: LevelMetrics
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"segment": self.segment.to_dict(), "recording": self.recording.to_dict()}
+
+
 class ModelEvaluator:
     """Scores class probabilities against true labels; `labels` fixes the class order."""
 
@@ -61,7 +112,7 @@ class ModelEvaluator:
         self.n_bootstrap = n_bootstrap
         self.seed = seed
 
-    def metrics(self, y_true: np.ndarray, probs: np.ndarray) -> dict:
+    def metrics(self, y_true: np.ndarray, probs: np.ndarray) -> LevelMetrics:
         """Accuracy, balanced accuracy, macro and weighted precision/recall/F1, ROC AUC, log loss,
         per-class report and confusion matrix of one set of predictions."""
         from sklearn.metrics import (
@@ -75,7 +126,7 @@ class ModelEvaluator:
         classes = np.arange(k)
         y_true = np.asarray(y_true)
         predicted = probs.argmax(axis=1)
-        result: dict = {"n": len(y_true), "accuracy": float(np.mean(predicted == y_true))}
+        result: dict[str, Any] = {"n": len(y_true), "accuracy": float(np.mean(predicted == y_true))}
         with warnings.catch_warnings():  # predictions of classes absent from y_true are ordinary errors here
             warnings.simplefilter("ignore", UserWarning)
             result["balanced_accuracy"] = float(balanced_accuracy_score(y_true, predicted))
@@ -91,13 +142,13 @@ class ModelEvaluator:
             y_true, predicted, labels=classes, average=None, zero_division=0
         )
         result["per_class"] = {
-            label: {"precision": float(p[c]), "recall": float(r[c]), "f1": float(f[c]), "support": int(support[c])}
+            label: ClassMetrics(float(p[c]), float(r[c]), float(f[c]), int(support[c]))
             for c, label in enumerate(self.labels)
         }
         result["confusion_matrix"] = confusion_matrix(y_true, predicted, labels=classes).tolist()
-        return result
+        return LevelMetrics(**result)
 
-    def bootstrap(self, y_true: np.ndarray, probs: np.ndarray) -> dict[str, list[float]]:
+    def bootstrap(self, y_true: np.ndarray, probs: np.ndarray) -> dict[str, tuple[float, float]]:
         """95% percentile intervals of accuracy and macro-F1, resampling the items with replacement."""
         rng = np.random.default_rng(self.seed)
         predicted = probs.argmax(axis=1)
@@ -107,14 +158,14 @@ class ModelEvaluator:
             sample = rng.integers(0, n, n)
             accuracies.append(np.mean(predicted[sample] == y_true[sample]))
             f1s.append(macro_f1(y_true[sample], predicted[sample]))
-        interval = lambda values: [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]  # noqa: E731
+        interval = lambda values: (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))  # noqa: E731
         return {"accuracy_ci": interval(accuracies), "macro_f1_ci": interval(f1s)}
 
-    def evaluate(self, window_probs: np.ndarray, window_labels: np.ndarray, recording_of: np.ndarray) -> dict:
-        """`{"segment": metrics, "recording": metrics + bootstrap intervals}`."""
+    def evaluate(self, window_probs: np.ndarray, window_labels: np.ndarray, recording_of: np.ndarray) -> ModelMetrics:
+        """Window-level metrics, and recording-level metrics with bootstrap intervals."""
         segment = self.metrics(window_labels, window_probs)
         probs, _ = recording_probabilities(window_probs, recording_of)
         _, first_window = np.unique(recording_of, return_index=True)  # in the order recording_probabilities uses
         y_recording = np.asarray(window_labels)[first_window]
-        recording = self.metrics(y_recording, probs) | self.bootstrap(y_recording, probs)
-        return {"segment": segment, "recording": recording}
+        recording = replace(self.metrics(y_recording, probs), **self.bootstrap(y_recording, probs))
+        return ModelMetrics(segment, recording)

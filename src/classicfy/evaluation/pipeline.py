@@ -8,46 +8,44 @@ validation split (both saved in `models/` and reused), so test data never shapes
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from classicfy import atomic
-from classicfy.config import FeatureConfig, MusicnnFeatureConfig
-from classicfy.data.corpus import resolve_dataset
+from classicfy.config import AnyFeatureConfig, RunConfig
+from classicfy.data.builtin import resolve_dataset
 from classicfy.data.manifest import Recording, content_hash, list_dataset
 from classicfy.errors import DatasetError, RunError
 from classicfy.evaluation.baseline import SummaryBaseline
 from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
-from classicfy.evaluation.metrics import ModelEvaluator, recording_probabilities
-from classicfy.evaluation.report import (
+from classicfy.evaluation.metrics import ModelEvaluator, ModelMetrics, recording_probabilities
+from classicfy.evaluation.plots import (
     plot_confusion_matrix,
     plot_model_comparison,
     plot_per_class_f1,
     plot_roc_curves,
     plot_training_curves,
-    probability_column,
-    write_predictions,
-    write_report,
 )
+from classicfy.evaluation.report import probability_column, write_predictions, write_report
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
 from classicfy.features.inputs import WindowSet
-from classicfy.models.trained import TrainedModel, load_model, trained_model_names, window_probabilities
-from classicfy.training.pipeline import load_run_config, read_run_file, read_split
+from classicfy.models.trained import TrainedModel, load_model, window_probabilities
+from classicfy.rundir import RunFolder
+from classicfy.workspace import Workspace
 
 log = logging.getLogger(__name__)
-AnyFeatureConfig = FeatureConfig | MusicnnFeatureConfig
 
 
 @dataclass
 class Evaluation:
     labels: list[str]
-    metrics: dict
+    metrics: dict[str, ModelMetrics]
     out_dir: Path
     notes: list[str] = field(default_factory=list)
     scored_on: str = "test split"  # or the dataset given to evaluate
@@ -66,13 +64,13 @@ class ScoredSet:
 class _Features:
     """Cached features of a list of recordings under each feature config, as window sets."""
 
-    def __init__(self, recordings: list[Recording], configs: set, cache_root: Path, jobs: int, progress: bool):
-        self.cache_root = cache_root
+    def __init__(self, recordings: list[Recording], configs: set[AnyFeatureConfig], work: Workspace) -> None:
+        self.cache_root = work.cache
         self.hashes: dict[AnyFeatureConfig, dict[Path, str]] = {}
         skipped: dict[Path, str] = {}
         for config in configs:
-            report = extract_dataset(recordings, config, cache_root, jobs, progress)
-            self.hashes[config] = {s.path: s.content_hash for s in report.usable}
+            report = extract_dataset(recordings, config, work)
+            self.hashes[config] = {s.path: s.content_hash for s in report.usable if s.content_hash}
             skipped |= {s.path: s.skip_reason for s in report.skipped}
         self.recordings = [r for r in recordings if r.path not in skipped]
         self.skipped = skipped
@@ -101,14 +99,14 @@ def _align(sets: dict[str, ScoredSet]) -> tuple[dict[str, np.ndarray], ScoredSet
 
 
 def _readable_side(
-    split: list[Recording], side: str, configs: set, cache_root, jobs, progress, fitted: str
+    split: list[Recording], side: str, configs: set[AnyFeatureConfig], work: Workspace, fitted: str
 ) -> _Features:
     """The features of one side of the run's split, read back from its files to fit `fitted` on them.
 
     Files may have moved since training: the rest will do, but not if a whole label is gone.
     """
     recordings = [r for r in split if r.split == side]
-    features = _Features(recordings, configs, cache_root, jobs, progress)
+    features = _Features(recordings, configs, work)
     lost = {r.label for r in recordings} - {r.label for r in features.recordings}
     if lost:
         raise DatasetError(
@@ -122,25 +120,33 @@ def _readable_side(
     return features
 
 
-def _fit_baseline(run_dir: Path, config, split: list[Recording], index, cache_root, jobs, progress) -> SummaryBaseline:
-    path = run_dir / "models" / "baseline.json"
-    if path.exists():
-        return read_run_file(path, SummaryBaseline.load)
-    train = _readable_side(split, "train", {config.features}, cache_root, jobs, progress, "the baseline")
+def _fit_baseline(
+    run: RunFolder, config: RunConfig, split: list[Recording], index: dict[str, int], work: Workspace
+) -> SummaryBaseline:
+    """The run's baseline: fitted on its training side once, then read back."""
+    if run.baseline_path.exists():
+        return SummaryBaseline.from_dict(run.read_json(run.baseline_path), run.baseline_path)
+    train = _readable_side(split, "train", {config.features}, work, "the baseline")
     baseline = SummaryBaseline(len(index)).fit(train.windows(config.features, "sequence", index))
-    baseline.save(path)
+    run.write_json(run.baseline_path, baseline.to_dict())
     return baseline
 
 
-def _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted: bool | None) -> EnsembleModel:
+def _ensemble(
+    run: RunFolder,
+    models: dict[str, TrainedModel],
+    split: list[Recording],
+    index: dict[str, int],
+    work: Workspace,
+    fitted: bool | None,
+) -> EnsembleModel:
     """The run's ensemble: a plain average, or weights fitted on the validation split (saved, reused).
 
     `fitted=None` keeps whichever the run saved: `predict` answers with the saved ensemble, so scoring a
     run, on its test split or on other data, must not quietly swap fitted weights for a plain average.
     """
-    path = run_dir / "models" / "ensemble.json"
-    if path.exists():
-        saved = read_run_file(path, EnsembleModel.load)
+    if run.ensemble_path.exists():
+        saved = EnsembleModel.from_dict(run.read_json(run.ensemble_path), run.ensemble_path)
         fitted = saved.fitted if fitted is None else fitted
         if saved.fitted == fitted and saved.members == list(models):
             return saved
@@ -154,10 +160,10 @@ def _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted:
                 "validated on its own works (rotated validation): use the plain average"
             )
         configs = {m.feature_config for m in models.values()}
-        val = _readable_side(split, "val", configs, cache_root, jobs, progress, "the ensemble's weights")
+        val = _readable_side(split, "val", configs, work, "the ensemble's weights")
         aligned, template = _align({name: _score(model, val, index) for name, model in models.items()})
         ensemble = EnsembleModel(list(models)).fit(aligned, template.labels)
-    ensemble.save(path)
+    run.write_json(run.ensemble_path, ensemble.to_dict())
     return ensemble
 
 
@@ -167,7 +173,9 @@ def _heard_by_the_run(split: list[Recording], candidates: list[Recording]) -> se
     return {r.path for r in candidates if r.path.is_file() and content_hash(r.path) in heard}
 
 
-def recording_answers(scored: dict[str, ScoredSet], recordings: list[Recording], labels: list[str]) -> list[dict]:
+def recording_answers(
+    scored: dict[str, ScoredSet], recordings: list[Recording], labels: list[str]
+) -> list[dict[str, Any]]:
     """Each model's answer and probabilities for every scored recording, grouped by recording: which
     recordings a model gets wrong, and by how much, is what metrics cannot show."""
     rows = []
@@ -192,106 +200,104 @@ def recording_answers(scored: dict[str, ScoredSet], recordings: list[Recording],
     return rows
 
 
-def _histories(run_dir: Path, names: list[str]) -> dict[str, list[dict]]:
-    histories = {}
-    for name in names:
-        path = run_dir / "history" / f"{name}.csv"
-        if path.exists():
-            with open(path, newline="") as handle:
-                histories[name] = list(csv.DictReader(handle))
-    return histories
+@dataclass
+class _Scope:
+    """What an evaluation scores and where it writes: the recordings, the folder, the data's name."""
+
+    recordings: list[Recording]
+    out: Path
+    scored_on: str
+    notes: list[str] = field(default_factory=list)
 
 
-def evaluate_run(
-    run_dir: Path,
-    cache_root: Path,
-    jobs: int = 2,
-    data: str | None = None,
-    out: Path | None = None,
-    progress: bool = True,
-    n_bootstrap: int = 1000,
-    fitted_ensemble: bool | None = None,
-) -> Evaluation:
-    """Score every model of a run, its ensemble and the baseline; write metrics, plots and report.
-
-    `fitted_ensemble`: True fits the ensemble's weights on the validation split, False makes it a plain
-    average (either is saved as the run's ensemble, which `predict` uses); None keeps the run's own.
-    """
-    config = load_run_config(run_dir)
-    labels = read_run_file(run_dir / "labels.json")
-    index = {label: i for i, label in enumerate(labels)}
-    names = trained_model_names(run_dir)
-    if not names:
-        raise RunError(f"{run_dir} holds no trained model yet")
-    models = {name: load_model(run_dir, name) for name in names}
-    split = read_split(run_dir / "split.csv")
-    notes: list[str] = []
+def _scope(
+    run: RunFolder, split: list[Recording], labels: list[str], data: str | None, out: Path | None, work: Workspace
+) -> _Scope:
+    """The run's test side, or the recordings of `data` with labels the run knows and audio it never heard."""
     if data is None:
         test = [r for r in split if r.split == "test"]
-        out = out or run_dir
         if not test:
             raise DatasetError("the run's test split is empty: train with a test fraction above 0")
-    else:
-        listed = list_dataset(resolve_dataset(data, cache_root, jobs, progress))
-        unknown = [r for r in listed if r.label not in index]
-        if unknown:
-            notes.append(
-                f"{len(unknown)} recording(s) with labels the run does not know were skipped: "
-                f"{', '.join(sorted({r.label for r in unknown}))}"
-            )
-        test = [r for r in listed if r.label in index]
-        if not test:
-            raise DatasetError(f"no recording of {data} has a label the run knows ({', '.join(labels)})")
-        heard = _heard_by_the_run(split, test)
-        if heard:
-            notes.append(
-                f"{len(heard)} recording(s) the run trained or validated on were left out, as scores on them "
-                "would not be held out"
-            )
-            test = [r for r in test if r.path not in heard]
-            if not test:
-                raise DatasetError(f"the run trained or validated on every recording of {data}: nothing is held out")
-        out = out or run_dir / f"evaluation-{Path(data.replace(':', '-')).stem}"
-    out.mkdir(parents=True, exist_ok=True)
+        return _Scope(test, out or run.path, "test split")
+    listed = list_dataset(resolve_dataset(data, work))
+    scope = _Scope(
+        [r for r in listed if r.label in labels],
+        out or run.path / f"evaluation-{Path(data.replace(':', '-')).stem}",
+        data,
+    )
+    unknown = {r.label for r in listed} - set(labels)
+    if unknown:
+        skipped = len(listed) - len(scope.recordings)
+        scope.notes.append(f"{skipped} recording(s) with labels the run does not know were skipped: "
+                           f"{', '.join(sorted(unknown))}")  # fmt: skip
+    if not scope.recordings:
+        raise DatasetError(f"no recording of {data} has a label the run knows ({', '.join(labels)})")
+    heard = _heard_by_the_run(split, scope.recordings)
+    if heard:
+        scope.notes.append(f"{len(heard)} recording(s) the run trained or validated on were left out, as scores "
+                           "on them would not be held out")  # fmt: skip
+        scope.recordings = [r for r in scope.recordings if r.path not in heard]
+        if not scope.recordings:
+            raise DatasetError(f"the run trained or validated on every recording of {data}: nothing is held out")
+    return scope
 
-    configs = {config.features} | {m.feature_config for m in models.values()}
-    features = _Features(test, configs, cache_root, jobs, progress)
-    if features.skipped:
-        notes.append(f"{len(features.skipped)} test file(s) could not be used and were skipped")
-    if not features.recordings:
-        raise DatasetError("no usable test recordings")
+
+def _score_everything(
+    run: RunFolder,
+    models: dict[str, TrainedModel],
+    features: _Features,
+    index: dict[str, int],
+    work: Workspace,
+    fitted_ensemble: bool | None,
+) -> tuple[dict[str, ScoredSet], EnsembleModel]:
+    """Window probabilities of every model, of their ensemble and of the baseline."""
+    config, split = run.read_config(), run.read_split()
     scored = {name: _score(model, features, index) for name, model in models.items()}
-
-    ensemble = _ensemble(run_dir, models, split, index, cache_root, jobs, progress, fitted_ensemble)
+    ensemble = _ensemble(run, models, split, index, work, fitted_ensemble)
     aligned, ensemble_set = _align({name: scored[name] for name in ensemble.members})
     ensemble_set.probs = ensemble.predict_proba(aligned)
     scored["ensemble"] = ensemble_set
-    baseline = _fit_baseline(run_dir, config, split, index, cache_root, jobs, progress)
+    baseline = _fit_baseline(run, config, split, index, work)
     sequence = features.windows(config.features, "sequence", index)
-    scored["baseline"] = ScoredSet(
-        baseline.predict_proba(sequence),
-        sequence.labels,
-        sequence.recording_of,
-        sequence.window_keys(config.features.audio.hop_s),
-    )
+    keys = sequence.window_keys(config.features.audio.hop_s)
+    scored["baseline"] = ScoredSet(baseline.predict_proba(sequence), sequence.labels, sequence.recording_of, keys)
+    return scored, ensemble
 
-    evaluator = ModelEvaluator(labels, n_bootstrap=n_bootstrap, seed=config.train.seed)
-    metrics = {name: evaluator.evaluate(s.probs, s.labels, s.recording_of) for name, s in scored.items()}
+
+def _write_metrics(
+    out: Path,
+    labels: list[str],
+    metrics: dict[str, ModelMetrics],
+    ensemble: EnsembleModel,
+    scope: _Scope,
+    skipped: dict[Path, str],
+) -> None:
     document = {
         "labels": labels,
-        "models": metrics,
+        "models": {name: m.to_dict() for name, m in metrics.items()},
         "ensemble": {
             "members": ensemble.members,
             "weights": ensemble.weights.tolist(),
             "fitted_on": "val" if ensemble.fitted else None,
         },
-        "data": data or "test split",
-        "skipped": [{"path": str(p), "reason": reason} for p, reason in features.skipped.items()],
+        "data": scope.scored_on,
+        "skipped": _skipped_rows(skipped),
     }
     atomic.write_text(out / "metrics.json", json.dumps(document, indent=2))
-    answers = recording_answers(scored, features.recordings, labels)
-    write_predictions(out / "predictions.csv", answers)
 
+
+def _skipped_rows(skipped: dict[Path, str]) -> list[dict[str, str]]:
+    return [{"path": str(p), "reason": reason} for p, reason in skipped.items()]
+
+
+def _draw_plots(
+    out: Path,
+    metrics: dict[str, ModelMetrics],
+    scored: dict[str, ScoredSet],
+    labels: list[str],
+    histories: dict[str, list[dict[str, str]]],
+) -> dict[str, list[Path]]:
+    """Every figure of the report, by section."""
     plots_dir = out / "plots"
     plots = {
         "Model comparison": [
@@ -299,7 +305,7 @@ def evaluate_run(
             plot_per_class_f1(metrics, labels, "segment", plots_dir / "per_class_f1.png"),
         ],
         "Confusion matrices (recordings, rows normalised)": [
-            plot_confusion_matrix(m["recording"]["confusion_matrix"], labels, name, plots_dir / f"confusion_{name}.png")
+            plot_confusion_matrix(m.recording.confusion_matrix, labels, name, plots_dir / f"confusion_{name}.png")
             for name, m in metrics.items()
         ],
         "ROC curves (windows, one vs rest)": [
@@ -307,20 +313,56 @@ def evaluate_run(
             for name, s in scored.items()
         ],
     }
-    histories = _histories(run_dir, names)
     if histories:
         plots["Training"] = [plot_training_curves(histories, plots_dir / "training_curves.png")]
-    dataset_path = run_dir / "dataset.json"
-    dataset = json.loads(dataset_path.read_text()) if dataset_path.exists() else {}
-    if data is not None:
-        dataset = {"skipped": document["skipped"]}
+    return plots
+
+
+def _ensemble_note(ensemble: EnsembleModel) -> str:
     weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.members, ensemble.weights, strict=True))
     how = "fitted on the validation split" if ensemble.fitted else "a plain average"
-    notes.append(
-        f"Ensemble weights ({how}): {weights}. The baseline is a logistic regression on the mean and standard "
-        "deviation of MFCC and chroma per window."
-    )
-    title = f"classicfy run {run_dir.name}: {len(labels)} classes ({', '.join(labels)})"
-    config_text = (run_dir / "config.toml").read_text()
-    write_report(out, title, metrics, plots, dataset, config_text, notes, answers, document["data"])
-    return Evaluation(labels, metrics, out, notes, document["data"])
+    return (f"Ensemble weights ({how}): {weights}. The baseline is a logistic regression on the mean and standard "
+            "deviation of MFCC and chroma per window.")  # fmt: skip
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    work: Workspace | None = None,
+    data: str | None = None,
+    out: str | Path | None = None,
+    n_bootstrap: int = 1000,
+    fitted_ensemble: bool | None = None,
+) -> Evaluation:
+    """Score every model of a run, its ensemble and the baseline; write metrics, plots and report.
+
+    `work` defaults as on the command line. `fitted_ensemble`: True fits the ensemble's weights on the
+    validation split, False makes it a plain average (either is saved as the run's ensemble, which
+    `predict` uses); None keeps the run's own.
+    """
+    run, work = RunFolder(run_dir), work or Workspace()
+    config, labels = run.read_config(), run.read_labels()
+    index = {label: i for i, label in enumerate(labels)}
+    names = run.trained_model_names()
+    if not names:
+        raise RunError(f"{run.path} holds no trained model yet")
+    models = {name: load_model(run.path, name) for name in names}
+    scope = _scope(run, run.read_split(), labels, data, Path(out) if out is not None else None, work)
+    scope.out.mkdir(parents=True, exist_ok=True)
+    features = _Features(scope.recordings, {config.features} | {m.feature_config for m in models.values()}, work)
+    if features.skipped:
+        scope.notes.append(f"{len(features.skipped)} test file(s) could not be used and were skipped")
+    if not features.recordings:
+        raise DatasetError("no usable test recordings")
+    scored, ensemble = _score_everything(run, models, features, index, work, fitted_ensemble)
+    evaluator = ModelEvaluator(labels, n_bootstrap=n_bootstrap, seed=config.train.seed)
+    metrics = {name: evaluator.evaluate(s.probs, s.labels, s.recording_of) for name, s in scored.items()}
+    _write_metrics(scope.out, labels, metrics, ensemble, scope, features.skipped)
+    answers = recording_answers(scored, features.recordings, labels)
+    write_predictions(scope.out / "predictions.csv", answers)
+    plots = _draw_plots(scope.out, metrics, scored, labels, run.read_histories(names))
+    dataset = run.read_dataset_summary() if data is None else {"skipped": _skipped_rows(features.skipped)}
+    scope.notes.append(_ensemble_note(ensemble))
+    title = f"classicfy run {run.path.name}: {len(labels)} classes ({', '.join(labels)})"
+    config_text = run.config_path.read_text()
+    write_report(scope.out, title, metrics, plots, dataset, config_text, scope.notes, answers, scope.scored_on)
+    return Evaluation(labels, metrics, scope.out, scope.notes, scope.scored_on)

@@ -9,7 +9,6 @@ Files found unusable are cached too (as `<hash>.error.json`), so a silent hour i
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import zlib
 from dataclasses import dataclass
@@ -22,15 +21,6 @@ from classicfy.config import FeatureConfig, MusicnnFeatureConfig
 from classicfy.errors import AudioError
 from classicfy.features.audio import RecordingAudio
 from classicfy.features.spectral import FEATURE_NAMES, WindowFeatures
-
-
-def default_cache_dir() -> Path:
-    """`$CLASSICFY_CACHE`, else the user cache folder (e.g. ~/.cache/classicfy)."""
-    if env := os.environ.get("CLASSICFY_CACHE"):
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("classicfy"))
 
 
 @dataclass(frozen=True)

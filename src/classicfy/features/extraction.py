@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from classicfy.features.audio import load_recording, resample, window_recording
 from classicfy.features.augment import DataAugmenter, copy_key
 from classicfy.features.cache import FeatureCache
 from classicfy.features.spectral import AudioFeatureExtractor, MusicnnFeatureExtractor, extractor_for
+from classicfy.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -169,18 +169,16 @@ def map_in_pool(function, tasks: list[tuple], jobs: int, description: str, progr
 def extract_dataset(
     recordings: list[Recording],
     config: AnyFeatureConfig,
-    cache_root: Path,
-    jobs: int | None = None,
-    progress: bool = True,
+    work: Workspace | None = None,
 ) -> ExtractionReport:
     """Featurise every recording (cached ones are only checked) and report what was found.
 
     The same audio under two labels raises `DatasetError` only after all features are cached, so
     fixing the labels loses no work.
     """
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    tasks = [(r.path, config, cache_root) for r in recordings]
-    found = map_in_pool(featurise, tasks, jobs, "features", progress)
+    work = work or Workspace()
+    tasks = [(r.path, config, work.cache) for r in recordings]
+    found = map_in_pool(featurise, tasks, work.jobs, "features", work.progress)
     statuses = {status.path: status for status in found}
     usable = [r for r in recordings if statuses[r.path].usable]
     hashes = {path: s.content_hash for path, s in statuses.items() if s.usable and s.content_hash}
@@ -234,18 +232,17 @@ def augment_dataset(
     recordings: list[tuple[Path, str, int]],
     configs: tuple[AnyFeatureConfig, ...],
     augment: AugmentConfig,
-    cache_root: Path,
-    jobs: int,
-    progress: bool = True,
+    work: Workspace | None = None,
 ) -> list[dict[AnyFeatureConfig, list[str]]]:
     """Per (path, content hash, number of copies), in order: each feature config's cache keys of its
     usable copies."""
+    work = work or Workspace()
     tasks = [
-        (path, digest, copy, configs, augment, cache_root)
+        (path, digest, copy, configs, augment, work.cache)
         for path, digest, copies in recordings
         for copy in range(copies)
     ]
-    keys = iter(map_in_pool(augment_copy, tasks, jobs, "augmenting", progress))
+    keys = iter(map_in_pool(augment_copy, tasks, work.jobs, "augmenting", work.progress))
     per_recording = [[next(keys) for _ in range(copies)] for _, _, copies in recordings]
     return [
         {config: [k[c] for k in copies if k[c] is not None] for c, config in enumerate(configs)}

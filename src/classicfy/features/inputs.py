@@ -8,20 +8,40 @@ prediction read them alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 import numpy as np
 
+from classicfy.config import INPUT_KINDS
 from classicfy.features.cache import CachedRecording
 from classicfy.features.spectral import musicnn_patches
 
-INPUT_KINDS = ("mel", "mel_chroma", "sequence", "musicnn")
 KEY_STRIDE = 10**9  # window keys: recording index * KEY_STRIDE + window position
 
 
-def window_input(recording: CachedRecording, window: int, kind: str) -> np.ndarray:
-    """One window of a recording as the model input of `kind`."""
-    arrays = recording.arrays
+class ModelInputs(Protocol):
+    """A set of windows as model inputs: what scoring, prediction and export read."""
+
+    kind: str
+
+    def __len__(self) -> int: ...
+
+    @property
+    def input_shape(self) -> tuple[int, ...]: ...
+
+    def inputs(self, indices: np.ndarray) -> np.ndarray: ...
+
+
+class LabelledInputs(ModelInputs, Protocol):
+    """Model inputs with each window's label index and whether it is an augmented copy: what training reads."""
+
+    labels: np.ndarray
+    augmented: np.ndarray
+
+
+def window_input(arrays: Mapping[str, np.ndarray], window: int, kind: str) -> np.ndarray:
+    """One window of a recording's feature arrays as the model input of `kind`."""
     if kind == "mel":
         return np.asarray(arrays["mel"][window])[None]
     if kind == "mel_chroma":
@@ -55,12 +75,12 @@ class WindowSet:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return window_input(self.recordings[0], 0, self.kind).shape
+        return window_input(self.recordings[0].arrays, 0, self.kind).shape
 
     def inputs(self, indices: np.ndarray) -> np.ndarray:
         """A float32 batch of the windows at `indices`."""
         return np.stack(
-            [window_input(self.recordings[self.recording_of[i]], self.window_of[i], self.kind) for i in indices]
+            [window_input(self.recordings[self.recording_of[i]].arrays, self.window_of[i], self.kind) for i in indices]
         ).astype(np.float32, copy=False)
 
     def window_keys(self, hop_s: float) -> np.ndarray:
@@ -98,9 +118,28 @@ class EmbeddingSet:
         return self.embeddings[indices]
 
 
-def iter_batches(
-    windows: WindowSet | EmbeddingSet, batch_size: int, indices: np.ndarray | None = None
-) -> Iterator[np.ndarray]:
+class FeatureWindows:
+    """The windows of one recording's feature arrays held in memory (prediction, export), as model inputs."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], starts_s: np.ndarray, kind: str) -> None:
+        self.arrays, self.starts_s, self.kind = arrays, np.asarray(starts_s), kind
+
+    def __len__(self) -> int:
+        return len(self.starts_s)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return window_input(self.arrays, 0, self.kind).shape
+
+    def inputs(self, indices: np.ndarray) -> np.ndarray:
+        return np.stack([window_input(self.arrays, i, self.kind) for i in indices]).astype(np.float32, copy=False)
+
+    def window_keys(self, hop_s: float) -> np.ndarray:
+        """Window ids as `WindowSet.window_keys` makes them, for a recording at index 0."""
+        return np.round(self.starts_s / hop_s).astype(np.int64)
+
+
+def iter_batches(windows: ModelInputs, batch_size: int, indices: np.ndarray | None = None) -> Iterator[np.ndarray]:
     """The inputs of every window (or of those at `indices`), in order, `batch_size` at a time (never
     the whole set at once)."""
     indices = np.arange(len(windows)) if indices is None else np.asarray(indices)

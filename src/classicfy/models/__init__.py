@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from classicfy.models.base import ClassifierModel
 from classicfy.models.cnn import CNNModel
 from classicfy.models.gru import GRUModel
 from classicfy.models.pretrained import MusicnnPretrained, PretrainedClassifier, VGGPretrained
 from classicfy.models.vgg import VGGModel
 
-MODELS = {
+MODELS: dict[str, type[ClassifierModel]] = {
     "cnn": CNNModel,
     "gru": GRUModel,
     "vgg": VGGModel,
@@ -15,4 +16,13 @@ MODELS = {
     "musicnn-pretrained": MusicnnPretrained,
 }
 
-__all__ = ["MODELS", "CNNModel", "GRUModel", "MusicnnPretrained", "PretrainedClassifier", "VGGModel", "VGGPretrained"]
+__all__ = [
+    "MODELS",
+    "CNNModel",
+    "ClassifierModel",
+    "GRUModel",
+    "MusicnnPretrained",
+    "PretrainedClassifier",
+    "VGGModel",
+    "VGGPretrained",
+]

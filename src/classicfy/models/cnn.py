@@ -8,6 +8,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from classicfy.models.base import StandardizedModel
 from classicfy.models.layers import Standardize, conv_block
 
 POOLINGS = ("max", "mean_max")
@@ -29,11 +30,11 @@ class CNNConfig:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
 
 
-class CNNModel(nn.Module):
+class CNNModel(StandardizedModel):
     """Input (batch, 1, n_mels, frames) log-mel; output class logits."""
 
     input_kind = "mel"
-    prefers_bf16 = True  # its convolutions train about twice as fast under bfloat16 autocast
+    prefers_bf16 = True
     Config = CNNConfig
     # Model files written before `pooling` existed pooled by mean and max.
     config_before_key: ClassVar[dict[str, str]] = {"pooling": "mean_max"}

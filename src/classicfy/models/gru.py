@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from classicfy.models.base import StandardizedModel
 from classicfy.models.layers import Standardize
 
 
@@ -22,7 +23,7 @@ class GRUConfig:
     dropout: float = 0.3
 
 
-class GRUModel(nn.Module):
+class GRUModel(StandardizedModel):
     """Input (batch, frames, n_mels + n_chroma); mean and max of the GRU states feed the classifier."""
 
     input_kind = "mel_chroma"

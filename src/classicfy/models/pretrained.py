@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from classicfy.features.inputs import iter_batches
+from classicfy.models.base import ClassifierModel
 from classicfy.models.musicnn import load_pretrained
 
 
@@ -37,7 +38,7 @@ class PretrainedConfig:
             raise ValueError(f"features must be 'layers' or 'last', got {self.features!r}")
 
 
-class PretrainedClassifier(nn.Module):
+class PretrainedClassifier(ClassifierModel):
     """Input (batch, patches, 187, 96), or (batch, embedding) when the embeddings are precomputed."""
 
     input_kind = "musicnn"

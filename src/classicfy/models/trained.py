@@ -5,78 +5,63 @@ Loading reads JSON and safetensors only: rebuilding a model never executes store
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from classicfy.config import FeatureConfig, MusicnnFeatureConfig, feature_config_from
+from classicfy.config import AnyFeatureConfig
 from classicfy.errors import RunError
-from classicfy.features.inputs import WindowSet
-from classicfy.training.checkpoint import MODEL_FORMAT, load_tensors
-from classicfy.training.trainer import predict_logits
+from classicfy.features.inputs import ModelInputs, iter_batches
+from classicfy.models.base import ClassifierModel
+from classicfy.rundir import ModelCard, RunFolder, load_tensors
 
 
 @dataclass
 class TrainedModel:
     name: str
-    module: nn.Module
-    description: dict
+    module: ClassifierModel
+    card: ModelCard
 
     @property
     def input_kind(self) -> str:
-        return self.description["input_kind"]
+        return self.card.input_kind
 
     @property
-    def feature_config(self) -> FeatureConfig | MusicnnFeatureConfig:
-        return feature_config_from(self.description["features"], self.input_kind)
+    def feature_config(self) -> AnyFeatureConfig:
+        return self.card.feature_config
 
 
-def _tuples(value):
+def _tuples(value: Any) -> Any:
     """JSON lists back to the tuples frozen configs hold."""
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-def trained_model_names(run_dir: Path) -> list[str]:
-    """Names of the deep models a run holds, in training order (as in config.toml)."""
-    from classicfy.training.pipeline import load_run_config
+def build_from_card(card: ModelCard, where: Path) -> ClassifierModel:
+    """An untrained model of the card's family, config and shape; `where` names the card in errors."""
+    from classicfy.models import MODELS
 
-    config = load_run_config(run_dir)
-    return [name for name in config.models if (run_dir / "models" / f"{name}.safetensors").is_file()]
+    try:
+        family = MODELS[card.family]
+        # Keys newer than the file take the value that files without them meant.
+        saved = family.config_before_key | card.config
+        config = family.Config(**{k: _tuples(v) for k, v in saved.items()})
+        return family(card.input_shape, len(card.labels), config)  # type: ignore[call-arg]
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunError(f"{where} does not describe a model this classicfy can build: {error!r}") from None
 
 
-def load_model(run_dir: Path, name: str) -> TrainedModel:
+def load_model(run_dir: str | Path, name: str) -> TrainedModel:
     """Rebuild a trained model from `models/NAME.json` and `models/NAME.safetensors`.
 
     A missing, damaged or incompatible file is a one-line `RunError` naming it.
     """
-    from classicfy.models import MODELS
-
-    description_path = run_dir / "models" / f"{name}.json"
-    weights_path = description_path.with_suffix(".safetensors")
-    if not description_path.is_file():
-        raise RunError(f"{run_dir} has no trained model {name!r}")
-    try:
-        description = json.loads(description_path.read_text())
-    except (OSError, ValueError) as error:
-        raise RunError(f"{description_path} is damaged: {error}") from None
-    version = description.get("format", 1) if isinstance(description, dict) else None
-    if version != MODEL_FORMAT:
-        raise RunError(
-            f"{description_path} has model format {version}; this classicfy reads format {MODEL_FORMAT} "
-            "(train the run again, or use the classicfy version that wrote it)"
-        )
-    try:
-        family = MODELS[description["family"]]
-        # Keys newer than the file take the value that files without them meant.
-        saved = getattr(family, "config_before_key", {}) | description["config"]
-        config = family.Config(**{k: _tuples(v) for k, v in saved.items()})
-        module = family(tuple(description["input_shape"]), len(description["labels"]), config)
-    except (KeyError, TypeError, ValueError) as error:
-        raise RunError(f"{description_path} does not describe a model this classicfy can build: {error!r}") from None
+    run = RunFolder(run_dir)
+    card = run.read_card(name)
+    module = build_from_card(card, run.card_path(name))
+    weights_path = run.weights_path(name)
     try:
         weights, _ = load_tensors(weights_path)
         module.load_state_dict(weights)
@@ -84,11 +69,18 @@ def load_model(run_dir: Path, name: str) -> TrainedModel:
         raise RunError(f"{weights_path} is missing") from None
     except Exception as error:  # safetensors raises its own SafetensorError for damaged files
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RunError(f"{weights_path} is damaged or does not match {description_path.name}: {reason}") from None
-    return TrainedModel(name, module.eval(), description)
+        raise RunError(f"{weights_path} is damaged or does not match {run.card_path(name).name}: {reason}") from None
+    return TrainedModel(name, module.eval(), card)
 
 
-def window_probabilities(model: nn.Module, windows: WindowSet, batch_size: int = 32) -> np.ndarray:
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, windows: ModelInputs, batch_size: int = 64) -> np.ndarray:
+    """Class logits of every window of a set, in order, in evaluation mode."""
+    model.eval()
+    return torch.cat([model(torch.from_numpy(batch)) for batch in iter_batches(windows, batch_size)]).numpy()
+
+
+def window_probabilities(model: torch.nn.Module, windows: ModelInputs, batch_size: int = 32) -> np.ndarray:
     """Softmax class probabilities of every window of a set, in order."""
     logits = torch.from_numpy(predict_logits(model, windows, batch_size))
     return torch.softmax(logits, dim=1).numpy()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from classicfy.models.base import StandardizedModel
 from classicfy.models.layers import Standardize, conv_block
 
 
@@ -18,11 +19,11 @@ class VGGConfig:
     dropout: float = 0.4
 
 
-class VGGModel(nn.Module):
+class VGGModel(StandardizedModel):
     """Input (batch, 1, n_mels, frames) log-mel; blocks of two convolutions then pooling, as in VGG."""
 
     input_kind = "mel"
-    prefers_bf16 = True  # its convolutions train about twice as fast under bfloat16 autocast
+    prefers_bf16 = True
     Config = VGGConfig
 
     def __init__(self, input_shape: tuple[int, ...], n_classes: int, config: VGGConfig | None = None) -> None:

@@ -1,39 +1,13 @@
-"""Weights and state as safetensors + JSON: loading never executes code (no pickle).
+"""An optimizer's state as tensors plus JSON, for training checkpoints (no pickle).
 
-A training checkpoint is one safetensors file whose header metadata carries the JSON state
-(epoch, best score, history, optimizer hyperparameters), so tensors and state can never disagree.
-A model is `NAME.safetensors` beside `NAME.json` describing how to rebuild it.
+A training checkpoint is one safetensors file (written by `classicfy.rundir.save_tensors`) whose
+header carries the JSON state (epoch, best score, history, optimizer hyperparameters), so tensors
+and state can never disagree.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import torch
-
-from classicfy import atomic
-
-MODEL_FORMAT = 1  # version of models/NAME.json + NAME.safetensors; bump when old runs can no longer load
-
-
-def save_tensors(path: Path, tensors: dict[str, torch.Tensor], state: dict | None = None) -> None:
-    """Write tensors (and optional JSON state in the header) atomically."""
-    from safetensors.torch import save
-
-    metadata = {"state": json.dumps(state)} if state is not None else None
-    contiguous = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
-    atomic.write_bytes(path, save(contiguous, metadata=metadata))
-
-
-def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
-    """Tensors and the JSON state saved with them."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 - not a dict
-        metadata = handle.metadata() or {}
-    return tensors, json.loads(metadata["state"]) if "state" in metadata else None
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +25,13 @@ from classicfy import atomic
 from classicfy.config import TrainConfig
 from classicfy.errors import RunError
 from classicfy.evaluation.metrics import macro_f1
-from classicfy.features.inputs import EmbeddingSet, WindowSet, iter_batches
+from classicfy.features.inputs import LabelledInputs
+from classicfy.models.base import ClassifierModel
+from classicfy.models.trained import predict_logits
+from classicfy.rundir import ModelCard, RunFolder, load_tensors, save_tensors
 from classicfy.training.balance import DataBalancer
 from classicfy.training.batch_augment import mixup, spec_augment
-from classicfy.training.checkpoint import load_tensors, optimizer_tensors, restore_optimizer, save_tensors
+from classicfy.training.checkpoint import optimizer_tensors, restore_optimizer
 
 log = logging.getLogger(__name__)
 HISTORY_COLUMNS = (
@@ -46,7 +48,7 @@ HISTORY_COLUMNS = (
 )
 
 
-def uses_bf16(precision: str, model: nn.Module) -> bool:
+def uses_bf16(precision: str, model: ClassifierModel) -> bool:
     """Whether a model trains under bfloat16 autocast.
 
     On CPUs with native bfloat16 (AMX, AVX512-BF16) it makes a convolutional model's epoch about
@@ -58,7 +60,7 @@ def uses_bf16(precision: str, model: nn.Module) -> bool:
         return precision == "bf16"
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private, so looked up with care
     native = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
-    return native and getattr(model, "prefers_bf16", False)
+    return native and model.prefers_bf16
 
 
 @dataclass
@@ -73,47 +75,61 @@ class TrainState:
     stopped_early: bool = False
 
 
+@dataclass
+class EpochResult:
+    """What one training pass saw: the learning rate it ran at, each batch's loss, predictions and targets."""
+
+    lr: float
+    losses: list[float] = field(default_factory=list)
+    predictions: list[np.ndarray] = field(default_factory=list)
+    targets: list[np.ndarray] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, loss: float, predictions: np.ndarray, targets: np.ndarray) -> None:
+        self.losses.append(loss)
+        self.predictions.append(predictions)
+        self.targets.append(targets)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
-@torch.no_grad()
-def predict_logits(model: nn.Module, windows: WindowSet | EmbeddingSet, batch_size: int = 64) -> np.ndarray:
-    """Logits for every window of a set, in order, in evaluation mode."""
-    model.eval()
-    return torch.cat([model(torch.from_numpy(batch)) for batch in iter_batches(windows, batch_size)]).numpy()
-
-
 class Trainer:
     """Trains one model on a training set, scoring each epoch on a validation set.
 
-    Writes `checkpoints/NAME.safetensors` every epoch, `models/NAME.safetensors` (with the
-    `describe` JSON beside it) whenever validation macro-F1 improves (with `keep="last"`, after
-    every epoch), and `history/NAME.csv`. With `ema_epochs`, what is scored and saved is the moving
-    average of the weights (and of the batch-norm statistics), not the weights the optimizer last
-    left.
+    Writes `checkpoints/NAME.safetensors` every epoch, `models/NAME.safetensors` (with its model card
+    beside it) whenever validation macro-F1 improves (with `keep="last"`, after every epoch), and
+    `history/NAME.csv`. With `ema_epochs`, what is scored and saved is the moving average of the
+    weights (and of the batch-norm statistics), not the weights the optimizer last left.
     """
 
     def __init__(
-        self, name: str, model: nn.Module, config: TrainConfig, run_dir: Path, describe: dict, n_classes: int
+        self,
+        name: str,
+        model: ClassifierModel,
+        config: TrainConfig,
+        run: RunFolder | str | Path,
+        card: ModelCard | None,
+        n_classes: int,
     ) -> None:
-        self.name, self.model, self.config, self.run_dir = name, model, config, run_dir
-        self.describe, self.n_classes = describe, n_classes
-        self.checkpoint_path = run_dir / "checkpoints" / f"{name}.safetensors"
-        self.model_path = run_dir / "models" / f"{name}.safetensors"
-        self.history_path = run_dir / "history" / f"{name}.csv"
-        # Models with a pretrained part say how fast each part learns; others learn at one rate.
-        groups = model.parameter_groups(config.learning_rate) if hasattr(model, "parameter_groups") else None
+        self.name, self.model, self.config = name, model, config
+        self.run = run if isinstance(run, RunFolder) else RunFolder(run)
+        self.card, self.n_classes = card, n_classes
         self.optimizer = torch.optim.AdamW(
-            groups or model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+            model.parameter_groups(config.learning_rate), lr=config.learning_rate, weight_decay=config.weight_decay
         )
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
         self.bf16 = uses_bf16(config.precision, model)
         self.state = TrainState()
         self.average: AveragedModel | None = None  # made in `fit`, once the epoch's length is known
         self._resumed_average: dict[str, torch.Tensor] = {}
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run.checkpoint_path(self.name)
 
     @property
     def scored(self) -> nn.Module:
@@ -136,6 +152,7 @@ class Trainer:
             return False
         try:
             tensors, saved = load_tensors(self.checkpoint_path)
+            assert saved is not None, "a checkpoint without its state"
             self.model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
             self._resumed_average = {k[len("average.") :]: v for k, v in tensors.items() if k.startswith("average.")}
             restore_optimizer(self.optimizer, tensors, saved["optimizer"])
@@ -157,7 +174,6 @@ class Trainer:
         save_tensors(self.checkpoint_path, tensors, state)
 
     def _save_model(self) -> None:
-        save_tensors(self.model_path, self.scored.state_dict())
         summary = {
             "kept": self.config.keep,
             "epoch": self.state.epoch,
@@ -166,28 +182,21 @@ class Trainer:
             "precision": "bf16" if self.bf16 else "fp32",
             "ema_epochs": self.config.ema_epochs,
         }
-        atomic.write_text(
-            self.model_path.with_suffix(".json"), json.dumps(self.describe | {"training": summary}, indent=2)
-        )
+        card = replace(self.card, training=summary) if self.card is not None else None
+        self.run.write_model(self.name, self.scored.state_dict(), card)
 
     def _write_history(self) -> None:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(self.state.history)
-        atomic.write_text(self.history_path, buffer.getvalue())
+        atomic.write_text(self.run.history_path(self.name), buffer.getvalue())
 
     def fit(
-        self,
-        train: WindowSet | EmbeddingSet,
-        val: WindowSet | EmbeddingSet,
-        progress: bool = True,
-        stop_after: int | None = None,
+        self, train: LabelledInputs, val: LabelledInputs, progress: bool = True, stop_after: int | None = None
     ) -> TrainState:
         """Train until the epoch budget or early stopping; `stop_after` ends after that many epochs
         (as a kill would), for testing resume."""
-        from tqdm import tqdm
-
         config = self.config
         balancer = DataBalancer(config.balance, config.max_windows_per_class).fit(
             train.labels, self.n_classes, train.augmented if config.balance_copies else None
@@ -196,94 +205,102 @@ class Trainer:
         loss_weights = torch.from_numpy(weights) if weights is not None else None
         self._start_average(balancer)
         while self.state.epoch < config.epochs and not self.state.stopped_early:
-            epoch = self.state.epoch
-            seed = config.seed * 100_003 + epoch
-            torch.manual_seed(seed)  # dropout
-            generator = torch.Generator().manual_seed(seed)
-            order = balancer.epoch_indices(np.random.default_rng(seed))
-            self.model.train()
             start = time.perf_counter()
-            losses, predictions, targets = [], [], []
-            batches = range(0, len(order), config.batch_size)
-            bar = tqdm(
-                batches,
-                desc=f"{self.name} epoch {epoch + 1}/{config.epochs}",
-                unit="batch",
-                disable=not progress,
-                leave=False,
-            )
-            for begin in bar:
-                indices = order[begin : begin + config.batch_size]
-                if len(indices) < 2:
-                    continue  # batch norm needs two examples
-                inputs = torch.from_numpy(train.inputs(indices))
-                labels = torch.from_numpy(train.labels[indices])
-                if config.spec_augment and train.kind == "mel":
-                    spec_augment(inputs, generator)
-                soft = nn.functional.one_hot(labels, self.n_classes).float()
-                inputs, soft = mixup(inputs, soft, config.mixup, generator)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-                    logits = self.model(inputs)
-                loss = soft_cross_entropy(logits.float(), soft, loss_weights)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                if self.average is not None:
-                    self.average.update_parameters(self.model)
-                losses.append(loss.item())
-                predictions.append(logits.argmax(1).numpy())
-                targets.append(labels.numpy())
-                bar.set_postfix(loss=f"{np.mean(losses):.3f}")
-            train_seconds = time.perf_counter() - start
-            lr = self.optimizer.param_groups[0]["lr"]
-            self.scheduler.step()
-            predictions, targets = np.concatenate(predictions), np.concatenate(targets)
-            val_logits = predict_logits(self.scored, val)
-            val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)))
-            val_predictions = val_logits.argmax(1)
-            row = {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "train_loss": float(np.mean(losses)),
-                "train_accuracy": float(np.mean(predictions == targets)),
-                "train_macro_f1": macro_f1(targets, predictions),
-                "val_loss": val_loss,
-                "val_accuracy": float(np.mean(val_predictions == val.labels)),
-                "val_macro_f1": macro_f1(val.labels, val_predictions),
-                "windows_per_s": len(targets) / train_seconds,
-                "seconds": time.perf_counter() - start,
-            }
-            self.state.history.append(row)
-            self.state.epoch = epoch + 1
-            improved = row["val_macro_f1"] > self.state.best_score
-            if improved:
-                self.state.best_score, self.state.best_epoch = row["val_macro_f1"], epoch + 1
-                self.state.epochs_without_improvement = 0
-            else:
-                self.state.epochs_without_improvement += 1
-                self.state.stopped_early = (
-                    config.keep == "best" and self.state.epochs_without_improvement >= config.patience
-                )
-            if improved or config.keep == "last":
-                self._save_model()
-            self._write_history()
-            self._save_checkpoint()
-            log.info(
-                "%s epoch %d/%d: loss %.3f acc %.3f | val loss %.3f acc %.3f macro-F1 %.3f%s (%.0f s)",
-                self.name,
-                epoch + 1,
-                config.epochs,
-                row["train_loss"],
-                row["train_accuracy"],
-                val_loss,
-                row["val_accuracy"],
-                row["val_macro_f1"],
-                " *" if improved else "",
-                row["seconds"],
-            )
+            epoch = self._train_epoch(train, balancer, loss_weights, progress)
+            epoch.seconds = time.perf_counter() - start
+            val_loss, val_predictions = self._validate(val)
+            self._end_epoch(epoch, val_loss, val_predictions, val.labels, time.perf_counter() - start)
             if stop_after is not None and self.state.epoch >= stop_after:
                 break
         return self.state
+
+    def _train_epoch(
+        self, train: LabelledInputs, balancer: DataBalancer, loss_weights: torch.Tensor | None, progress: bool
+    ) -> EpochResult:
+        """One pass over a balanced draw of the training windows, seeded by (seed, epoch)."""
+        from tqdm import tqdm
+
+        config, number = self.config, self.state.epoch
+        seed = config.seed * 100_003 + number
+        torch.manual_seed(seed)  # dropout
+        generator = torch.Generator().manual_seed(seed)
+        order = balancer.epoch_indices(np.random.default_rng(seed))
+        self.model.train()
+        result = EpochResult(lr=self.optimizer.param_groups[0]["lr"])
+        batches = range(0, len(order), config.batch_size)
+        description = f"{self.name} epoch {number + 1}/{config.epochs}"
+        bar = tqdm(batches, desc=description, unit="batch", disable=not progress, leave=False)
+        for begin in bar:
+            indices = order[begin : begin + config.batch_size]
+            if len(indices) < 2:
+                continue  # batch norm needs two examples
+            labels = torch.from_numpy(train.labels[indices])
+            inputs = torch.from_numpy(train.inputs(indices))
+            if config.spec_augment and train.kind == "mel":
+                spec_augment(inputs, generator)
+            logits, loss = self._step(inputs, labels, generator, loss_weights)
+            result.add(loss, logits.argmax(1).numpy(), labels.numpy())
+            bar.set_postfix(loss=f"{np.mean(result.losses):.3f}")
+        self.scheduler.step()
+        return result
+
+    def _step(
+        self, inputs: torch.Tensor, labels: torch.Tensor, generator: torch.Generator, loss_weights: torch.Tensor | None
+    ) -> tuple[torch.Tensor, float]:
+        """Mix up one batch, take one optimizer step, update the weight average; the logits and loss."""
+        soft = nn.functional.one_hot(labels, self.n_classes).float()
+        inputs, soft = mixup(inputs, soft, self.config.mixup, generator)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.model(inputs)
+        loss = soft_cross_entropy(logits.float(), soft, loss_weights)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.average is not None:
+            self.average.update_parameters(self.model)
+        return logits, loss.item()
+
+    def _validate(self, val: LabelledInputs) -> tuple[float, np.ndarray]:
+        val_logits = predict_logits(self.scored, val)
+        val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)))
+        return val_loss, val_logits.argmax(1)
+
+    def _end_epoch(
+        self, epoch: EpochResult, val_loss: float, val_predictions: np.ndarray, val_labels: np.ndarray, seconds: float
+    ) -> None:
+        """Record the epoch, keep the weights if they are the ones to keep, decide on stopping, checkpoint."""
+        predictions, targets = np.concatenate(epoch.predictions), np.concatenate(epoch.targets)
+        row = {
+            "epoch": self.state.epoch + 1,
+            "lr": epoch.lr,
+            "train_loss": float(np.mean(epoch.losses)),
+            "train_accuracy": float(np.mean(predictions == targets)),
+            "train_macro_f1": macro_f1(targets, predictions),
+            "val_loss": val_loss,
+            "val_accuracy": float(np.mean(val_predictions == val_labels)),
+            "val_macro_f1": macro_f1(val_labels, val_predictions),
+            "windows_per_s": len(targets) / epoch.seconds,
+            "seconds": seconds,
+        }
+        self.state.history.append(row)
+        self.state.epoch += 1
+        improved = row["val_macro_f1"] > self.state.best_score
+        if improved:
+            self.state.best_score, self.state.best_epoch = row["val_macro_f1"], self.state.epoch
+            self.state.epochs_without_improvement = 0
+        else:
+            self.state.epochs_without_improvement += 1
+            patience_spent = self.state.epochs_without_improvement >= self.config.patience
+            self.state.stopped_early = self.config.keep == "best" and patience_spent
+        if improved or self.config.keep == "last":
+            self._save_model()
+        self._write_history()
+        self._save_checkpoint()
+        log.info(
+            "%s epoch %d/%d: loss %.3f acc %.3f | val loss %.3f acc %.3f macro-F1 %.3f%s (%.0f s)",
+            self.name, self.state.epoch, self.config.epochs, row["train_loss"], row["train_accuracy"],
+            val_loss, row["val_accuracy"], row["val_macro_f1"], " *" if improved else "", seconds,
+        )  # fmt: skip
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None) -> torch.Tensor:

@@ -1,0 +1,56 @@
+"""The `classicfy` command line: one module per command, each with `add_parser` and `run`.
+
+Heavy libraries are imported inside the `run` functions, so `classicfy --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from classicfy import __version__
+from classicfy.cli import corpus, demo, evaluate, export, features, predict, tag, train
+from classicfy.cli.options import add_logging_options
+from classicfy.errors import ClassicfyError
+
+COMMANDS = (features, train, evaluate, predict, export, tag, demo, corpus)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every command, and each subcommand, accepts -v and -q after its name as well as before it."""
+
+    def add_subparsers(self, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("parser_class", _Parser)
+        return super().add_subparsers(**kwargs)
+
+    def __init__(self, *args, top: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        add_logging_options(self, top=top)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="classicfy",
+        description="Train, evaluate and use deep classifiers of classical-music recordings.",
+        top=True,
+    )
+    parser.add_argument("--version", action="version", version=f"classicfy {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(format="%(levelname)s: %(message)s", level=level)
+    try:
+        return int(args.handler(args))
+    except ClassicfyError as error:
+        print(f"classicfy: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("classicfy: interrupted", file=sys.stderr)
+        return 130

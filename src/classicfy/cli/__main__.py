@@ -1,0 +1,5 @@
+import sys
+
+from classicfy.cli import main
+
+sys.exit(main())

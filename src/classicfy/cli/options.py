@@ -1,0 +1,136 @@
+"""Option groups and validators that several commands share; defaults come from `classicfy.config`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from classicfy.config import AudioConfig, FeatureConfig
+from classicfy.errors import ClassicfyError
+from classicfy.workspace import Workspace, default_jobs
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    def integer(text: str) -> int:  # argparse names the type by this name: "invalid integer value"
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return integer
+
+
+positive_int = int_at_least(1)
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def split_names(text: str) -> tuple[str, ...]:
+    """`a, b,,c` -> ("a", "b", "c")."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def add_logging_options(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """-v and -q, accepted before the command name and after it (where they must not reset the first)."""
+    default = False if top else argparse.SUPPRESS
+    parser.add_argument("-v", "--verbose", action="store_true", default=default, help="log debugging detail")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="log warnings and errors only")
+
+
+def add_work_options(parser: argparse.ArgumentParser, cache: bool = True) -> None:
+    """--cache, --jobs and --no-progress, which every command that does heavy work takes."""
+    if cache:
+        parser.add_argument(
+            "--cache",
+            type=Path,
+            metavar="DIR",
+            help="cache folder for features and the built-in corpus (default: $CLASSICFY_CACHE or the user "
+            "cache folder)",
+        )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=default_jobs(),
+        metavar="N",
+        help="worker processes (default: the number of cores)",
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="hide progress bars (hidden anyway when stderr is not a terminal)"
+    )
+
+
+def workspace(args: argparse.Namespace) -> Workspace:
+    """The cache folder, worker count and progress display a command's options ask for."""
+    return Workspace.create(getattr(args, "cache", None), args.jobs, progress=False if args.no_progress else None)
+
+
+def add_output_options(parser: argparse.ArgumentParser, top: int, formats: tuple[str, ...], json_help: str) -> None:
+    parser.add_argument(
+        "--top-k",
+        "--top",
+        dest="top_k",
+        type=positive_int,
+        default=top,
+        metavar="K",
+        help="most likely labels or tags listed per file (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=formats,
+        default="table",
+        help=f"table: the top K per file; {json_help} (default: %(default)s)",
+    )
+
+
+def add_ensemble_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fit-ensemble",
+        action="store_true",
+        help="weight the ensemble's members by fitting on the validation split (default: a plain "
+        "average, steadier when the validation split holds few works)",
+    )
+
+
+def add_feature_options(parser: argparse.ArgumentParser) -> None:
+    add_work_options(parser)
+    parser.add_argument(
+        "--sr",
+        type=positive_int,
+        default=AudioConfig.sample_rate,
+        metavar="HZ",
+        help="sample rate audio is resampled to (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--window",
+        type=positive_float,
+        default=AudioConfig.window_s,
+        metavar="S",
+        help="window length in seconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--hop",
+        type=positive_float,
+        metavar="S",
+        help="seconds between window starts (default: the window length, no overlap)",
+    )
+
+
+def feature_config(args: argparse.Namespace) -> FeatureConfig:
+    try:
+        audio = AudioConfig(sample_rate=args.sr, window_s=args.window, hop_s=args.hop or args.window)
+    except ValueError as error:
+        raise ClassicfyError(str(error)) from None
+    return FeatureConfig(audio=audio)

@@ -1,0 +1,238 @@
+"""The run folder: the one module that knows its layout, and reads and writes its files.
+
+```
+RUN/config.toml              the resolved RunConfig (written first: --resume reads it back)
+RUN/labels.json              class names in model output order
+RUN/split.csv                path,label,group,split[,val_draws]
+RUN/dataset.json             recordings, windows and skipped files with reasons
+RUN/models/NAME.safetensors  weights, beside NAME.json, the model card that rebuilds them
+RUN/models/ensemble.json     the ensemble's members and weights
+RUN/models/baseline.json     the logistic-regression baseline
+RUN/checkpoints/NAME.safetensors, RUN/history/NAME.csv
+```
+
+Every file is read as untrusted: a missing or damaged one is a one-line `RunError` naming it.
+Tensors are safetensors (no pickle: loading never executes code) and everything else JSON or TOML.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from classicfy import atomic
+from classicfy.config import AnyFeatureConfig, RunConfig, feature_config_from
+from classicfy.data.manifest import Recording
+from classicfy.errors import RunError
+
+if TYPE_CHECKING:
+    import torch
+
+MODEL_FORMAT = 1  # version of models/NAME.json + NAME.safetensors; bump when old runs can no longer load
+RUN_FILES = ("config.toml", "labels.json", "split.csv")
+T = TypeVar("T")
+
+
+def read_run_file(path: Path, load: Callable[[Path], T] | None = None) -> T:
+    """`load(path)` (JSON by default) for a file of a run folder; missing or damaged, a one-line `RunError`."""
+    try:
+        return load(path) if load is not None else json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path.parent} is not a complete run: {path.name} is missing") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
+        raise RunError(f"{path} is damaged: {error!r}") from None
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], state: dict[str, Any] | None = None) -> None:
+    """Write tensors (and optional JSON state in the header, so the two never disagree) atomically."""
+    from safetensors.torch import save
+
+    metadata = {"state": json.dumps(state)} if state is not None else None
+    contiguous = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
+    atomic.write_bytes(path, save(contiguous, metadata=metadata))
+
+
+def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+    """Tensors and the JSON state saved with them."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 - not a dict
+        metadata = handle.metadata() or {}
+    return tensors, json.loads(metadata["state"]) if "state" in metadata else None
+
+
+@dataclass
+class ModelCard:
+    """What `models/NAME.json` says of a trained model: enough to rebuild it and feed it."""
+
+    family: str
+    input_kind: str
+    input_shape: tuple[int, ...]
+    labels: list[str]
+    config: dict[str, Any]
+    features: dict[str, Any]
+    training: dict[str, Any] | None = None
+    format: int = MODEL_FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this classicfy does not know, kept as read
+
+    @property
+    def feature_config(self) -> AnyFeatureConfig:
+        return feature_config_from(self.features, self.input_kind)
+
+    def to_json(self) -> str:
+        values = asdict(self)
+        values = {"format": values.pop("format"), **values, **values.pop("extra")}
+        values["input_shape"] = list(self.input_shape)
+        if self.training is None:
+            del values["training"]
+        return json.dumps(values, indent=2)
+
+    @classmethod
+    def read(cls, path: Path) -> ModelCard:
+        """The card at `path`; a damaged, foreign or newer-format card is a `RunError` naming it."""
+        values = read_run_file(path)
+        version = values.get("format", 1) if isinstance(values, dict) else None
+        if version != MODEL_FORMAT:
+            raise RunError(
+                f"{path} has model format {version}; this classicfy reads format {MODEL_FORMAT} "
+                "(train the run again, or use the classicfy version that wrote it)"
+            )
+        known = {"format", "family", "input_kind", "input_shape", "labels", "config", "features", "training"}
+        try:
+            return cls(
+                family=str(values["family"]),
+                input_kind=str(values["input_kind"]),
+                input_shape=tuple(int(n) for n in values["input_shape"]),
+                labels=[str(label) for label in values["labels"]],
+                config=dict(values["config"]),
+                features=dict(values["features"]),
+                training=values.get("training"),
+                extra={k: v for k, v in values.items() if k not in known},
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise RunError(f"{path} does not describe a model this classicfy can build: {error!r}") from None
+
+
+class RunFolder:
+    """A run folder at `path`: where each of its files lives, and how each is read and written."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    config_path = property(lambda self: self.path / "config.toml")
+    labels_path = property(lambda self: self.path / "labels.json")
+    split_path = property(lambda self: self.path / "split.csv")
+    dataset_path = property(lambda self: self.path / "dataset.json")
+    models_dir = property(lambda self: self.path / "models")
+    ensemble_path = property(lambda self: self.models_dir / "ensemble.json")
+    baseline_path = property(lambda self: self.models_dir / "baseline.json")
+
+    def weights_path(self, name: str) -> Path:
+        return self.models_dir / f"{name}.safetensors"
+
+    def card_path(self, name: str) -> Path:
+        return self.models_dir / f"{name}.json"
+
+    def checkpoint_path(self, name: str) -> Path:
+        return self.path / "checkpoints" / f"{name}.safetensors"
+
+    def history_path(self, name: str) -> Path:
+        return self.path / "history" / f"{name}.csv"
+
+    def exists(self) -> bool:
+        return self.config_path.exists()
+
+    def read_config(self) -> RunConfig:
+        """The configuration the run was trained with; a missing or damaged run folder is a `RunError`."""
+        missing = [name for name in RUN_FILES if not (self.path / name).is_file()]
+        if missing:
+            raise RunError(f"not a complete classicfy run ({', '.join(missing)} missing): {self.path}")
+        try:
+            return RunConfig.from_toml(self.config_path.read_text())
+        except (ValueError, TypeError, KeyError) as error:  # TOMLDecodeError is a ValueError
+            raise RunError(f"{self.config_path} cannot be read: {error}") from None
+
+    def write_config(self, config: RunConfig) -> None:
+        atomic.write_text(self.config_path, config.to_toml())
+
+    def read_labels(self) -> list[str]:
+        labels = read_run_file(self.labels_path)
+        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+            raise RunError(f"{self.labels_path} is damaged: not a list of label names")
+        return labels
+
+    def write_labels(self, labels: list[str]) -> None:
+        atomic.write_text(self.labels_path, json.dumps(labels, indent=2))
+
+    def read_split(self) -> list[Recording]:
+        return read_run_file(self.split_path, _read_split)
+
+    def write_split(self, recordings: list[Recording]) -> None:
+        """The run's split; the `val_draws` column (draw numbers, space-separated) only when validation rotates."""
+        rotated = any(r.val_draws for r in recordings)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["path", "label", "group", "split", *(["val_draws"] if rotated else [])])
+        for r in recordings:
+            draws = [" ".join(map(str, r.val_draws))] if rotated else []
+            writer.writerow([str(r.path), r.label, r.group, r.split, *draws])
+        atomic.write_text(self.split_path, buffer.getvalue())
+
+    def read_dataset_summary(self) -> dict[str, Any]:
+        return read_run_file(self.dataset_path) if self.dataset_path.exists() else {}
+
+    def write_dataset_summary(self, summary: dict[str, Any]) -> None:
+        atomic.write_text(self.dataset_path, json.dumps(summary, indent=2))
+
+    def trained_model_names(self) -> list[str]:
+        """Names of the deep models the run holds, in training order (as in config.toml)."""
+        return [name for name in self.read_config().models if self.weights_path(name).is_file()]
+
+    def read_card(self, name: str) -> ModelCard:
+        if not self.card_path(name).is_file():
+            raise RunError(f"{self.path} has no trained model {name!r}")
+        return ModelCard.read(self.card_path(name))
+
+    def write_model(self, name: str, weights: dict[str, torch.Tensor], card: ModelCard | None) -> None:
+        """The weights, then the card that rebuilds them (none for a bare trainer's model)."""
+        save_tensors(self.weights_path(name), weights)
+        if card is not None:
+            atomic.write_text(self.card_path(name), card.to_json())
+
+    def read_json(self, path: Path) -> dict[str, Any]:
+        """A JSON object of the run (ensemble, baseline); a `RunError` when missing, damaged or not an object."""
+        values = read_run_file(path)
+        if not isinstance(values, dict):
+            raise RunError(f"{path} is damaged: not a JSON object")
+        return values
+
+    def write_json(self, path: Path, values: dict[str, Any]) -> None:
+        atomic.write_text(path, json.dumps(values, indent=2))
+
+    def read_histories(self, names: list[str]) -> dict[str, list[dict[str, str]]]:
+        histories = {}
+        for name in names:
+            if self.history_path(name).exists():
+                with open(self.history_path(name), newline="") as handle:
+                    histories[name] = list(csv.DictReader(handle))
+        return histories
+
+
+def _read_split(path: Path) -> list[Recording]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [
+            Recording(
+                Path(row["path"]),
+                row["label"],
+                row["group"],
+                row["split"],
+                tuple(int(draw) for draw in (row.get("val_draws") or "").split()),
+            )
+            for row in csv.DictReader(handle)
+        ]
