@@ -1,27 +1,12 @@
-"""Generated audio for the tests: tones, silence and broken files, a few seconds each."""
+"""Fixtures shared across the test folders: a small tone dataset and one trained run (made once)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile
 
 from classicfy.data.synthetic import write_tone_dataset
-
-SR = 22050
-
-
-def sine(seconds: float, freq: float = 440.0, sr: int = SR, amplitude: float = 0.5) -> np.ndarray:
-    t = np.arange(round(seconds * sr)) / sr
-    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def write(path: Path, samples: np.ndarray, sr: int = SR, **kwargs) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(path, samples, sr, **kwargs)
-    return path
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import onnxruntime
+import pytest
 import torch
 
 from classicfy.cli import main
@@ -11,6 +12,7 @@ from classicfy.export import onnx_inputs
 from classicfy.models.trained import load_model
 
 
+@pytest.mark.slow
 def test_export_writes_one_onnx_model_per_neural_model_matching_pytorch(trained, tmp_path, capsys):
     """The acceptance command, then onnxruntime on a real recording's features against PyTorch."""
     data, run, _ = trained

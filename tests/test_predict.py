@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import sine, write
+from helpers import sine, write
 
 from classicfy.cli import main
 from classicfy.data.manifest import content_hash
@@ -14,6 +14,10 @@ from classicfy.features.inputs import WindowSet
 from classicfy.models.trained import load_model, window_probabilities
 from classicfy.predict import Classifier
 from classicfy.rundir import RunFolder
+
+
+def _edit_json(path, **changes) -> None:
+    path.write_text(json.dumps(json.loads(path.read_text()) | changes))
 
 
 def test_prediction_walks_the_training_road(trained):
@@ -29,6 +33,7 @@ def test_prediction_walks_the_training_road(trained):
     assert [s["start_s"] for s in prediction.segments] == list(cached.starts_s)
 
 
+@pytest.mark.slow
 def test_predict_json_follows_the_contract(trained, tmp_path, capsys):
     """The acceptance command: files and folders, one JSON object per readable recording."""
     data, run, _ = trained
@@ -54,6 +59,7 @@ def test_predict_json_follows_the_contract(trained, tmp_path, capsys):
         assert answer["top_k"][0]["label"] == answer["label"] and len(answer["top_k"]) == 3
 
 
+@pytest.mark.slow
 def test_predict_skips_bad_files_and_fails_when_none_is_usable(trained, tmp_path, capsys):
     data, run, _ = trained
     silent = write(tmp_path / "silent.wav", np.zeros(44100, np.float32))
@@ -80,6 +86,7 @@ def test_a_run_still_predicts_after_its_background_folder_is_gone(trained, tmp_p
     assert main(["predict", str(copy), str(data / "low" / "work00" / "00.flac")]) == 0
 
 
+@pytest.mark.slow
 def test_long_recordings_are_streamed_in_bounded_memory(trained, tmp_path, monkeypatch):
     """Peak memory does not grow with the length of the recording (decoded twice, never held whole)."""
     import tracemalloc
@@ -129,6 +136,7 @@ def test_predict_proba_on_a_waveform_matches_the_file(trained):
         classifier.predict_proba(samples[: rate // 2], rate)
 
 
+@pytest.mark.slow
 def test_predict_csv_and_timelines(trained, tmp_path, capsys):
     import csv
     import io
@@ -149,6 +157,7 @@ def test_predict_csv_and_timelines(trained, tmp_path, capsys):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in timelines.iterdir())
 
 
+@pytest.mark.slow
 def test_parallel_prediction_gives_the_same_answers_in_the_same_order(trained, capsys):
     data, run, _ = trained
     args = ["predict", str(run), str(data / "low"), str(data / "high" / "work01"), "--format", "json", "--no-progress"]
@@ -185,10 +194,6 @@ def test_a_damaged_or_incompatible_model_is_a_one_line_error(trained, tmp_path, 
     assert main(["predict", str(copy), str(data / "low" / "work00" / "00.flac")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
-
-
-def _edit_json(path, **changes) -> None:
-    path.write_text(json.dumps(json.loads(path.read_text()) | changes))
 
 
 def test_audio_errors_survive_the_trip_back_from_a_worker():

@@ -133,6 +133,7 @@ def export_model(trained: TrainedModel, out_dir: Path) -> ExportedModel:
             )
         except Exception as error:
             raise RunError(f"model {trained.name!r} could not be exported to ONNX: {error}\n{log.getvalue()}") from None
+    assert program is not None, "the dynamo exporter returns its program"
     model_bytes = program.model_proto.SerializeToString()
 
     session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])

@@ -153,7 +153,7 @@ class Classifier:
             for start, p in zip(starts, window_probs, strict=True)
         ]
         probabilities = {label: float(p) for label, p in zip(self.labels, recording[0], strict=True)}
-        return Prediction(path, max(probabilities, key=probabilities.get), probabilities, segments)
+        return Prediction(path, max(probabilities, key=probabilities.__getitem__), probabilities, segments)
 
     def _member_probabilities(
         self, path: Path, source: ChunkSource

@@ -96,7 +96,7 @@ class ModelCard:
     @classmethod
     def read(cls, path: Path) -> ModelCard:
         """The card at `path`; a damaged, foreign or newer-format card is a `RunError` naming it."""
-        values = read_run_file(path)
+        values: Any = read_run_file(path)
         version = values.get("format", 1) if isinstance(values, dict) else None
         if version != MODEL_FORMAT:
             raise RunError(
@@ -162,7 +162,7 @@ class RunFolder:
         atomic.write_text(self.config_path, config.to_toml())
 
     def read_labels(self) -> list[str]:
-        labels = read_run_file(self.labels_path)
+        labels: Any = read_run_file(self.labels_path)
         if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
             raise RunError(f"{self.labels_path} is damaged: not a list of label names")
         return labels
@@ -207,7 +207,7 @@ class RunFolder:
 
     def read_json(self, path: Path) -> dict[str, Any]:
         """A JSON object of the run (ensemble, baseline); a `RunError` when missing, damaged or not an object."""
-        values = read_run_file(path)
+        values: Any = read_run_file(path)
         if not isinstance(values, dict):
             raise RunError(f"{path} is damaged: not a JSON object")
         return values

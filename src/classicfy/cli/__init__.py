@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from classicfy import __version__
 from classicfy.cli import corpus, demo, evaluate, export, features, predict, tag, train
@@ -20,11 +21,11 @@ COMMANDS = (features, train, evaluate, predict, export, tag, demo, corpus)
 class _Parser(argparse.ArgumentParser):
     """Every command, and each subcommand, accepts -v and -q after its name as well as before it."""
 
-    def add_subparsers(self, **kwargs):  # type: ignore[no-untyped-def]
+    def add_subparsers(self, **kwargs: Any) -> Any:
         kwargs.setdefault("parser_class", _Parser)
         return super().add_subparsers(**kwargs)
 
-    def __init__(self, *args, top: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, top: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         add_logging_options(self, top=top)
 

@@ -109,6 +109,11 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         default=TrainConfig.seed,
         help="seed of the split, initialisation and augmentation (default: %(default)s)",
     )
+    _add_regularisation_options(parser)
+
+
+def _add_regularisation_options(parser: argparse.ArgumentParser) -> None:
+    """Balancing, mixup, weight averaging and precision: the options of `TrainConfig` that shape each step."""
     parser.add_argument(
         "--balance",
         choices=BALANCE_STRATEGIES,

@@ -326,7 +326,7 @@ def render_all(pieces: list[Piece], out: Path, options: BuildOptions, jobs: int,
     todo.sort(key=lambda p: (-(root / p.source).stat().st_size, p.source))
     context = multiprocessing.get_context("fork")  # the children reuse the parent's music21 import
     errors = context.SimpleQueue()
-    running: list[tuple[Piece, multiprocessing.Process, float]] = []
+    running: list[tuple[Piece, multiprocessing.process.BaseProcess, float]] = []
     failures = [(p, failed_before[p.source]) for p in pieces if p.source in failed_before]
     reasons: dict[str, str] = {}
     bar = tqdm(total=len(todo), desc="rendering scores", unit="score", disable=not progress)
@@ -334,7 +334,9 @@ def render_all(pieces: list[Piece], out: Path, options: BuildOptions, jobs: int,
     while queue or running:
         while queue and len(running) < jobs:
             piece = queue.pop()
-            child = context.Process(target=_render_child, args=(piece, out, options, errors), daemon=True)
+            child: multiprocessing.process.BaseProcess = context.Process(
+                target=_render_child, args=(piece, out, options, errors), daemon=True
+            )
             child.start()
             running.append((piece, child, time.monotonic()))
         time.sleep(0.02)

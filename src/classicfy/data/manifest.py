@@ -11,6 +11,7 @@ import csv
 import hashlib
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -188,7 +189,7 @@ def split_by_group(
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
     seed: int = 0,
-    sizes: dict[Path, float] | None = None,
+    sizes: Mapping[Path, float] | None = None,
     val_draws: int = 1,
 ) -> list[Recording]:
     """Assign train/val/test, stratified by label and grouped by work.

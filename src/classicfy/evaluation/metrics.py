@@ -167,5 +167,10 @@ class ModelEvaluator:
         probs, _ = recording_probabilities(window_probs, recording_of)
         _, first_window = np.unique(recording_of, return_index=True)  # in the order recording_probabilities uses
         y_recording = np.asarray(window_labels)[first_window]
-        recording = replace(self.metrics(y_recording, probs), **self.bootstrap(y_recording, probs))
+        intervals = self.bootstrap(y_recording, probs)
+        recording = replace(
+            self.metrics(y_recording, probs),
+            accuracy_ci=intervals["accuracy_ci"],
+            macro_f1_ci=intervals["macro_f1_ci"],
+        )
         return ModelMetrics(segment, recording)

@@ -70,16 +70,19 @@ class _Features:
         skipped: dict[Path, str] = {}
         for config in configs:
             report = extract_dataset(recordings, config, work)
-            self.hashes[config] = {s.path: s.content_hash for s in report.usable if s.content_hash}
-            skipped |= {s.path: s.skip_reason for s in report.skipped}
+            self.hashes[config] = report.content_hashes()
+            skipped |= {s.path: s.skip_reason or "unusable" for s in report.skipped}
         self.recordings = [r for r in recordings if r.path not in skipped]
         self.skipped = skipped
 
     def windows(self, config: AnyFeatureConfig, kind: str, index: dict[str, int]) -> WindowSet:
         cache = FeatureCache(self.cache_root, config)
-        entries = [cache.get(self.hashes[config][r.path], verify=False) for r in self.recordings]
-        if any(e is None for e in entries):
-            raise RunError("a cache entry vanished during evaluation (was the cache cleared?); run again")
+        entries = []
+        for recording in self.recordings:
+            entry = cache.get(self.hashes[config][recording.path], verify=False)
+            if entry is None:
+                raise RunError("a cache entry vanished during evaluation (was the cache cleared?); run again")
+            entries.append(entry)
         return WindowSet(entries, [index[r.label] for r in self.recordings], kind)
 
 
@@ -348,7 +351,8 @@ def evaluate_run(
     models = {name: load_model(run.path, name) for name in names}
     scope = _scope(run, run.read_split(), labels, data, Path(out) if out is not None else None, work)
     scope.out.mkdir(parents=True, exist_ok=True)
-    features = _Features(scope.recordings, {config.features} | {m.feature_config for m in models.values()}, work)
+    configs: set[AnyFeatureConfig] = {config.features, *(m.feature_config for m in models.values())}
+    features = _Features(scope.recordings, configs, work)
     if features.skipped:
         scope.notes.append(f"{len(features.skipped)} test file(s) could not be used and were skipped")
     if not features.recordings:

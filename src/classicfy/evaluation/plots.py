@@ -190,4 +190,5 @@ def plot_prediction_timeline(prediction: Prediction, path: Path) -> Path:
     probs = np.array([[s["probabilities"][label] for label in labels] for s in segments]).reshape(-1, len(labels))
     window_s = segments[0]["end_s"] - segments[0]["start_s"] if segments else 0.0
     title = f"{prediction.path.name}: {prediction.label} ({prediction.probability:.2f})"
-    return plot_timeline([s["start_s"] for s in segments], window_s, probs, labels, title, path)
+    starts = np.array([s["start_s"] for s in segments])
+    return plot_timeline(starts, window_s, probs, labels, title, path)

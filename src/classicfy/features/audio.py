@@ -149,7 +149,7 @@ def _pyav_blocks(path: Path) -> tuple[int, Iterator[np.ndarray]]:
     if stream is None:
         container.close()
         raise NotAudioError(str(path), "no audio stream")
-    rate = int(stream.rate)
+    rate = int(stream.rate)  # type: ignore[attr-defined]  # an audio stream has a rate
 
     def blocks() -> Iterator[np.ndarray]:
         # FFmpeg frames hold about a thousand samples: they are gathered into blocks of
@@ -159,7 +159,7 @@ def _pyav_blocks(path: Path) -> tuple[int, Iterator[np.ndarray]]:
         size = 0
         with container:
             for frame in itertools.chain(container.decode(stream), [None]):
-                for converted in resampler.resample(frame):
+                for converted in resampler.resample(frame):  # type: ignore[arg-type]  # audio frames only
                     pending.append(converted.to_ndarray()[0].astype(np.float32, copy=False))
                     size += len(pending[-1])
                 if size >= _BLOCK_FRAMES or (frame is None and pending):
@@ -306,6 +306,7 @@ def load_recording(path: str | Path, config: AudioConfig) -> RecordingAudio:
     """Decode, downmix, resample, drop silent windows and normalise the loudness of a file."""
     stream = RecordingStream(path, [config])
     chunk = join_chunks([chunk for _, chunk in stream], config.window_samples)
+    assert stream.duration_s is not None, "known once the stream is read to its end"
     return normalised(chunk, config, str(path), stream.duration_s)
 
 

@@ -51,7 +51,7 @@ class CachedFailure:
 
 
 def _crc(array: np.ndarray) -> int:
-    return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"))
+    return zlib.crc32(np.ascontiguousarray(array).view(np.uint8).data)
 
 
 class FeatureCache:

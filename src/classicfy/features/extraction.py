@@ -60,6 +60,10 @@ class ExtractionReport:
     def n_windows(self) -> int:
         return sum(s.n_windows for s in self.usable)
 
+    def content_hashes(self) -> dict[Path, str]:
+        """Each readable file's content hash: the key of its cache entry."""
+        return {path: status.content_hash for path, status in self.statuses.items() if status.content_hash}
+
     def windows_per_recording(self) -> dict[Path, int]:
         """Each file's window count: the size a split shares out."""
         return {path: status.n_windows for path, status in self.statuses.items()}

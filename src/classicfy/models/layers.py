@@ -16,6 +16,8 @@ class Standardize(nn.Module):
     def __init__(self, channels: int, axis: int) -> None:
         super().__init__()
         self.axis = axis
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.zeros(channels))
         self.register_buffer("std", torch.ones(channels))
 

@@ -159,7 +159,7 @@ class Musicnn(nn.Module):
         for conv, bn in zip(self.timbral, self.timbral_bns, strict=True):
             front.append(bn(F.relu(conv(F.pad(x, (0, 0, 3, 3))))).amax(dim=3))
         for conv, bn in zip(self.temporal, self.temporal_bns, strict=True):
-            k = conv.kernel_size[0]  # TensorFlow 'same': the odd extra frame of padding goes after
+            k = int(conv.kernel_size[0])  # type: ignore[index]  # TensorFlow 'same': the odd extra frame of padding goes after
             front.append(bn(F.relu(conv(F.pad(x, (0, 0, (k - 1) // 2, k // 2))))).amax(dim=3))
         features = [torch.cat(front, dim=1)]
         for i, (conv, bn) in enumerate(zip(self.midend, self.midend_bns, strict=True)):
@@ -198,7 +198,7 @@ def weights_folder() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def load_pretrained(name: str) -> nn.Module:
+def load_pretrained(name: str) -> MusicnnVGG | Musicnn:
     """A pretrained tagger by CLI name (e.g. `vgg-mtt`), in evaluation mode."""
     if name not in PRETRAINED:
         raise ClassicfyError(f"unknown pretrained model {name!r}; available: {', '.join(PRETRAINED)}")
@@ -212,7 +212,7 @@ def load_pretrained(name: str) -> nn.Module:
     model = MusicnnVGG(len(spec.tags)) if spec.architecture == "vgg" else Musicnn(len(spec.tags))
     model.load_tf(weights)
     if spec.architecture == "vgg":
-        model = model.to(memory_format=torch.channels_last)  # measured 1.45x faster on CPU; no gain for musicnn
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # measured 1.45x faster on CPU; no gain for musicnn
     return model.eval()
 
 

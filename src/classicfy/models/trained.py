@@ -48,7 +48,7 @@ def build_from_card(card: ModelCard, where: Path) -> ClassifierModel:
         # Keys newer than the file take the value that files without them meant.
         saved = family.config_before_key | card.config
         config = family.Config(**{k: _tuples(v) for k, v in saved.items()})
-        return family(card.input_shape, len(card.labels), config)  # type: ignore[call-arg]
+        return family(card.input_shape, len(card.labels), config)
     except (KeyError, TypeError, ValueError) as error:
         raise RunError(f"{where} does not describe a model this classicfy can build: {error!r}") from None
 

@@ -31,7 +31,8 @@ class VGGModel(StandardizedModel):
         self.config = config = config or VGGConfig()
         self.standardize = Standardize(input_shape[1], axis=2)
         self.pool_time = nn.AvgPool2d((1, config.time_pool)) if config.time_pool > 1 else nn.Identity()
-        layers, previous = [], 1
+        layers: list[nn.Module] = []
+        previous = 1
         for block in config.blocks:
             for channels in block:
                 layers.append(conv_block(previous, channels))

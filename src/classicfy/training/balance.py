@@ -84,7 +84,7 @@ class DataBalancer:
         indices = [
             _draw(stratum, quota, rng)
             for _, strata in present
-            for stratum, quota in _split(strata, target, self.copy_share_)
+            for stratum, quota in _split(strata, target, self.copy_share_ or 0.0)
         ]
         everything = np.concatenate(indices)
         return everything[rng.permutation(len(everything))]

@@ -176,7 +176,7 @@ def _model_window_sets(
         feature_configs["musicnn"] = musicnn_config
         extract_dataset(list(recordings), musicnn_config, work)
     train = [r for r in recordings if r.split == "train"]
-    digest = {path: status.content_hash for path, status in report.statuses.items()}
+    digest = report.content_hashes()
     augmented = _augment_training(train, report, digest, tuple(feature_configs.values()), config, work)
     copies_of = {r.path: copies for r, copies in zip(train, augmented, strict=True)}
     shared: dict[tuple[str, int], SideSets] = {}
@@ -206,7 +206,7 @@ def _build_models(config: RunConfig, labels: list[str], sets: dict[str, SideSets
             model_config = family.Config(backbone=family.default_backbone, finetune=config.train.finetune)
         seed_everything(config.train.seed)
         input_shape = sets[name][0].input_shape
-        models[name] = family(input_shape, len(labels), model_config)  # type: ignore[call-arg]
+        models[name] = family(input_shape, len(labels), model_config)
         _check_input_fits(name, models[name], input_shape)
     return models
 
@@ -317,11 +317,12 @@ def _window_sets(
                 train_entries.append(entry)
                 train_labels.append(index[recording.label])
                 train_augmented.append(number > 0)
-    val = [(cache.get(digest[r.path], verify=False), index[r.label]) for r in validation]
-    val = [(entry, label) for entry, label in val if entry is not None]
-    if not train_entries or not val:
+    val_entries, val_labels = [], []
+    for recording in validation:
+        entry = cache.get(digest[recording.path], verify=False)
+        if entry is not None:
+            val_entries.append(entry)
+            val_labels.append(index[recording.label])
+    if not train_entries or not val_entries:
         raise DatasetError(f"no usable {kind} features for the training or validation split")
-    return (
-        WindowSet(train_entries, train_labels, kind, train_augmented),
-        WindowSet([entry for entry, _ in val], [label for _, label in val], kind),
-    )
+    return WindowSet(train_entries, train_labels, kind, train_augmented), WindowSet(val_entries, val_labels, kind)

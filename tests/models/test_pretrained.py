@@ -22,6 +22,7 @@ def data(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_vgg_pretrained_trains_as_the_acceptance_says(data, tmp_path, monkeypatch, caplog):
     """`classicfy train DATA --out RUN --models vgg-pretrained --epochs 2` exits 0, frozen backbone intact."""
     monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "cache"))
@@ -40,6 +41,7 @@ def test_vgg_pretrained_trains_as_the_acceptance_says(data, tmp_path, monkeypatc
     assert f"vgg-pretrained: {2 * n_train} training windows" in caplog.text
 
 
+@pytest.mark.slow
 def test_a_frozen_head_embeds_twice_the_per_epoch_cap_of_each_class(data, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "cache"))
     caplog.set_level(logging.INFO, logger="classicfy")

@@ -33,6 +33,24 @@ def synthetic(n_labels: int, groups_per_label: int, per_group: int = 2) -> list[
     ]
 
 
+def side_shares(recordings: list[Recording], sizes: dict[Path, float], label: str) -> dict[str, float]:
+    totals: dict[str, float] = defaultdict(float)
+    for r in recordings:
+        if r.label == label:
+            totals[r.split] += sizes[r.path]
+    return {side: amount / sum(totals.values()) for side, amount in totals.items()}
+
+
+def lumpy_mozart_and_even_c0() -> tuple[list[Recording], dict[Path, float]]:
+    """The built-in corpus's Mozart, five works of 21.7, 20.8, 19.0, 8.3 and 0.4 minutes, and a
+    class "c0" of 20 equal works, with each recording's size."""
+    minutes = {"k458": 21.7, "k156": 20.8, "k80": 19.0, "k155": 8.3, "k545": 0.4}
+    mozart = [Recording(Path(f"{work}.flac"), "mozart", work) for work in minutes]
+    bach = synthetic(n_labels=1, groups_per_label=20, per_group=1)
+    sizes = {r.path: minutes[r.group] for r in mozart} | {r.path: 1.0 for r in bach}
+    return mozart + bach, sizes
+
+
 def test_folder_groups_by_first_subfolder_else_by_file(tmp_path):
     touch(tmp_path / "bach" / "bwv1007" / "prelude.flac")
     touch(tmp_path / "bach" / "bwv1007" / "cd2" / "gigue.flac")
@@ -122,24 +140,6 @@ def test_split_is_stratified_and_follows_the_fractions():
             if r.label == label:
                 groups[r.split].add(r.group)
         assert {side: len(g) for side, g in groups.items()} == {"train": 5, "val": 2, "test": 3}
-
-
-def side_shares(recordings: list[Recording], sizes: dict[Path, float], label: str) -> dict[str, float]:
-    totals: dict[str, float] = defaultdict(float)
-    for r in recordings:
-        if r.label == label:
-            totals[r.split] += sizes[r.path]
-    return {side: amount / sum(totals.values()) for side, amount in totals.items()}
-
-
-def lumpy_mozart_and_even_c0() -> tuple[list[Recording], dict[Path, float]]:
-    """The built-in corpus's Mozart, five works of 21.7, 20.8, 19.0, 8.3 and 0.4 minutes, and a
-    class "c0" of 20 equal works, with each recording's size."""
-    minutes = {"k458": 21.7, "k156": 20.8, "k80": 19.0, "k155": 8.3, "k545": 0.4}
-    mozart = [Recording(Path(f"{work}.flac"), "mozart", work) for work in minutes]
-    bach = synthetic(n_labels=1, groups_per_label=20, per_group=1)
-    sizes = {r.path: minutes[r.group] for r in mozart} | {r.path: 1.0 for r in bach}
-    return mozart + bach, sizes
 
 
 @pytest.mark.parametrize("seed", range(10))

@@ -2,15 +2,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from conftest import SR, sine, write
+from helpers import SR, sine, write
 
 from classicfy.config import AudioConfig, AugmentConfig, FeatureConfig
 from classicfy.data.manifest import content_hash
 from classicfy.features.augment import DataAugmenter, copy_key
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import augment_dataset
-from classicfy.training.batch_augment import mixup, spec_augment
 from classicfy.workspace import Workspace
 
 CONFIG = AugmentConfig(copies=2, p=1.0)
@@ -98,21 +96,3 @@ def test_fill_to_gives_small_classes_more_copies_up_to_the_cap():
     assert AugmentConfig(copies=6, fill_to=600).copies_per_label(counts)["beethoven"] == 6  # never fewer than asked
     # How many copies are made never changes what a copy is, so runs share cached copies.
     assert fill.key() == AugmentConfig(copies=2).key() != AugmentConfig(max_semitones=6.0).key()
-
-
-def test_spec_augment_masks_bands_and_spans_but_keeps_the_shape():
-    batch = torch.arange(2 * 96 * 100, dtype=torch.float32).reshape(2, 1, 96, 100)
-    original = batch.clone()
-    spec_augment(batch, torch.Generator().manual_seed(3), max_time_fraction=0.2, max_freq_fraction=0.2)
-    assert batch.shape == original.shape
-    changed = batch != original
-    assert changed.any()
-    assert changed.float().mean() < 0.5
-
-
-def test_mixup_blends_inputs_and_targets_alike():
-    inputs = torch.eye(4).view(4, 1, 1, 4)
-    targets = torch.eye(4)
-    mixed, soft = mixup(inputs, targets, 0.4, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(soft.sum(dim=1), torch.ones(4))
-    torch.testing.assert_close(mixed.view(4, 4), soft)

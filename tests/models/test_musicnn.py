@@ -4,24 +4,28 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import sine, write
+from helpers import DATA, sine, write
 
 from classicfy.cli import main
 from classicfy.features.spectral import musicnn_input, musicnn_patches
 from classicfy.models import musicnn
 from classicfy.models.tf_checkpoint import CheckpointError, load_checkpoint, read_index
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"  # shared/ lies beside the checkout
+FIXTURES = DATA  # the 12 s Bach clip and the original models' tags for it
+
+
 CLIP = FIXTURES / "bach_choir_12s.flac"
+
+
 REFERENCE = FIXTURES / "musicnn_reference.json"
 
 
 @pytest.mark.parametrize(("model", "reference"), [("vgg-mtt", "MTT_vgg"), ("musicnn-mtt", "MTT_musicnn")])
+@pytest.mark.slow
 def test_ports_reproduce_the_tensorflow_models_on_the_fixture(model, reference):
     """The acceptance command, exactly: every tag within 1e-3 of the original models' output."""
     result = subprocess.run(

@@ -3,11 +3,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write
+from helpers import write
 
 from classicfy.cli import main
 
@@ -16,6 +15,19 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "classicfy.cli", *args], capture_output=True, text=True, timeout=300)
 
 
+def _commands(parser, prefix=()) -> dict[tuple[str, ...], object]:
+    """Every command path of the parser and its own parser, nested ones (corpus build) included."""
+    import argparse
+
+    found = {}
+    for action in parser._actions:  # argparse keeps its subcommands there, and nowhere public
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= {(*prefix, name): sub} | _commands(sub, (*prefix, name))
+    return found
+
+
+@pytest.mark.slow
 def test_features_names_every_bad_file_and_second_run_hits_the_cache(tone_dataset, tmp_path, capsys):
     (tone_dataset / "low" / "work00" / "corrupt.wav").write_bytes(b"RIFF" + bytes(300))
     (tone_dataset / "mid" / "empty.flac").touch()
@@ -69,65 +81,15 @@ def test_same_audio_under_two_labels_exits_2_but_keeps_the_cached_work(tone_data
     assert "(18 from cache)" in capsys.readouterr().out
 
 
-def test_help_does_not_import_heavy_libraries():
-    code = "import sys, classicfy.cli; print(sorted(m for m in ('numpy', 'librosa', 'torch') if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
-
-
-def _commands(parser, prefix=()) -> dict[tuple[str, ...], object]:
-    """Every command path of the parser and its own parser, nested ones (corpus build) included."""
-    import argparse
-
-    found = {}
-    for action in parser._actions:  # argparse keeps its subcommands there, and nowhere public
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                found |= {(*prefix, name): sub} | _commands(sub, (*prefix, name))
-    return found
-
-
-def test_every_command_has_help_with_a_description(capsys):
-    from classicfy.cli import build_parser
-
-    commands = _commands(build_parser())
-    expected = ["demo", "train", "evaluate", "predict", "export", "tag", "features", "corpus"]
-    assert {*((name,) for name in expected), ("corpus", "build")} <= set(commands)
-    for command, parser in commands.items():
-        with pytest.raises(SystemExit) as exit_:
-            main([*command, "--help"])
-        out = capsys.readouterr().out
-        assert exit_.value.code == 0 and out.startswith(f"usage: classicfy {' '.join(command)}"), command
-        assert parser.description and " ".join(parser.description.split()[:4]) in " ".join(out.split()), command
-    assert "--cache" in run_cli("features", "--help").stdout  # and from the shell
-
-
 def test_a_bad_window_is_refused_before_the_builtin_corpus_is_built(tmp_path, capsys):
     assert main(["features", "builtin:composers", "--window", "0.5", "--cache", str(tmp_path / "c")]) == 2
     assert "window_s must be at least 1.0 s" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
 
 
-def test_invalid_window_is_a_usage_error(tmp_path):
-    result = run_cli("features", str(tmp_path), "--window", "0")
-    assert result.returncode == 2
-    assert "must be positive" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def test_negative_weight_averaging_is_a_usage_error(tmp_path):
-    result = run_cli("train", str(tmp_path), "--ema", "-1")
-    assert result.returncode == 2 and "must be 0 or more" in result.stderr
-
-
-def test_default_cache_follows_the_environment(tone_dataset, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "envcache"))
-    assert main(["features", str(tone_dataset), "--jobs", "1", "--window", "2", "--no-progress"]) == 0
-    assert list(Path(tmp_path / "envcache" / "features").iterdir())
-
-
+@pytest.mark.slow
 def test_summary_counts_silent_windows_dropped(tmp_path, capsys):
-    from conftest import sine
+    from helpers import sine
 
     write(tmp_path / "data" / "a" / "gap.flac", np.concatenate([sine(2.0), np.zeros(44100, np.float32), sine(2.0)]))
     write(tmp_path / "data" / "b" / "tone.flac", sine(6.0, 220.0))
@@ -136,20 +98,3 @@ def test_summary_counts_silent_windows_dropped(tmp_path, capsys):
     assert "windows:    5 of 2 s (1 silent windows dropped)" in capsys.readouterr().out
     assert main(args) == 0  # the count survives the cache
     assert "(1 silent windows dropped)" in capsys.readouterr().out
-
-
-def test_train_refuses_fitted_weights_with_rotated_validation_before_training(tmp_path, capsys):
-    args = ["train", str(tmp_path), "--out", str(tmp_path / "run"), "--rotate-validation", "--fit-ensemble"]
-    assert main(args) == 2
-    assert "--fit-ensemble needs a validation side shared by every model" in capsys.readouterr().err
-    assert not (tmp_path / "run").exists()
-
-    from classicfy.config import RunConfig
-
-    rotated = tmp_path / "rotated"  # a run begun with rotated validation, resumed without the flag
-    rotated.mkdir()
-    (rotated / "config.toml").write_text(RunConfig(data=str(tmp_path.resolve()), rotate_validation=True).to_toml())
-    (rotated / "labels.json").write_text("[]")
-    (rotated / "split.csv").write_text("path,label,group,split\n")
-    assert main(["train", str(tmp_path), "--out", str(rotated), "--resume", "--fit-ensemble"]) == 2
-    assert "--fit-ensemble needs a validation side shared by every model" in capsys.readouterr().err

@@ -3,7 +3,7 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pytest
-from conftest import SR, sine
+from helpers import SR, sine
 
 from classicfy.config import AudioConfig, FeatureConfig
 from classicfy.features.spectral import AudioFeatureExtractor
@@ -58,7 +58,7 @@ def test_config_key_changes_with_any_parameter_and_round_trips():
 
 
 def test_extract_reads_a_file_through_the_same_path(tmp_path, extractor):
-    from conftest import write
+    from helpers import write
 
     path = write(tmp_path / "a.wav", sine(5.0, 440.0))
     audio, features = extractor.extract(path)

@@ -2,22 +2,17 @@ from __future__ import annotations
 
 import csv
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from classicfy.cli import main
 from classicfy.config import BuildOptions
-from classicfy.data import builtin, corpus
-from classicfy.data.builtin import resolve_dataset
+from classicfy.data import corpus
 from classicfy.data.corpus import build_corpus, list_pieces
 from classicfy.data.manifest import content_hash
 from classicfy.errors import DatasetError
-from classicfy.training.recipes import demo_config
-from classicfy.workspace import Workspace
 
 BACH_2 = BuildOptions(composers=("bach",), max_pieces_per_composer=2)
 
@@ -141,36 +136,6 @@ def test_a_score_over_the_time_limit_is_killed_and_leaves_nothing_behind(tmp_pat
     assert not list(tmp_path.rglob("*.flac")) and not list(tmp_path.rglob("*.tmp"))
 
 
-def test_builtin_dataset_is_built_on_first_use(tmp_path, monkeypatch, capsys):
-    small = partial(BuildOptions, composers=("bach",), max_pieces_per_composer=5)
-    monkeypatch.setattr(builtin, "BuildOptions", small)
-    args = ["features", "builtin:composers", "--cache", str(tmp_path), "--jobs", "2", "--no-progress"]
-    assert main(args) == 0
-    assert "recordings: 5 usable of 5 (0 from cache), 1 labels" in capsys.readouterr().out
-    manifest = resolve_dataset("builtin:composers", Workspace(tmp_path))
-    assert {r["label"] for r in read_rows(manifest)} == {"bach"}
-    assert resolve_dataset("builtin:eras", Workspace(tmp_path)).name == "eras.csv"
-
-
-def test_unknown_builtin_dataset_is_a_clear_error(tmp_path):
-    with pytest.raises(DatasetError, match="unknown built-in dataset"):
-        resolve_dataset("builtin:folk", Workspace(tmp_path))
-
-
-def test_demo_trains_evaluates_and_continues_on_a_small_builtin_corpus(tmp_path, monkeypatch, capsys):
-    small = partial(BuildOptions, composers=("bach", "monteverdi"), max_pieces_per_composer=5)
-    monkeypatch.setattr(builtin, "BuildOptions", small)
-    args = ["demo", "--out", str(tmp_path / "demo"), "--models", "gru", "--epochs", "1",
-            "--cache", str(tmp_path / "cache"), "--no-progress"]  # fmt: skip
-    assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "2 composers (bach, monteverdi)" in out and "report:" in out
-    assert (tmp_path / "demo" / "report.html").is_file()
-    assert main([*args[:6], "3", *args[7:]]) == 0  # a second demo continues the first, with its configuration
-    assert "continuing the demo run" in capsys.readouterr().out
-    assert len((tmp_path / "demo" / "history" / "gru.csv").read_text().splitlines()) == 2
-
-
 def test_each_failure_is_reported_with_its_own_reason(tmp_path, monkeypatch):
     def fail_with_source(source: str) -> bytes:
         raise ValueError(f"broken {source}")
@@ -180,71 +145,3 @@ def test_each_failure_is_reported_with_its_own_reason(tmp_path, monkeypatch):
     result = build_corpus(tmp_path, options, jobs=2, progress=False)
     assert len(result.failures) == 4
     assert all(reason == f"ValueError: broken {piece.source}" for piece, reason in result.failures)
-
-
-def test_demo_refuses_an_empty_model_list(tmp_path, capsys):
-    assert main(["demo", "--models", ",", "--out", str(tmp_path / "d"), "--cache", str(tmp_path)]) == 2
-    assert "at least one model" in capsys.readouterr().err
-
-
-def test_a_quick_build_takes_the_shortest_score_of_every_work_first():
-    root = corpus.corpus_root()
-    every = list_pieces(BuildOptions(composers=("beethoven",), max_pieces_per_composer=10**6))
-    quick = list_pieces(BuildOptions(composers=("beethoven",), max_pieces_per_composer=5, prefer_short=True))
-    works = {p.work for p in every}
-    assert len(works) == 5 and {p.work for p in quick} == works  # five pieces: one of each work
-    assert "beethoven/opus18no4.mxl" not in {p.source for p in every}  # never renders within the time limit
-
-    def size(piece) -> int:
-        return (root / piece.source).stat().st_size
-
-    for piece in quick:
-        assert size(piece) == min(size(p) for p in every if p.work == piece.work)
-
-
-def test_the_labelled_composers_are_those_with_five_works():
-    every = list_pieces(BuildOptions(max_pieces_per_composer=10**6))
-    labelled = {"bach", "beethoven", "josquin", "monteverdi", "mozart", "palestrina"}
-    assert set(corpus.labelled_composers(every)) == labelled
-    quick = builtin.quick_options()  # Beethoven's works are all long quartets: too slow for a quick build
-    assert set(quick.composers) == labelled - {"beethoven"}
-    assert all((corpus.corpus_root() / p.source).stat().st_size <= 64 * 1024 for p in list_pieces(quick))
-
-
-def test_quick_demo_builds_its_own_small_corpus_and_reports_ensemble_and_baseline(tmp_path, monkeypatch, capsys):
-    import json
-
-    small = partial(BuildOptions, composers=("bach", "monteverdi"), max_pieces_per_composer=5, prefer_short=True)
-    monkeypatch.setattr(builtin, "quick_options", small)
-    run = tmp_path / "RUN"
-    args = ["demo", "--quick", "--out", str(run), "--models", "cnn,gru", "--epochs", "1",
-            "--cache", str(tmp_path / "cache"), "--no-progress"]  # fmt: skip
-    assert main(args) == 0
-    assert "2 composers (bach, monteverdi)" in capsys.readouterr().out
-    assert (tmp_path / "cache" / "corpus" / "piano-quick" / "manifest.csv").is_file()
-    assert 'data = "builtin:composers-quick"' in (run / "config.toml").read_text()
-    assert "max_semitones = 6.0" in (run / "config.toml").read_text()  # every key: no composer told by key
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert {"cnn", "gru", "ensemble", "baseline"} <= set(metrics["models"]) and (run / "report.html").is_file()
-
-
-def test_the_demo_gives_every_composer_as_many_augmented_copies():
-    windows = {"bach": 150, "beethoven": 900}  # more copies for Bach would make "processed" a cue for him
-    for quick in (False, True):
-        assert demo_config(quick).augment.copies_per_label(windows) == {"bach": 1, "beethoven": 1}
-
-
-def test_composers_build_renders_only_labelled_composers_and_eras_adds_the_rest(tmp_path, monkeypatch):
-    small = partial(BuildOptions, composers=("bach", "trecento"), max_pieces_per_composer=5)
-    monkeypatch.setattr(builtin, "BuildOptions", small)
-    folder = tmp_path / "corpus" / "piano-5"
-    manifest = resolve_dataset("builtin:composers", Workspace(tmp_path, 2, False))
-    assert {r["composer"] for r in read_rows(manifest)} == {"bach"}  # trecento is a collection: never a label
-    assert not (folder / "trecento").exists()
-    bach_files = {p: p.stat().st_mtime_ns for p in (folder / "bach").iterdir()}
-    eras = resolve_dataset("builtin:eras", Workspace(tmp_path, 2, False))
-    assert {r["composer"] for r in read_rows(eras)} == {"bach", "trecento"}
-    assert {p: p.stat().st_mtime_ns for p in (folder / "bach").iterdir()} == bach_files  # not rendered again
-    assert {r["label"] for r in read_rows(manifest)} == {"bach", ""}
-    resolve_dataset("builtin:composers", Workspace(tmp_path, 2, False))  # the full build covers it: nothing rendered
-    assert {p: p.stat().st_mtime_ns for p in (folder / "bach").iterdir()} == bach_files

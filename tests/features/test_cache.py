@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-from conftest import SR, sine
+from helpers import SR, sine
 
 from classicfy import atomic
 from classicfy.config import AudioConfig, FeatureConfig
@@ -85,7 +83,7 @@ def test_failures_are_remembered(stored):
 
 
 def test_a_read_that_fails_part_way_for_the_disk_is_skipped_now_and_tried_again_next_run(tmp_path, monkeypatch):
-    from conftest import write
+    from helpers import write
 
     from classicfy.data.manifest import content_hash
     from classicfy.features import audio
@@ -111,13 +109,3 @@ def test_a_read_that_fails_part_way_for_the_disk_is_skipped_now_and_tried_again_
     assert FeatureCache(tmp_path / "cache", config).get_failure(content_hash(path)) is None
     monkeypatch.setattr(audio, "_soundfile_blocks", real_blocks)  # the disk is back
     assert featurise(path, config, tmp_path / "cache").n_windows == 3
-
-
-def test_atomic_writes_make_ordinary_files(tmp_path):
-    atomic.write_text(tmp_path / "report.html", "<html></html>")
-    with atomic.new_directory(tmp_path / "entry") as tmp:
-        (tmp / "a.npy").write_bytes(b"x")
-    mask = os.umask(0)
-    os.umask(mask)
-    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o666 & ~mask
-    assert (tmp_path / "entry").stat().st_mode & 0o777 == 0o777 & ~mask

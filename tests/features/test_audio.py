@@ -5,7 +5,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import SR, sine, write
+from helpers import SR, sine, write
 
 from classicfy.config import AudioConfig
 from classicfy.errors import (
@@ -48,6 +48,11 @@ def write_m4a(path: Path, samples: np.ndarray, sr: int) -> Path:
     return path
 
 
+def cut(samples: np.ndarray, config: AudioConfig):
+    chunk = WindowCutter(SR, config).push(samples, last=True)
+    return chunk.windows, np.round(chunk.starts_s * SR).astype(int)
+
+
 @pytest.mark.parametrize(
     ("name", "sr", "options"),
     [
@@ -79,11 +84,6 @@ def test_stereo_is_downmixed_to_the_mean_of_its_channels(tmp_path):
     path = write(tmp_path / "s.wav", np.stack([left, np.zeros_like(left)], axis=1), subtype="FLOAT")
     samples, _ = decode(path)
     np.testing.assert_allclose(samples, left / 2, atol=1e-6)
-
-
-def cut(samples: np.ndarray, config: AudioConfig):
-    chunk = WindowCutter(SR, config).push(samples, last=True)
-    return chunk.windows, np.round(chunk.starts_s * SR).astype(int)
 
 
 def test_last_partial_window_is_dropped_and_overlap_follows_the_hop():

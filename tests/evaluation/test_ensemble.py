@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from classicfy.evaluation.ensemble import EnsembleModel
+
+
+def test_ensemble_weights_favour_the_better_member_and_round_trip(tmp_path):
+    y = np.array([0, 1, 0, 1, 1, 0])
+    good = np.eye(2)[y] * 0.8 + 0.1
+    bad = np.full((6, 2), 0.5)
+    ensemble = EnsembleModel(["good", "bad"]).fit({"good": good, "bad": bad}, y)
+    assert ensemble.weights[0] > 0.9
+    loaded = EnsembleModel.from_dict(json.loads(json.dumps(ensemble.to_dict())))
+    np.testing.assert_allclose(
+        loaded.predict_proba({"good": good, "bad": bad}), ensemble.predict_proba({"good": good, "bad": bad})
+    )
+    assert EnsembleModel(["a", "b"]).predict_proba({"a": good, "b": bad}) == pytest.approx((good + bad) / 2)
