@@ -43,3 +43,14 @@ def test_neither_code_nor_tests_read_outside_the_repository():
         if any(pattern in path.read_text() for pattern in patterns)
     ]
     assert not offenders
+
+
+def test_every_public_function_that_takes_a_path_takes_a_string_too():
+    only_path = []
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+                for arg in node.args.args + node.args.kwonlyargs:
+                    if arg.annotation is not None and ast.unparse(arg.annotation) == "Path":
+                        only_path.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}({arg.arg})")
+    assert not only_path, "annotate these `str | Path` and convert: " + ", ".join(only_path)

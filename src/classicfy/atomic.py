@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def write_text(path: Path, text: str) -> None:
+def write_text(path: str | Path, text: str) -> None:
     """Write a text file through a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
     write_bytes(path, text.encode("utf-8"))
 
 
@@ -21,7 +22,8 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -37,12 +39,13 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 @contextmanager
-def new_directory(path: Path) -> Iterator[Path]:
+def new_directory(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder to fill; on success it is renamed to `path` in one step.
 
     If `path` appeared meanwhile (another worker wrote the same entry), the new copy is dropped:
     both hold the same content. On failure the temporary folder is removed.
     """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:

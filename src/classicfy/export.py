@@ -110,8 +110,9 @@ def onnx_inputs(sidecar_path: str | Path, audio_path: str | Path) -> np.ndarray:
     return np.concatenate(list(iter_batches(windows, 64)))
 
 
-def export_model(trained: TrainedModel, out_dir: Path) -> ExportedModel:
+def export_model(trained: TrainedModel, out_dir: str | Path) -> ExportedModel:
     """`NAME.onnx` and `NAME.json` for one model, written atomically once the check has passed."""
+    out_dir = Path(out_dir)
     import onnxruntime
 
     card = trained.card

@@ -113,8 +113,9 @@ class Classifier:
             return self.predict_one(Path(paths))
         return [self.predict_one(Path(path)) for path in paths]
 
-    def predict_one(self, path: Path) -> Prediction:
+    def predict_one(self, path: str | Path) -> Prediction:
         """The answer for one file, streamed; raises `AudioError` for a file that cannot be used."""
+        path = Path(path)
         configs = [config.audio for config in self.feature_configs]
         return self._predict(Path(path), lambda: RecordingStream(path, configs))
 
@@ -216,8 +217,9 @@ class Classifier:
                 keys[name].append(window_set.window_keys(config.audio.hop_s))
 
 
-def predict_files(run_dir: Path, model: str, paths: list[Path]) -> list[Prediction | AudioError]:
+def predict_files(run_dir: str | Path, model: str, paths: list[Path]) -> list[Prediction | AudioError]:
     """Worker entry point for `classicfy predict --jobs`: answers or the reasons files were skipped."""
+    run_dir = Path(run_dir)
     classifier = _worker_classifier(run_dir, model)
     results: list[Prediction | AudioError] = []
     for path in paths:

@@ -38,8 +38,9 @@ RUN_FILES = ("config.toml", "labels.json", "split.csv")
 T = TypeVar("T")
 
 
-def read_run_file(path: Path, load: Callable[[Path], T] | None = None) -> T:
+def read_run_file(path: str | Path, load: Callable[[Path], T] | None = None) -> T:
     """`load(path)` (JSON by default) for a file of a run folder; missing or damaged, a one-line `RunError`."""
+    path = Path(path)
     try:
         return load(path) if load is not None else json.loads(path.read_text())
     except FileNotFoundError:
@@ -48,8 +49,9 @@ def read_run_file(path: Path, load: Callable[[Path], T] | None = None) -> T:
         raise RunError(f"{path} is damaged: {error!r}") from None
 
 
-def save_tensors(path: Path, tensors: dict[str, torch.Tensor], state: dict[str, Any] | None = None) -> None:
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], state: dict[str, Any] | None = None) -> None:
     """Write tensors (and optional JSON state in the header, so the two never disagree) atomically."""
+    path = Path(path)
     from safetensors.torch import save
 
     metadata = {"state": json.dumps(state)} if state is not None else None
@@ -57,8 +59,9 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], state: dict[str, 
     atomic.write_bytes(path, save(contiguous, metadata=metadata))
 
 
-def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
     """Tensors and the JSON state saved with them."""
+    path = Path(path)
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as handle:
@@ -94,8 +97,9 @@ class ModelCard:
         return json.dumps(values, indent=2)
 
     @classmethod
-    def read(cls, path: Path) -> ModelCard:
+    def read(cls, path: str | Path) -> ModelCard:
         """The card at `path`; a damaged, foreign or newer-format card is a `RunError` naming it."""
+        path = Path(path)
         values: Any = read_run_file(path)
         version = values.get("format", 1) if isinstance(values, dict) else None
         if version != MODEL_FORMAT:
@@ -205,14 +209,16 @@ class RunFolder:
         if card is not None:
             atomic.write_text(self.card_path(name), card.to_json())
 
-    def read_json(self, path: Path) -> dict[str, Any]:
+    def read_json(self, path: str | Path) -> dict[str, Any]:
         """A JSON object of the run (ensemble, baseline); a `RunError` when missing, damaged or not an object."""
+        path = Path(path)
         values: Any = read_run_file(path)
         if not isinstance(values, dict):
             raise RunError(f"{path} is damaged: not a JSON object")
         return values
 
-    def write_json(self, path: Path, values: dict[str, Any]) -> None:
+    def write_json(self, path: str | Path, values: dict[str, Any]) -> None:
+        path = Path(path)
         atomic.write_text(path, json.dumps(values, indent=2))
 
     def read_histories(self, names: list[str]) -> dict[str, list[dict[str, str]]]:

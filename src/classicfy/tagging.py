@@ -29,8 +29,9 @@ class TagResult:
         return {"path": str(self.path), "model": self.model, "tags": {t: round(p, 6) for t, p in self.tags.items()}}
 
 
-def musicnn_samples(path: Path) -> np.ndarray:
+def musicnn_samples(path: str | Path) -> np.ndarray:
     """A recording as musicnn hears it: mono, 16 kHz, peak-normalised to 0.9."""
+    path = Path(path)
     samples, rate = decode(path)
     samples = resample(samples, rate, MUSICNN_SAMPLE_RATE)
     peak = float(np.abs(samples).max())
@@ -47,8 +48,9 @@ class Tagger:
         self.model = load_pretrained(model)
         self.tags = PRETRAINED[model].tags
 
-    def tag(self, path: Path) -> TagResult:
+    def tag(self, path: str | Path) -> TagResult:
         """Tag probabilities of one file; raises `AudioError` for a file that cannot be used."""
+        path = Path(path)
         if not path.exists():
             raise MissingAudioError(str(path))
         probabilities = tag_probabilities(self.model, musicnn_input(musicnn_samples(path)))

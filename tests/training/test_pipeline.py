@@ -237,3 +237,17 @@ def test_a_run_without_validation_works_is_a_dataset_error_before_any_run_folder
     with pytest.raises(DatasetError, match="the val split of cnn is empty"):
         train_run(replace(config, rotate_validation=True), tmp_path / "run", Workspace(tmp_path / "cache", 1, False))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_the_python_api_takes_string_paths_and_defaults_the_cache_like_the_cli(data, tmp_path, monkeypatch):
+    from classicfy import RunConfig as PublicRunConfig
+    from classicfy import evaluate_run, train_run
+
+    monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    config = PublicRunConfig(data=str(data), models=("gru",), features=FEATURES, train=TrainConfig(epochs=1))
+    result = train_run(config, "RUN")
+    assert result.labels == ["high", "low", "mid"] and (tmp_path / "RUN" / "models" / "gru.safetensors").is_file()
+    assert any((tmp_path / "cache" / "features").iterdir())  # the default cache, as the CLI's
+    assert (evaluate_run("RUN", n_bootstrap=10).out_dir / "metrics.json").is_file()

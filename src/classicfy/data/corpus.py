@@ -97,7 +97,8 @@ class Piece:
         stem = Path(self.source).with_suffix("").as_posix().split("/", 1)[1]
         return re.sub(r"[^A-Za-z0-9._-]+", "_", stem.replace("/", "__"))
 
-    def audio_path(self, out: Path) -> Path:
+    def audio_path(self, out: str | Path) -> Path:
+        out = Path(out)
         return out / self.composer / f"{self.slug}.flac"
 
 
@@ -242,8 +243,9 @@ def score_to_midi(source: str) -> bytes:
         return midi.translate.streamToMidiFile(flat).writestr()
 
 
-def render_midi(data: bytes, soundfont: Path, programs: tuple[int, ...] | None) -> np.ndarray:
+def render_midi(data: bytes, soundfont: str | Path, programs: tuple[int, ...] | None) -> np.ndarray:
     """Render MIDI bytes to mono float32 at 22.05 kHz, peak-normalised to 0.9."""
+    soundfont = Path(soundfont)
     import tinysoundfont
 
     synth = tinysoundfont.Synth(samplerate=SAMPLE_RATE)
@@ -276,8 +278,9 @@ def render_midi(data: bytes, soundfont: Path, programs: tuple[int, ...] | None) 
     return (0.9 * mono / max(float(np.abs(mono).max()), 1e-9)).astype(np.float32)
 
 
-def render_piece(piece: Piece, out: Path, options: BuildOptions) -> None:
+def render_piece(piece: Piece, out: str | Path, options: BuildOptions) -> None:
     """Render one piece to its FLAC file, atomically (runs in a child process)."""
+    out = Path(out)
     import soundfile
 
     samples = render_midi(
@@ -306,8 +309,9 @@ class BuildResult:
     seconds: float
 
 
-def render_all(pieces: list[Piece], out: Path, options: BuildOptions, jobs: int, progress: bool) -> BuildResult:
+def render_all(pieces: list[Piece], out: str | Path, options: BuildOptions, jobs: int, progress: bool) -> BuildResult:
     """Render what is missing, `jobs` children at a time, each killed after the time limit."""
+    out = Path(out)
     from tqdm import tqdm
 
     if options.timbre not in TIMBRES:
@@ -378,8 +382,9 @@ def _require_synth() -> None:
         ) from None
 
 
-def write_manifests(result: BuildResult, out: Path) -> tuple[Path, Path]:
+def write_manifests(result: BuildResult, out: str | Path) -> tuple[Path, Path]:
     """`manifest.csv` (label = composer, empty for composers with too few works) and `eras.csv`."""
+    out = Path(out)
     import soundfile
 
     works: dict[str, set[str]] = {}
@@ -410,8 +415,9 @@ def _csv_text(header: list[str], rows: list[list[str]]) -> str:
     return buffer.getvalue()
 
 
-def build_corpus(out: Path, options: BuildOptions, jobs: int = 2, progress: bool = True) -> BuildResult:
+def build_corpus(out: str | Path, options: BuildOptions, jobs: int = 2, progress: bool = True) -> BuildResult:
     """Render the corpus into `out` (only what is missing) and write its manifests."""
+    out = Path(out)
     import json
     from dataclasses import asdict
 

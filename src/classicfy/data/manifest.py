@@ -70,8 +70,9 @@ def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def list_folder(root: Path) -> list[Recording]:
+def list_folder(root: str | Path) -> list[Recording]:
     """`root/<label>/**/<file>`; a file's group is its first sub-folder under the label, else itself."""
+    root = Path(root)
     recordings = []
     for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and _visible(p, root)):
         for path in sorted(label_dir.rglob("*")):
@@ -86,11 +87,12 @@ def list_folder(root: Path) -> list[Recording]:
     return recordings
 
 
-def read_csv(path: Path) -> list[Recording]:
+def read_csv(path: str | Path) -> list[Recording]:
     """A CSV with `path,label[,group][,split]`; relative paths are relative to the CSV's folder.
 
     Rows with an empty label are not part of the dataset and are left out.
     """
+    path = Path(path)
     try:
         return _read_csv_rows(path)
     except (UnicodeDecodeError, csv.Error) as error:

@@ -30,7 +30,7 @@ def tone_recording(
 
 
 def write_tone_dataset(
-    root: Path,
+    root: str | Path,
     labels: tuple[str, ...] = ("low", "mid", "high"),
     works_per_label: int = 4,
     recordings_per_work: int = 2,
@@ -40,6 +40,7 @@ def write_tone_dataset(
     seed: int = 0,
 ) -> list[Path]:
     """Write `root/<label>/<work>/<n>.<fmt>`: a label-folder dataset whose works are groups."""
+    root = Path(root)
     import soundfile
 
     if len(labels) > len(_PITCH_RANGES):

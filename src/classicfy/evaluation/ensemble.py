@@ -2,7 +2,7 @@
 
 By default the average is plain. Optionally the weights are fitted on the validation split
 (minimising its log loss over the simplex), never on test data; with a validation split of a few
-works per class, fitted weights can chase its noise (see the README's demo figures), which is why
+works per class, fitted weights can chase its noise (docs/experiments.md), which is why
 they are not the default. Stored in the run folder as `models/ensemble.json`.
 """
 

@@ -39,8 +39,9 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], title: str, path: Path) -> Path:
+def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], title: str, path: str | Path) -> Path:
     """Rows normalised to recall: each row shows where one true class's items went."""
+    path = Path(path)
     counts = np.asarray(matrix, dtype=float)
     normalised = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = 2.5 + 0.55 * len(labels)
@@ -66,9 +67,10 @@ def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], title: str
     return _save(fig, path)
 
 
-def plot_roc_curves(y_true: np.ndarray, probs: np.ndarray, labels: list[str], title: str, path: Path) -> Path:
+def plot_roc_curves(y_true: np.ndarray, probs: np.ndarray, labels: list[str], title: str, path: str | Path) -> Path:
     """One-vs-rest ROC curve per class, with the micro average (all decisions pooled) and the macro
     average (mean of the per-class curves on a common grid)."""
+    path = Path(path)
     from sklearn.metrics import auc, roc_curve
 
     fig, ax = _figure()
@@ -94,8 +96,9 @@ def plot_roc_curves(y_true: np.ndarray, probs: np.ndarray, labels: list[str], ti
     return _save(fig, path)
 
 
-def plot_per_class_f1(metrics: dict[str, ModelMetrics], labels: list[str], level: str, path: Path) -> Path:
+def plot_per_class_f1(metrics: dict[str, ModelMetrics], labels: list[str], level: str, path: str | Path) -> Path:
     """F1 of each class, one bar per model."""
+    path = Path(path)
     names = list(metrics)
     fig, ax = _figure(max(6.0, 1.2 * len(labels) + 2), 4.5)
     width = 0.8 / len(names)
@@ -111,8 +114,9 @@ def plot_per_class_f1(metrics: dict[str, ModelMetrics], labels: list[str], level
     return _save(fig, path)
 
 
-def plot_model_comparison(metrics: dict[str, ModelMetrics], path: Path) -> Path:
+def plot_model_comparison(metrics: dict[str, ModelMetrics], path: str | Path) -> Path:
     """Recording-level accuracy, balanced accuracy and macro-F1 per model, with bootstrap 95% intervals."""
+    path = Path(path)
     names = list(metrics)
     fig, ax = _figure(max(6.0, 1.1 * len(names) + 3), 4.5)
     width = 0.8 / len(MAIN_METRICS)
@@ -131,8 +135,9 @@ def plot_model_comparison(metrics: dict[str, ModelMetrics], path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_training_curves(histories: dict[str, list[dict]], path: Path) -> Path:
+def plot_training_curves(histories: dict[str, list[dict]], path: str | Path) -> Path:
     """Training loss and validation macro-F1 per epoch, one line per model."""
+    path = Path(path)
     fig, (loss_ax, f1_ax) = _figure(10, 4, columns=2)
     for name, rows in histories.items():
         epochs = [int(r["epoch"]) for r in rows]
@@ -150,12 +155,13 @@ def plot_training_curves(histories: dict[str, list[dict]], path: Path) -> Path:
 
 
 def plot_timeline(
-    starts_s: np.ndarray, window_s: float, probs: np.ndarray, labels: list[str], title: str, path: Path
+    starts_s: np.ndarray, window_s: float, probs: np.ndarray, labels: list[str], title: str, path: str | Path
 ) -> Path:
     """Each class's probability along a recording: which passages sound like whom.
 
     One stacked band per class, a window drawn over its hop; gaps (silence dropped) stay blank.
     """
+    path = Path(path)
     starts_s = np.asarray(starts_s, dtype=float)
     end_s = float(starts_s.max() + window_s) if len(starts_s) else window_s
     unit, scale = ("min", 60.0) if end_s > 180 else ("s", 1.0)
@@ -183,8 +189,9 @@ def plot_timeline(
     return _save(fig, path)
 
 
-def plot_prediction_timeline(prediction: Prediction, path: Path) -> Path:
+def plot_prediction_timeline(prediction: Prediction, path: str | Path) -> Path:
     """The timeline of a `classicfy.predict.Prediction`, drawn from its segments."""
+    path = Path(path)
     labels = list(prediction.probabilities)
     segments = prediction.segments
     probs = np.array([[s["probabilities"][label] for label in labels] for s in segments]).reshape(-1, len(labels))

@@ -76,8 +76,9 @@ def probability_column(label: str) -> str:
     return f"p_{label}"
 
 
-def write_predictions(path: Path, answers: list[dict]) -> None:
+def write_predictions(path: str | Path, answers: list[dict]) -> None:
     """`predictions.csv`: one row per recording and model (see `evaluation.recording_answers`)."""
+    path = Path(path)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(answers[0]), lineterminator="\n")
     writer.writeheader()
@@ -107,7 +108,7 @@ def _misnamed(answers: list[dict]) -> str:
 
 
 def write_report(
-    out_dir: Path,
+    out_dir: str | Path,
     title: str,
     metrics: dict[str, ModelMetrics],
     plots: dict[str, list[Path]],
@@ -119,6 +120,7 @@ def write_report(
 ) -> Path:
     """`out_dir/report.html`: summary table, the ensemble's wrong answers, plots (relative links to
     `plots/`), dataset, configuration; `scored_on` names the recordings scored."""
+    out_dir = Path(out_dir)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",

@@ -135,7 +135,7 @@ def _soundfile_blocks(path: Path) -> tuple[int, Iterator[np.ndarray]]:
             for block in sound.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
                 if block.shape[1] == 1:
                     yield np.ascontiguousarray(block[:, 0])
-                else:  # the mean of the channels as a matrix-vector product: 3x faster than block.mean
+                else:  # the mean of the channels as a matrix-vector product: faster than block.mean
                     yield block @ np.full(block.shape[1], 1.0 / block.shape[1], dtype=np.float32)
 
     return sound.samplerate, blocks()

@@ -63,7 +63,10 @@ class DataAugmenter:
             }
         return samples.astype(np.float32, copy=False), applied
 
-    def augmented_samples(self, path: Path, sample_rate: int, content_hash: str, copy: int) -> tuple[np.ndarray, dict]:
+    def augmented_samples(
+        self, path: str | Path, sample_rate: int, content_hash: str, copy: int
+    ) -> tuple[np.ndarray, dict]:
         """Decode a recording at `sample_rate` and augment it: one copy, to window for any feature config."""
+        path = Path(path)
         samples, rate = decode(path)
         return self.augment(resample(samples, rate, sample_rate), sample_rate, content_hash, copy)

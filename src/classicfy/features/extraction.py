@@ -116,8 +116,10 @@ def _extractor_for(config: AnyFeatureConfig) -> AudioFeatureExtractor | MusicnnF
     return extractor_for(config)
 
 
-def featurise(path: Path, config: AnyFeatureConfig, cache_root: Path) -> RecordingStatus:
+def featurise(path: str | Path, config: AnyFeatureConfig, cache_root: str | Path) -> RecordingStatus:
     """Make sure one file's features are cached; never raises for a bad file."""
+    path = Path(path)
+    cache_root = Path(cache_root)
     cache = _cache_for(config, cache_root)
     try:
         digest = content_hash(path)
@@ -196,12 +198,12 @@ def _augmenter_for(config: AugmentConfig) -> DataAugmenter:
 
 
 def augment_copy(
-    path: Path,
+    path: str | Path,
     digest: str,
     copy: int,
     configs: tuple[AnyFeatureConfig, ...],
     augment: AugmentConfig,
-    cache_root: Path,
+    cache_root: str | Path,
 ) -> tuple[str | None, ...]:
     """Make sure augmented copy `copy` of a recording is cached under every feature config.
 
@@ -210,6 +212,8 @@ def augment_copy(
     transforms, not the features, are the costly part. Returns a key per config, None where the
     copy is unusable.
     """
+    path = Path(path)
+    cache_root = Path(cache_root)
     key = copy_key(digest, copy, augment)
     caches = [_cache_for(config, cache_root) for config in configs]
     missing = [i for i, cache in enumerate(caches) if cache.get(key) is None]  # checked once here, as originals are

@@ -21,8 +21,8 @@ class CNNConfig:
     dropout: float = 0.3
     # How the last feature maps become one vector: "max", the strongest response of each channel
     # anywhere in the window, or "mean_max", that and the channel's average. The average also
-    # carries how much of a window a pattern fills; cross-validated on the demo's corpus, the CNN
-    # named 139 of 165 held-out recordings right with "max" and 127 with "mean_max".
+    # carries how much of a window a pattern fills; "max" won under cross-validation
+    # (docs/experiments.md#cross-validated).
     pooling: str = "max"
 
     def __post_init__(self) -> None:

@@ -1,7 +1,7 @@
 """`GRUModel`: a bidirectional GRU over the frame sequence of log-mel + chroma.
 
 The mel bands rather than MFCCs: on the built-in corpus the GRU on MFCC + chroma scored no better
-than the baseline's statistics of the same features (see the README's demo notes).
+than the baseline's statistics of the same features (docs/experiments.md).
 """
 
 from __future__ import annotations

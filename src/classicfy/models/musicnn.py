@@ -212,7 +212,7 @@ def load_pretrained(name: str) -> MusicnnVGG | Musicnn:
     model = MusicnnVGG(len(spec.tags)) if spec.architecture == "vgg" else Musicnn(len(spec.tags))
     model.load_tf(weights)
     if spec.architecture == "vgg":
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # measured 1.45x faster on CPU; no gain for musicnn
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # faster on CPU; musicnn gains nothing
     return model.eval()
 
 

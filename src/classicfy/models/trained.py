@@ -39,8 +39,9 @@ def _tuples(value: Any) -> Any:
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-def build_from_card(card: ModelCard, where: Path) -> ClassifierModel:
+def build_from_card(card: ModelCard, where: str | Path) -> ClassifierModel:
     """An untrained model of the card's family, config and shape; `where` names the card in errors."""
+    where = Path(where)
     from classicfy.models import MODELS
 
     try:

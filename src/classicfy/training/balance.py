@@ -24,7 +24,7 @@ class DataBalancer:
     small classes get more copies than large ones "sounds processed" means "small class": a
     pretrained model trained so heard a Beethoven quartet shifted by two semitones as Mozart, and a
     Palestrina mass shifted by one as Josquin (`bench/shortcut.py` measures this). Equal shares
-    weaken that cue but train the large classes mostly on processed audio (see the README).
+    weaken that cue but train the large classes mostly on processed audio (docs/training.md).
     """
 
     def __init__(self, strategy: str = "oversample", max_per_class: int | None = None) -> None:

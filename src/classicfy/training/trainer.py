@@ -52,7 +52,7 @@ def uses_bf16(precision: str, model: ClassifierModel) -> bool:
     """Whether a model trains under bfloat16 autocast.
 
     On CPUs with native bfloat16 (AMX, AVX512-BF16) it makes a convolutional model's epoch about
-    twice as fast (bench/train.py); a GRU's is slower, and elsewhere bfloat16 is emulated and slower, so "auto"
+    twice as fast (docs/benchmarks.md); a GRU's is slower, and elsewhere bfloat16 is emulated and slower, so "auto"
     takes it only for models that say they gain (`prefers_bf16`) on CPUs that have it. Evaluation
     and prediction always run in float32.
     """
