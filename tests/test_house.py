@@ -54,3 +54,11 @@ def test_every_public_function_that_takes_a_path_takes_a_string_too():
                     if arg.annotation is not None and ast.unparse(arg.annotation) == "Path":
                         only_path.append(f"{path.relative_to(SRC)}:{node.lineno} {node.name}({arg.arg})")
     assert not only_path, "annotate these `str | Path` and convert: " + ", ".join(only_path)
+
+
+def test_the_type_stub_names_every_lazy_export():
+    import classicfy
+
+    stub = (SRC / "__init__.pyi").read_text()
+    for name, module in classicfy._EXPORTS.items():
+        assert f"from {module} import" in stub and f"{name} as {name}" in stub, name

@@ -33,6 +33,9 @@ _EXPORTS = {
     "evaluate_run": "classicfy.evaluation.pipeline",
     "Classifier": "classicfy.predict",
     "Tagger": "classicfy.tagging",
+    "Workspace": "classicfy.workspace",
+    "RunFolder": "classicfy.rundir",
+    "ModelCard": "classicfy.rundir",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -241,8 +241,7 @@ def test_a_run_without_validation_works_is_a_dataset_error_before_any_run_folder
 
 @pytest.mark.slow
 def test_the_python_api_takes_string_paths_and_defaults_the_cache_like_the_cli(data, tmp_path, monkeypatch):
-    from classicfy import RunConfig as PublicRunConfig
-    from classicfy import evaluate_run, train_run
+    from classicfy import RunConfig as PublicRunConfig, evaluate_run, train_run
 
     monkeypatch.setenv("CLASSICFY_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
