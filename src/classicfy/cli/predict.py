@@ -93,13 +93,26 @@ def _with_timelines(
     results: Iterable[Prediction | AudioError], folder: Path | None
 ) -> Iterator[Prediction | AudioError]:
     """Pass each result on, first drawing its timeline into `folder` (one PNG per recording)."""
-    from classicfy.evaluation.plots import plot_prediction_timeline
-
     taken: set[str] = set()
     for result in results:
         if folder is not None and not isinstance(result, AudioError):
-            plot_prediction_timeline(result, folder / _timeline_name(result.path, taken))
+            _draw_timeline(result, folder / _timeline_name(result.path, taken))
         yield result
+
+
+def _draw_timeline(prediction: Prediction, path: Path) -> None:
+    """Each label's probability along the recording, from the prediction's windows."""
+    import numpy as np
+
+    from classicfy.evaluation.plots import plot_timeline
+
+    labels = list(prediction.probabilities)
+    segments = prediction.segments
+    probs = np.array([[s["probabilities"][label] for label in labels] for s in segments]).reshape(-1, len(labels))
+    window_s = segments[0]["end_s"] - segments[0]["start_s"] if segments else 0.0
+    starts = np.array([s["start_s"] for s in segments])
+    title = f"{prediction.path.name}: {prediction.label} ({prediction.probability:.2f})"
+    plot_timeline(starts, window_s, probs, labels, title, path)
 
 
 def _timeline_name(path: Path, taken: set[str]) -> str:

@@ -12,7 +12,6 @@ from classicfy import atomic
 
 if TYPE_CHECKING:
     from classicfy.evaluation.metrics import ModelMetrics
-    from classicfy.predict import Prediction
 
 MAIN_METRICS = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"), ("macro_f1", "macro-F1"))
 
@@ -187,15 +186,3 @@ def plot_timeline(
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(fig, path)
-
-
-def plot_prediction_timeline(prediction: Prediction, path: str | Path) -> Path:
-    """The timeline of a `classicfy.predict.Prediction`, drawn from its segments."""
-    path = Path(path)
-    labels = list(prediction.probabilities)
-    segments = prediction.segments
-    probs = np.array([[s["probabilities"][label] for label in labels] for s in segments]).reshape(-1, len(labels))
-    window_s = segments[0]["end_s"] - segments[0]["start_s"] if segments else 0.0
-    title = f"{prediction.path.name}: {prediction.label} ({prediction.probability:.2f})"
-    starts = np.array([s["start_s"] for s in segments])
-    return plot_timeline(starts, window_s, probs, labels, title, path)
