@@ -9,6 +9,14 @@ import pytest
 from classicfy.data.synthetic import write_tone_dataset
 
 
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """Three labels x four works x two recordings of 6 s, made once per test module."""
+    root = tmp_path_factory.mktemp("tones")
+    write_tone_dataset(root, works_per_label=4, recordings_per_work=2, seconds=6.0)
+    return root
+
+
 @pytest.fixture
 def tone_dataset(tmp_path: Path) -> Path:
     """Three labels x three works x two recordings of 3 s: `DATA/<label>/<work>/<n>.flac`."""

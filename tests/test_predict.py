@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from helpers import sine, write
 
 from classicfy.cli import main
 from classicfy.data.manifest import content_hash
@@ -14,6 +13,7 @@ from classicfy.features.inputs import WindowSet
 from classicfy.models.trained import load_model, window_probabilities
 from classicfy.predict import Classifier
 from classicfy.rundir import RunFolder
+from helpers import sine, write
 
 
 def _edit_json(path, **changes) -> None:

@@ -1,30 +1,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from helpers import write
 
 from classicfy.cli import main
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "classicfy.cli", *args], capture_output=True, text=True, timeout=300)
-
-
-def _commands(parser, prefix=()) -> dict[tuple[str, ...], object]:
-    """Every command path of the parser and its own parser, nested ones (corpus build) included."""
-    import argparse
-
-    found = {}
-    for action in parser._actions:  # argparse keeps its subcommands there, and nowhere public
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                found |= {(*prefix, name): sub} | _commands(sub, (*prefix, name))
-    return found
+from helpers import run_cli, write
 
 
 @pytest.mark.slow

@@ -6,22 +6,7 @@ import sys
 import pytest
 
 from classicfy.cli import main
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "classicfy.cli", *args], capture_output=True, text=True, timeout=300)
-
-
-def _commands(parser, prefix=()) -> dict[tuple[str, ...], object]:
-    """Every command path of the parser and its own parser, nested ones (corpus build) included."""
-    import argparse
-
-    found = {}
-    for action in parser._actions:  # argparse keeps its subcommands there, and nowhere public
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                found |= {(*prefix, name): sub} | _commands(sub, (*prefix, name))
-    return found
+from helpers import run_cli, subcommands
 
 
 def test_help_does_not_import_heavy_libraries():
@@ -33,7 +18,7 @@ def test_help_does_not_import_heavy_libraries():
 def test_every_command_has_help_with_a_description(capsys):
     from classicfy.cli import build_parser
 
-    commands = _commands(build_parser())
+    commands = subcommands(build_parser())
     expected = ["demo", "train", "evaluate", "predict", "export", "tag", "features", "corpus"]
     assert {*((name,) for name in expected), ("corpus", "build")} <= set(commands)
     for command, parser in commands.items():
@@ -99,7 +84,7 @@ def test_every_cli_default_is_its_configs_default():
     from classicfy import config
     from classicfy.cli import build_parser
 
-    commands = _commands(build_parser())
+    commands = subcommands(build_parser())
     for (*command, dest), (class_name, field_name) in CONFIG_DEFAULTS.items():
         field = next(f for f in dataclasses.fields(getattr(config, class_name)) if f.name == field_name)
         action = _option(commands[tuple(command)], dest)

@@ -5,34 +5,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from classicfy.cli import main
 from classicfy.config import RunConfig
-from classicfy.data.synthetic import write_tone_dataset
 from classicfy.rundir import load_tensors
-
-
-def _commands(parser, prefix=()) -> dict[tuple[str, ...], object]:
-    """Every command path of the parser and its own parser, nested ones (corpus build) included."""
-    import argparse
-
-    found = {}
-    for action in parser._actions:  # argparse keeps its subcommands there, and nowhere public
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                found |= {(*prefix, name): sub} | _commands(sub, (*prefix, name))
-    return found
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tones")
-    write_tone_dataset(root, works_per_label=4, recordings_per_work=2, seconds=6.0)
-    return root
 
 
 def test_train_refuses_fitted_weights_with_rotated_validation_before_training(tmp_path, capsys):

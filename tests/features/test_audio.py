@@ -5,7 +5,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from helpers import SR, sine, write
 
 from classicfy.config import AudioConfig
 from classicfy.errors import (
@@ -27,6 +26,7 @@ from classicfy.features.audio import (
     resample,
     window_recording,
 )
+from helpers import SR, sine, write
 
 CONFIG = AudioConfig(sample_rate=SR, window_s=2.0, hop_s=2.0)
 

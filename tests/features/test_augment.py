@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import SR, sine, write
 
 from classicfy.config import AudioConfig, AugmentConfig, FeatureConfig
 from classicfy.data.manifest import content_hash
@@ -10,6 +9,7 @@ from classicfy.features.augment import DataAugmenter, copy_key
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import augment_dataset
 from classicfy.workspace import Workspace
+from helpers import SR, sine, write
 
 CONFIG = AugmentConfig(copies=2, p=1.0)
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import SR, sine
 
 from classicfy import atomic
 from classicfy.config import AudioConfig, FeatureConfig
@@ -10,6 +9,7 @@ from classicfy.errors import SilentAudioError
 from classicfy.features.audio import window_recording
 from classicfy.features.cache import FeatureCache
 from classicfy.features.spectral import AudioFeatureExtractor
+from helpers import SR, sine
 
 CONFIG = FeatureConfig(audio=AudioConfig(sample_rate=SR, window_s=2.0, hop_s=2.0))
 
@@ -83,11 +83,10 @@ def test_failures_are_remembered(stored):
 
 
 def test_a_read_that_fails_part_way_for_the_disk_is_skipped_now_and_tried_again_next_run(tmp_path, monkeypatch):
-    from helpers import write
-
     from classicfy.data.manifest import content_hash
     from classicfy.features import audio
     from classicfy.features.extraction import featurise
+    from helpers import write
 
     monkeypatch.setattr(audio, "_BLOCK_FRAMES", 4096)
     path = write(tmp_path / "take.flac", sine(6.0))

@@ -3,10 +3,10 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pytest
-from helpers import SR, sine
 
 from classicfy.config import AudioConfig, FeatureConfig
 from classicfy.features.spectral import AudioFeatureExtractor
+from helpers import SR, sine
 
 CONFIG = FeatureConfig(audio=AudioConfig(sample_rate=SR, window_s=2.0, hop_s=2.0))
 

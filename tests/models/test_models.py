@@ -1,36 +1,12 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
-from classicfy.config import AudioConfig, AugmentConfig, FeatureConfig, RunConfig, TrainConfig
-from classicfy.data.synthetic import write_tone_dataset
 from classicfy.models import MODELS
 from classicfy.training.pipeline import train_run
 from classicfy.workspace import Workspace
-
-FEATURES = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tones")
-    write_tone_dataset(root, works_per_label=4, recordings_per_work=2, seconds=6.0)
-    return root
-
-
-def config_for(data: Path, models: tuple[str, ...], epochs: int, copies: int = 0, **train) -> RunConfig:
-    return RunConfig(
-        data=str(data),
-        models=models,
-        val_fraction=0.25,
-        test_fraction=0.25,
-        features=FEATURES,
-        train=TrainConfig(epochs=epochs, batch_size=8, **train),
-        augment=AugmentConfig(copies=copies),
-    )
+from helpers import config_for
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import DATA, sine, write
 
 from classicfy.cli import main
 from classicfy.features.spectral import musicnn_input, musicnn_patches
 from classicfy.models import musicnn
 from classicfy.models.tf_checkpoint import CheckpointError, load_checkpoint, read_index
+from helpers import DATA, sine, write
 
 FIXTURES = DATA  # the 12 s Bach clip and the original models' tags for it
 

@@ -8,18 +8,10 @@ import pytest
 import torch
 
 from classicfy.cli import main
-from classicfy.data.synthetic import write_tone_dataset
 from classicfy.models.musicnn import load_pretrained
 from classicfy.models.pretrained import MusicnnPretrained, PretrainedConfig, VGGPretrained
 from classicfy.models.trained import load_model
 from classicfy.rundir import MODEL_FORMAT, load_tensors, save_tensors
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tones")
-    write_tone_dataset(root, works_per_label=4, recordings_per_work=2, seconds=6.0)
-    return root
 
 
 @pytest.mark.slow

@@ -5,10 +5,8 @@ import json
 import pytest
 import torch
 
-from classicfy.config import AudioConfig, FeatureConfig
 from classicfy.models import MODELS
-
-FEATURES = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
+from helpers import FEATURES
 
 
 def test_a_cnn_file_from_before_max_pooling_still_loads(tmp_path):

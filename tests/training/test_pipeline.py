@@ -3,40 +3,19 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from classicfy.cli import main
-from classicfy.config import AudioConfig, AugmentConfig, FeatureConfig, RunConfig, TrainConfig
+from classicfy.config import RunConfig, TrainConfig
 from classicfy.data.synthetic import write_tone_dataset
 from classicfy.errors import DatasetError, RunError
 from classicfy.rundir import RunFolder, load_tensors
 from classicfy.training.pipeline import prepare_run, train_run
 from classicfy.workspace import Workspace
-
-FEATURES = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tones")
-    write_tone_dataset(root, works_per_label=4, recordings_per_work=2, seconds=6.0)
-    return root
-
-
-def config_for(data: Path, models: tuple[str, ...], epochs: int, copies: int = 0, **train) -> RunConfig:
-    return RunConfig(
-        data=str(data),
-        models=models,
-        val_fraction=0.25,
-        test_fraction=0.25,
-        features=FEATURES,
-        train=TrainConfig(epochs=epochs, batch_size=8, **train),
-        augment=AugmentConfig(copies=copies),
-    )
+from helpers import FEATURES, config_for
 
 
 @pytest.mark.slow

@@ -8,8 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from classicfy.config import AudioConfig, AugmentConfig, FeatureConfig, RunConfig, TrainConfig
-from classicfy.data.synthetic import write_tone_dataset
+from classicfy.config import TrainConfig
 from classicfy.features.inputs import EmbeddingSet
 from classicfy.models import MODELS
 from classicfy.models.base import ClassifierModel
@@ -18,9 +17,7 @@ from classicfy.rundir import ModelCard, load_tensors
 from classicfy.training.pipeline import train_run
 from classicfy.training.trainer import Trainer, uses_bf16
 from classicfy.workspace import Workspace
-
-FEATURES = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
-
+from helpers import config_for
 
 HEAD_CARD = ModelCard("head", "embedding", (8,), ["a", "b"], config={}, features={})
 
@@ -36,25 +33,6 @@ class Head(ClassifierModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tones")
-    write_tone_dataset(root, works_per_label=4, recordings_per_work=2, seconds=6.0)
-    return root
-
-
-def config_for(data: Path, models: tuple[str, ...], epochs: int, copies: int = 0, **train) -> RunConfig:
-    return RunConfig(
-        data=str(data),
-        models=models,
-        val_fraction=0.25,
-        test_fraction=0.25,
-        features=FEATURES,
-        train=TrainConfig(epochs=epochs, batch_size=8, **train),
-        augment=AugmentConfig(copies=copies),
-    )
 
 
 @pytest.mark.parametrize("name", ["cnn", "gru"])
