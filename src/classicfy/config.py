@@ -14,7 +14,6 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-MODEL_NAMES = ("cnn", "gru", "vgg", "vgg-pretrained", "musicnn-pretrained")
 DEFAULT_MODELS = ("cnn", "gru", "vgg")
 BALANCE_STRATEGIES = ("oversample", "weights", "none")
 PRECISIONS = ("auto", "bf16", "fp32")

@@ -87,9 +87,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> list[ExportedModel]:
     out_dir.mkdir(parents=True, exist_ok=True)
     exported = [export_model(load_model(run.path, name), out_dir) for name in names]
     if run.ensemble_path.is_file():
-        ensemble = EnsembleModel.from_dict(run.read_json(run.ensemble_path), run.ensemble_path)
-        atomic.write_text(out_dir / "ensemble.json", json.dumps(ensemble.to_dict(), indent=2))
-    atomic.write_text(out_dir / "labels.json", json.dumps(labels, indent=2))
+        EnsembleModel.from_dict(run.read_json(run.ensemble_path), run.ensemble_path)  # a damaged file is refused
+        atomic.write_bytes(out_dir / "ensemble.json", run.ensemble_path.read_bytes())
+    if labels:
+        atomic.write_bytes(out_dir / "labels.json", run.labels_path.read_bytes())
     return exported
 
 

@@ -117,7 +117,7 @@ class Classifier:
         """The answer for one file, streamed; raises `AudioError` for a file that cannot be used."""
         path = Path(path)
         configs = [config.audio for config in self.feature_configs]
-        return self._predict(Path(path), lambda: RecordingStream(path, configs))
+        return self._predict(path, lambda: RecordingStream(path, configs))
 
     def predict_proba(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
         """Class probabilities (in `labels` order) of a mono waveform, as for a file with these samples."""

@@ -9,6 +9,7 @@ RUN/models/NAME.safetensors  weights, beside NAME.json, the model card that rebu
 RUN/models/ensemble.json     the ensemble's members and weights
 RUN/models/baseline.json     the logistic-regression baseline
 RUN/checkpoints/NAME.safetensors, RUN/history/NAME.csv
+RUN/metrics.json, RUN/predictions.csv, RUN/windows.safetensors, RUN/report.html, RUN/plots/
 ```
 
 Every file is read as untrusted: a missing or damaged one is a one-line `RunError` naming it.
@@ -24,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
 
 from classicfy import atomic
 from classicfy.config import AnyFeatureConfig, RunConfig, feature_config_from
@@ -45,7 +48,7 @@ def read_run_file(path: str | Path, load: Callable[[Path], T] | None = None) -> 
         return load(path) if load is not None else json.loads(path.read_text())
     except FileNotFoundError:
         raise RunError(f"{path.parent} is not a complete run: {path.name} is missing") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
+    except (OSError, ValueError, KeyError, TypeError, csv.Error) as error:  # JSONDecodeError is a ValueError
         raise RunError(f"{path} is damaged: {error!r}") from None
 
 
@@ -70,6 +73,32 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     return tensors, json.loads(metadata["state"]) if "state" in metadata else None
 
 
+def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> None:
+    """Numpy arrays and JSON metadata as one safetensors file, written atomically (no torch needed)."""
+    from safetensors.numpy import save
+
+    contiguous = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
+    atomic.write_bytes(Path(path), save(contiguous, metadata={"json": json.dumps(metadata)}))
+
+
+def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and metadata `save_arrays` wrote; a missing or damaged file is a `RunError` naming it."""
+    from safetensors import safe_open
+
+    def read(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        path = Path(path)
+        with safe_open(str(path), framework="np") as handle:
+            arrays = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 - not a dict
+            return arrays, json.loads((handle.metadata() or {})["json"])
+
+    try:
+        return read_run_file(Path(path), read)
+    except RunError:
+        raise
+    except Exception as error:  # safetensors raises its own SafetensorError for damaged files
+        raise RunError(f"{path} is damaged: {type(error).__name__}") from None
+
+
 @dataclass
 class ModelCard:
     """What `models/NAME.json` says of a trained model: enough to rebuild it and feed it."""
@@ -90,7 +119,8 @@ class ModelCard:
 
     def to_json(self) -> str:
         values = asdict(self)
-        values = {"format": values.pop("format"), **values, **values.pop("extra")}
+        extra = values.pop("extra")
+        values = {"format": values.pop("format"), **values, **extra}
         values["input_shape"] = list(self.input_shape)
         if self.training is None:
             del values["training"]
@@ -100,7 +130,12 @@ class ModelCard:
     def read(cls, path: str | Path) -> ModelCard:
         """The card at `path`; a damaged, foreign or newer-format card is a `RunError` naming it."""
         path = Path(path)
-        values: Any = read_run_file(path)
+        try:
+            values: Any = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise RunError(f"{path.parent} has no model card {path.name}") from None
+        except (OSError, ValueError) as error:
+            raise RunError(f"{path} is damaged: {error}") from None
         version = values.get("format", 1) if isinstance(values, dict) else None
         if version != MODEL_FORMAT:
             raise RunError(
@@ -217,17 +252,21 @@ class RunFolder:
             raise RunError(f"{path} is damaged: not a JSON object")
         return values
 
-    def write_json(self, path: str | Path, values: dict[str, Any]) -> None:
-        path = Path(path)
-        atomic.write_text(path, json.dumps(values, indent=2))
+    def write_json(self, path: str | Path, values: dict[str, Any], indent: int | None = 2) -> None:
+        atomic.write_text(Path(path), json.dumps(values, indent=indent))
 
     def read_histories(self, names: list[str]) -> dict[str, list[dict[str, str]]]:
-        histories = {}
-        for name in names:
-            if self.history_path(name).exists():
-                with open(self.history_path(name), newline="") as handle:
-                    histories[name] = list(csv.DictReader(handle))
-        return histories
+        """Each model's training history (one row per epoch), for those that have one."""
+        return {
+            name: read_run_file(self.history_path(name), _read_csv_rows)
+            for name in names
+            if self.history_path(name).exists()
+        }
+
+
+def _read_csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def _read_split(path: Path) -> list[Recording]:

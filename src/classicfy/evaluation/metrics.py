@@ -2,8 +2,8 @@
 
 A recording's probabilities are its windows' probabilities averaged in log space (a geometric
 mean, renormalised): one confident window cannot outvote a whole movement, and a window that rules
-a class out counts. Recording-level accuracy and macro-F1 get bootstrap 95% intervals over
-recordings, since recordings, not windows, are the independent items.
+a class out counts. Recording-level accuracy and macro-F1 get bootstrap 95% intervals over whole
+works resampled within each class: the movements of one work are not independent items.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
+
+from classicfy.evaluation.bootstrap import interval, work_resamples
 
 EPS = 1e-7
 
@@ -148,26 +150,34 @@ class ModelEvaluator:
         result["confusion_matrix"] = confusion_matrix(y_true, predicted, labels=classes).tolist()
         return LevelMetrics(**result)
 
-    def bootstrap(self, y_true: np.ndarray, probs: np.ndarray) -> dict[str, tuple[float, float]]:
-        """95% percentile intervals of accuracy and macro-F1, resampling the items with replacement."""
-        rng = np.random.default_rng(self.seed)
+    def bootstrap(
+        self, y_true: np.ndarray, probs: np.ndarray, works: np.ndarray | None = None
+    ) -> dict[str, tuple[float, float]]:
+        """95% intervals of accuracy and macro-F1 over resamples of the items: of whole works within
+        each class when `works` names each item's work, else of single items, each class kept."""
         predicted = probs.argmax(axis=1)
-        n = len(y_true)
+        y_true = np.asarray(y_true)
+        groups = np.arange(len(y_true)) if works is None else np.asarray(works)
         accuracies, f1s = [], []
-        for _ in range(self.n_bootstrap):
-            sample = rng.integers(0, n, n)
-            accuracies.append(np.mean(predicted[sample] == y_true[sample]))
+        for sample in work_resamples(y_true, groups, self.n_bootstrap, self.seed):
+            accuracies.append(float(np.mean(predicted[sample] == y_true[sample])))
             f1s.append(macro_f1(y_true[sample], predicted[sample]))
-        interval = lambda values: (float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5)))  # noqa: E731
         return {"accuracy_ci": interval(accuracies), "macro_f1_ci": interval(f1s)}
 
-    def evaluate(self, window_probs: np.ndarray, window_labels: np.ndarray, recording_of: np.ndarray) -> ModelMetrics:
-        """Window-level metrics, and recording-level metrics with bootstrap intervals."""
+    def evaluate(
+        self,
+        window_probs: np.ndarray,
+        window_labels: np.ndarray,
+        recording_of: np.ndarray,
+        works: np.ndarray | None = None,
+    ) -> ModelMetrics:
+        """Window-level metrics, and recording-level metrics with bootstrap intervals (over whole works
+        when `works` names each window's work)."""
         segment = self.metrics(window_labels, window_probs)
         probs, _ = recording_probabilities(window_probs, recording_of)
         _, first_window = np.unique(recording_of, return_index=True)  # in the order recording_probabilities uses
         y_recording = np.asarray(window_labels)[first_window]
-        intervals = self.bootstrap(y_recording, probs)
+        intervals = self.bootstrap(y_recording, probs, None if works is None else np.asarray(works)[first_window])
         recording = replace(
             self.metrics(y_recording, probs),
             accuracy_ci=intervals["accuracy_ci"],

@@ -1,6 +1,7 @@
 """Evaluate a trained run: every model, the ensemble and the baseline, on the run's test split or on
 another labelled dataset, at window and recording level; writes metrics.json, predictions.csv (each
-model's answer for every recording), plots and report.html.
+model's answer for every recording), windows.safetensors (every window's probabilities), plots and
+report.html.
 
 The baseline is fitted on the run's training split and, when asked, the ensemble weights on its
 validation split (both saved in `models/` and reused), so test data never shapes what is scored on it.
@@ -36,10 +37,11 @@ from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
 from classicfy.features.inputs import WindowSet
 from classicfy.models.trained import TrainedModel, load_model, window_probabilities
-from classicfy.rundir import RunFolder
+from classicfy.rundir import RunFolder, save_arrays
 from classicfy.workspace import Workspace
 
 log = logging.getLogger(__name__)
+WINDOWS_FILE = "windows.safetensors"  # each model's window probabilities, beside metrics.json
 
 
 @dataclass
@@ -131,7 +133,7 @@ def _fit_baseline(
         return SummaryBaseline.from_dict(run.read_json(run.baseline_path), run.baseline_path)
     train = _readable_side(split, "train", {config.features}, work, "the baseline")
     baseline = SummaryBaseline(len(index)).fit(train.windows(config.features, "sequence", index))
-    run.write_json(run.baseline_path, baseline.to_dict())
+    run.write_json(run.baseline_path, baseline.to_dict(), indent=None)  # thousands of coefficients: compact
     return baseline
 
 
@@ -247,6 +249,8 @@ def _scope(
 
 def _score_everything(
     run: RunFolder,
+    config: RunConfig,
+    split: list[Recording],
     models: dict[str, TrainedModel],
     features: _Features,
     index: dict[str, int],
@@ -254,7 +258,6 @@ def _score_everything(
     fitted_ensemble: bool | None,
 ) -> tuple[dict[str, ScoredSet], EnsembleModel]:
     """Window probabilities of every model, of their ensemble and of the baseline."""
-    config, split = run.read_config(), run.read_split()
     scored = {name: _score(model, features, index) for name, model in models.items()}
     ensemble = _ensemble(run, models, split, index, work, fitted_ensemble)
     aligned, ensemble_set = _align({name: scored[name] for name in ensemble.members})
@@ -287,6 +290,21 @@ def _write_metrics(
         "skipped": _skipped_rows(skipped),
     }
     atomic.write_text(out / "metrics.json", json.dumps(document, indent=2))
+
+
+def _write_window_predictions(
+    path: Path, scored: dict[str, ScoredSet], recordings: list[Recording], labels: list[str]
+) -> None:
+    """Every model's window probabilities, labels and recordings: what cross-validation pools over folds."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, scored_set in scored.items():
+        arrays |= {
+            f"{name}/probs": np.asarray(scored_set.probs),
+            f"{name}/labels": scored_set.labels.astype(np.int64),
+            f"{name}/recording": scored_set.recording_of.astype(np.int64),
+        }
+    described = [{"path": str(r.path), "label": r.label, "group": r.group} for r in recordings]
+    save_arrays(path, arrays, {"labels": labels, "models": list(scored), "recordings": described})
 
 
 def _skipped_rows(skipped: dict[Path, str]) -> list[dict[str, str]]:
@@ -349,7 +367,8 @@ def evaluate_run(
     if not names:
         raise RunError(f"{run.path} holds no trained model yet")
     models = {name: load_model(run.path, name) for name in names}
-    scope = _scope(run, run.read_split(), labels, data, Path(out) if out is not None else None, work)
+    split = run.read_split()
+    scope = _scope(run, split, labels, data, Path(out) if out is not None else None, work)
     scope.out.mkdir(parents=True, exist_ok=True)
     configs: set[AnyFeatureConfig] = {config.features, *(m.feature_config for m in models.values())}
     features = _Features(scope.recordings, configs, work)
@@ -357,10 +376,14 @@ def evaluate_run(
         scope.notes.append(f"{len(features.skipped)} test file(s) could not be used and were skipped")
     if not features.recordings:
         raise DatasetError("no usable test recordings")
-    scored, ensemble = _score_everything(run, models, features, index, work, fitted_ensemble)
+    scored, ensemble = _score_everything(run, config, split, models, features, index, work, fitted_ensemble)
     evaluator = ModelEvaluator(labels, n_bootstrap=n_bootstrap, seed=config.train.seed)
-    metrics = {name: evaluator.evaluate(s.probs, s.labels, s.recording_of) for name, s in scored.items()}
+    works = np.array([r.group for r in features.recordings])
+    metrics = {
+        name: evaluator.evaluate(s.probs, s.labels, s.recording_of, works[s.recording_of]) for name, s in scored.items()
+    }
     _write_metrics(scope.out, labels, metrics, ensemble, scope, features.skipped)
+    _write_window_predictions(scope.out / WINDOWS_FILE, scored, features.recordings, labels)
     answers = recording_answers(scored, features.recordings, labels)
     write_predictions(scope.out / "predictions.csv", answers)
     plots = _draw_plots(scope.out, metrics, scored, labels, run.read_histories(names))

@@ -58,14 +58,14 @@ SUMMARY_HEADER = [
     "windows / recordings",
 ]
 
-_STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
 td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}img{max-width:100%;margin:.5em 0}
 .grid{display:flex;flex-wrap:wrap;gap:1em}.grid img{max-width:48%}pre{background:#f6f6f6;padding:1em;overflow:auto}"""
 
 
-def _table(header: list[str], rows: list[list]) -> str:
+def html_table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -77,7 +77,7 @@ def probability_column(label: str) -> str:
 
 
 def write_predictions(path: str | Path, answers: list[dict]) -> None:
-    """`predictions.csv`: one row per recording and model (see `evaluation.recording_answers`)."""
+    """`predictions.csv`: one row per recording and model (see `evaluation.pipeline.recording_answers`)."""
     path = Path(path)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(answers[0]), lineterminator="\n")
@@ -104,7 +104,7 @@ def _misnamed(answers: list[dict]) -> str:
     ]
     header = ["recording", "label", "answer", "p(answer)", "p(label)"]
     summary = f"<p>{len(wrong)} of the {len(scored)} recordings. Every model's answers: predictions.csv.</p>"
-    return summary + _table(header, rows)
+    return summary + html_table(header, rows)
 
 
 def write_report(
@@ -123,9 +123,9 @@ def write_report(
     out_dir = Path(out_dir)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
         f"<h2>Summary ({html.escape(scored_on)})</h2>",
-        _table(SUMMARY_HEADER, summary_rows(metrics)),
+        html_table(SUMMARY_HEADER, summary_rows(metrics)),
     ]
     parts += [f"<p>{html.escape(note)}</p>" for note in notes]
     parts += ["<h2>Recordings the ensemble names wrong</h2>", _misnamed(answers)]
@@ -138,7 +138,7 @@ def write_report(
     parts.append("<h2>Dataset</h2>")
     per_label = dataset.get("per_label", {})
     parts.append(
-        _table(
+        html_table(
             ["label", "recordings", "works", "minutes", "windows"],
             [
                 [label, v["recordings"], v["groups"], f"{v['minutes']:.1f}", v["windows"]]
@@ -150,7 +150,7 @@ def write_report(
     if sides:
         labels = sorted({label for counts in sides.values() for label in counts})
         parts.append(
-            _table(
+            html_table(
                 ["split", *labels],
                 [[side, *(counts.get(label, 0) for label in labels)] for side, counts in sorted(sides.items())],
             )
@@ -158,7 +158,7 @@ def write_report(
     skipped = dataset.get("skipped", [])
     parts.append(f"<p>{len(skipped)} file(s) skipped.</p>")
     if skipped:
-        parts.append(_table(["file", "reason"], [[s["path"], s["reason"]] for s in skipped]))
+        parts.append(html_table(["file", "reason"], [[s["path"], s["reason"]] for s in skipped]))
     parts.append(f"<h2>Configuration</h2><pre>{html.escape(config_text)}</pre></body></html>")
     path = out_dir / "report.html"
     atomic.write_text(path, "\n".join(parts))

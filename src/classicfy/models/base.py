@@ -26,6 +26,12 @@ class ClassifierModel(nn.Module):
     config_before_key: ClassVar[dict[str, Any]] = {}
     config: Any
 
+    @classmethod
+    def config_for(cls, finetune: bool) -> Any:
+        """The config a run builds this family with (None: the family's defaults); `finetune` asks for
+        a pretrained part to train too."""
+        return None
+
     @property
     def frozen(self) -> bool:
         """Whether a pretrained part stays fixed: training then reads its embeddings, computed once."""

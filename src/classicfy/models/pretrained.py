@@ -64,6 +64,10 @@ class PretrainedClassifier(ClassifierModel):
             nn.Linear(config.hidden, n_classes),
         )
 
+    @classmethod
+    def config_for(cls, finetune: bool) -> PretrainedConfig:
+        return PretrainedConfig(backbone=cls.default_backbone, finetune=finetune)
+
     @property
     def frozen(self) -> bool:
         return not self.config.finetune

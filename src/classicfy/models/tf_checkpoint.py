@@ -108,7 +108,7 @@ def _block_entries(table: bytes, offset: int, size: int):
 def read_index(index_path: str | Path) -> dict[str, TensorEntry]:
     """Every tensor entry of a checkpoint's `.index` table, by name."""
     index_path = Path(index_path)
-    table = Path(index_path).read_bytes()
+    table = index_path.read_bytes()
     if len(table) < 48 or struct.unpack("<Q", table[-8:])[0] != _TABLE_MAGIC:
         raise CheckpointError(f"{index_path} is not a TensorFlow checkpoint index")
     _, pos = _varint(table, len(table) - 48)  # metaindex handle (unused)
@@ -134,7 +134,6 @@ def _masked_crc32c(data: bytes) -> int:
 
 def load_checkpoint(index_path: str | Path, names: list[str] | None = None) -> dict[str, np.ndarray]:
     """Tensors of the checkpoint `PREFIX.index` (all, or those named), each verified by CRC32C."""
-    index_path = Path(index_path)
     index_path = Path(index_path)
     entries = read_index(index_path)
     data_path = index_path.with_name(index_path.name.removesuffix(".index") + ".data-00000-of-00001")

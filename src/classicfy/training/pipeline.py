@@ -196,14 +196,12 @@ def _model_window_sets(
 
 def _build_models(config: RunConfig, labels: list[str], sets: dict[str, SideSets]) -> dict[str, ClassifierModel]:
     """Every model, each built from the seed; all must take their inputs before any trains: no wasted work."""
-    from classicfy.models import MODELS, PretrainedClassifier
+    from classicfy.models import MODELS
 
     models = {}
     for name in config.models:
         family = MODELS[name]
-        model_config = None
-        if issubclass(family, PretrainedClassifier):
-            model_config = family.Config(backbone=family.default_backbone, finetune=config.train.finetune)
+        model_config = family.config_for(config.train.finetune)
         seed_everything(config.train.seed)
         input_shape = sets[name][0].input_shape
         models[name] = family(input_shape, len(labels), model_config)

@@ -15,6 +15,7 @@ import random
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -101,7 +102,7 @@ class Trainer:
     """Trains one model on a training set, scoring each epoch on a validation set.
 
     Writes `checkpoints/NAME.safetensors` every epoch, `models/NAME.safetensors` (with its model card
-    beside it) whenever validation macro-F1 improves (with `keep="last"`, after every epoch), and
+    beside it, when given one) whenever validation macro-F1 improves (with `keep="last"`, after every epoch), and
     `history/NAME.csv`. With `ema_epochs`, what is scored and saved is the moving average of the
     weights (and of the batch-norm statistics), not the weights the optimizer last left.
     """
@@ -152,7 +153,7 @@ class Trainer:
             return False
         try:
             tensors, saved = load_tensors(self.checkpoint_path)
-            assert saved is not None, "a checkpoint without its state"
+            saved = cast(dict[str, Any], saved)  # None, from a file with no state, fails below as a TypeError
             self.model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
             self._resumed_average = {k[len("average.") :]: v for k, v in tensors.items() if k.startswith("average.")}
             restore_optimizer(self.optimizer, tensors, saved["optimizer"])

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from classicfy.cli import main
+from classicfy.data.manifest import list_dataset
+from classicfy.evaluation.bootstrap import paired_difference, work_resamples
+from classicfy.evaluation.folds import fold_splits
+
+
+def _cv_args(data, out, *extra: str) -> list[str]:
+    return ["crossval", str(data), "--out", str(out), "--folds", "2", "--models", "gru", "--epochs", "1",
+            "--window", "2", "--augment-copies", "0", "--no-progress", "--jobs", "1", *extra]  # fmt: skip
+
+
+def test_folds_test_every_recording_once_and_keep_each_work_on_one_side(tone_dataset):
+    recordings = list_dataset(tone_dataset)
+    splits = fold_splits(recordings, {r.path: 1 for r in recordings}, 3, 0.15, fold_seed=0)
+    tested = [r.path for split in splits for r in split if r.split == "test"]
+    assert sorted(tested) == sorted(r.path for r in recordings)
+    for split in splits:
+        sides = {}
+        for r in split:
+            sides.setdefault(r.group, set()).add(r.split)
+        assert all(len(s) == 1 for s in sides.values())  # no work on two sides
+        assert {r.label for r in split if r.split == "test"} == {"high", "low", "mid"}  # stratified
+    assert fold_splits(recordings, {r.path: 1 for r in recordings}, 3, 0.15, fold_seed=1) != splits
+
+
+def test_work_resamples_draw_whole_works_and_keep_every_class():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    works = np.array(["a", "a", "b", "c", "d", "d"])
+    for sample in work_resamples(labels, works, 50, seed=0):
+        assert set(labels[sample]) == {0, 1}
+        drawn = works[sample]
+        for work in set(drawn):  # a work comes whole, as often as it was drawn
+            assert np.sum(drawn == work) % np.sum(works == work) == 0
+    same = lambda at: float(len(at))  # noqa: E731
+    assert paired_difference(same, same, labels, works, n=20) == (0.0, (0.0, 0.0))
+
+
+@pytest.mark.slow
+def test_crossval_pools_every_recording_once_per_seed_and_resumes_without_redoing_folds(
+    data, tmp_path, monkeypatch, capsys
+):
+    from classicfy.evaluation import crossval
+
+    out = tmp_path / "CV"
+    real = crossval.evaluate_run
+    calls = []
+
+    def killed_after_the_first_fold(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt  # as a kill would stop it
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(crossval, "evaluate_run", killed_after_the_first_fold)
+    assert main(_cv_args(data, out, "--seeds", "0,1")) == 130
+    first = out / "fold-seed-0" / "seed-0" / "fold-1"
+    finished = {p: p.stat().st_mtime_ns for p in first.rglob("*") if p.is_file()}
+    monkeypatch.setattr(crossval, "evaluate_run", real)
+    assert main(_cv_args(data, out, "--seeds", "0,1")) == 2  # an existing CV needs --resume
+    assert "--resume" in capsys.readouterr().err
+    assert main(_cv_args(data, out, "--seeds", "0,1", "--resume")) == 0
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # the finished fold was not touched
+    printed = capsys.readouterr().out
+    assert "gru" in printed and "ensemble" in printed and "baseline" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(r["fold_seed"], r["seed"]) for r in summary["runs"]] == [(0, 0), (0, 1)]
+    n_recordings = len(list_dataset(data))
+    for run in summary["runs"]:
+        assert run["models"]["gru"]["recording"]["n"] == n_recordings  # each recording scored once per run
+        assert len(run["models"]["gru"]["per_fold_macro_f1"]["recording"]) == 2
+    spread = summary["models"]["ensemble"]["recording"]["macro_f1"]
+    assert spread["min"] <= spread["mean"] <= spread["max"]
+    assert (out / "report.html").read_text().count("<table>") == 3
+    assert main(_cv_args(data, out, "--seeds", "0", "--resume")) == 2  # another plan in the same folder
+
+
+@pytest.mark.slow
+def test_compare_pairs_two_recipes_on_the_same_folds_and_refuses_other_folds(data, tmp_path, capsys):
+    assert main(_cv_args(data, tmp_path / "A")) == 0
+    assert main(_cv_args(data, tmp_path / "B", "--seed", "3", "--epochs", "2")) == 0
+    capsys.readouterr()
+    assert main(["crossval", "compare", str(tmp_path / "A"), str(tmp_path / "B")]) == 0
+    out = capsys.readouterr().out
+    assert "A - B [95% CI]" in out and all(name in out for name in ("gru", "ensemble", "baseline"))
+    assert "within the noise" in out.split("baseline", 1)[1]  # the same baseline on both sides: no difference
+    assert main(_cv_args(data, tmp_path / "C", "--fold-seeds", "5")) == 0
+    assert main(["crossval", "compare", str(tmp_path / "A"), str(tmp_path / "C")]) == 2
+    assert "same folds" in capsys.readouterr().err
