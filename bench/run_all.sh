@@ -3,8 +3,8 @@
 # the machine first, then each script's command and the Markdown table it prints.
 # Usage: bench/run_all.sh [--quick]   (--quick: smaller inputs and fewer repeats, for a smoke check)
 # The full run takes about 235 minutes, most of it the demo recipe's 4-fold cross-validation, run
-# with three seeds to show how far the models' own randomness moves it; the augmentation-shortcut
-# probe then reads the first fold's run.
+# with three seeds to show how far the models' own randomness moves it (`classicfy crossval`); the
+# augmentation-shortcut probe then reads the first fold's run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,10 +15,8 @@ if [[ "${1:-}" == "--quick" ]]; then
         "python bench/train.py --epochs 1"
         "python bench/tag.py --minutes 1 --repeats 1"
         "python bench/predict.py --minutes 2 --repeats 1"
-        "python bench/crossval.py --quick --folds 2 --no-progress"
-        "python bench/crossval.py --quick --folds 2 --seed 1 --out bench/out/crossval-seed1 --no-progress"
-        "python bench/seeds.py bench/out/crossval bench/out/crossval-seed1"
-        "python bench/shortcut.py bench/out/crossval/fold-1 --models ensemble"
+        "classicfy crossval builtin:composers-quick --config demo-quick --folds 2 --seeds 0,1 --out bench/out/crossval-quick --resume --no-progress"
+        "python bench/shortcut.py bench/out/crossval-quick/fold-seed-0/seed-0/fold-1 --models ensemble"
     )
 else
     commands=(
@@ -27,11 +25,8 @@ else
         "python bench/train.py"
         "python bench/tag.py"
         "python bench/predict.py"
-        "python bench/crossval.py --no-progress"
-        "python bench/crossval.py --seed 1 --out bench/out/crossval-seed1 --no-progress"
-        "python bench/crossval.py --seed 2 --out bench/out/crossval-seed2 --no-progress"
-        "python bench/seeds.py bench/out/crossval bench/out/crossval-seed1 bench/out/crossval-seed2"
-        "python bench/shortcut.py bench/out/crossval/fold-1 --models ensemble,vgg-pretrained"
+        "classicfy crossval builtin:composers --config demo --folds 4 --seeds 0,1,2 --out bench/out/crossval --resume --no-progress"
+        "python bench/shortcut.py bench/out/crossval/fold-seed-0/seed-0/fold-1 --models ensemble,vgg-pretrained"
     )
 fi
 
@@ -55,7 +50,7 @@ for command in "${commands[@]}"; do
         echo
         echo "## \`$command\`"
         echo
-        echo "$table"
+        if [[ "$command" == classicfy* ]]; then echo '```text'; echo "$table"; echo '```'; else echo "$table"; fi
         echo
         echo "($(($(date +%s) - start)) s)"
     } >>"$report"
