@@ -229,3 +229,19 @@ def test_the_python_api_takes_string_paths_and_defaults_the_cache_like_the_cli(d
     assert result.labels == ["high", "low", "mid"] and (tmp_path / "RUN" / "models" / "gru.safetensors").is_file()
     assert any((tmp_path / "cache" / "features").iterdir())  # the default cache, as the CLI's
     assert (evaluate_run("RUN", n_bootstrap=10).out_dir / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_resuming_a_finished_model_computes_no_embeddings_again(data, tmp_path, monkeypatch):
+    from classicfy.training import pipeline
+
+    config = config_for(data, ("vgg-pretrained",), epochs=1)
+    work = Workspace(tmp_path / "cache", 1, False)
+    first = train_run(config, tmp_path / "run", work).states["vgg-pretrained"]
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a finished model's embeddings were computed again")
+
+    monkeypatch.setattr(pipeline, "_frozen_embeddings", refused)
+    again = train_run(config, tmp_path / "run", work, resume=True).states["vgg-pretrained"]
+    assert again.history == first.history

@@ -128,11 +128,16 @@ def _readable_side(
 def _fit_baseline(
     run: RunFolder, config: RunConfig, split: list[Recording], index: dict[str, int], work: Workspace
 ) -> SummaryBaseline:
-    """The run's baseline: fitted on its training side once, then read back."""
+    """The run's baseline: fitted on its training side once (its regularisation chosen on the validation
+    side, when the run has one all models share), then read back."""
     if run.baseline_path.exists():
         return SummaryBaseline.from_dict(run.read_json(run.baseline_path), run.baseline_path)
     train = _readable_side(split, "train", {config.features}, work, "the baseline")
-    baseline = SummaryBaseline(len(index)).fit(train.windows(config.features, "sequence", index))
+    validation = None
+    if any(r.split == "val" for r in split):
+        val = _readable_side(split, "val", {config.features}, work, "the baseline")
+        validation = val.windows(config.features, "sequence", index)
+    baseline = SummaryBaseline(len(index)).fit(train.windows(config.features, "sequence", index), validation)
     run.write_json(run.baseline_path, baseline.to_dict(), indent=None)  # thousands of coefficients: compact
     return baseline
 
@@ -256,8 +261,8 @@ def _score_everything(
     index: dict[str, int],
     work: Workspace,
     fitted_ensemble: bool | None,
-) -> tuple[dict[str, ScoredSet], EnsembleModel]:
-    """Window probabilities of every model, of their ensemble and of the baseline."""
+) -> tuple[dict[str, ScoredSet], EnsembleModel, SummaryBaseline]:
+    """Window probabilities of every model, of their ensemble and of the baseline (and those two)."""
     scored = {name: _score(model, features, index) for name, model in models.items()}
     ensemble = _ensemble(run, models, split, index, work, fitted_ensemble)
     aligned, ensemble_set = _align({name: scored[name] for name in ensemble.members})
@@ -267,7 +272,7 @@ def _score_everything(
     sequence = features.windows(config.features, "sequence", index)
     keys = sequence.window_keys(config.features.audio.hop_s)
     scored["baseline"] = ScoredSet(baseline.predict_proba(sequence), sequence.labels, sequence.recording_of, keys)
-    return scored, ensemble
+    return scored, ensemble, baseline
 
 
 def _write_metrics(
@@ -339,11 +344,11 @@ def _draw_plots(
     return plots
 
 
-def _ensemble_note(ensemble: EnsembleModel) -> str:
+def _ensemble_note(ensemble: EnsembleModel, baseline: SummaryBaseline) -> str:
     weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.members, ensemble.weights, strict=True))
     how = "fitted on the validation split" if ensemble.fitted else "a plain average"
     return (f"Ensemble weights ({how}): {weights}. The baseline is a logistic regression on the mean and standard "
-            "deviation of MFCC and chroma per window.")  # fmt: skip
+            f"deviation of MFCC and chroma per window (C = {baseline.c:g}).")  # fmt: skip
 
 
 def evaluate_run(
@@ -376,7 +381,7 @@ def evaluate_run(
         scope.notes.append(f"{len(features.skipped)} test file(s) could not be used and were skipped")
     if not features.recordings:
         raise DatasetError("no usable test recordings")
-    scored, ensemble = _score_everything(run, config, split, models, features, index, work, fitted_ensemble)
+    scored, ensemble, baseline = _score_everything(run, config, split, models, features, index, work, fitted_ensemble)
     evaluator = ModelEvaluator(labels, n_bootstrap=n_bootstrap, seed=config.train.seed)
     works = np.array([r.group for r in features.recordings])
     metrics = {
@@ -388,7 +393,7 @@ def evaluate_run(
     write_predictions(scope.out / "predictions.csv", answers)
     plots = _draw_plots(scope.out, metrics, scored, labels, run.read_histories(names))
     dataset = run.read_dataset_summary() if data is None else {"skipped": _skipped_rows(features.skipped)}
-    scope.notes.append(_ensemble_note(ensemble))
+    scope.notes.append(_ensemble_note(ensemble, baseline))
     title = f"classicfy run {run.path.name}: {len(labels)} classes ({', '.join(labels)})"
     config_text = run.config_path.read_text()
     write_report(scope.out, title, metrics, plots, dataset, config_text, scope.notes, answers, scope.scored_on)

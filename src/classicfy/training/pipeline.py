@@ -223,15 +223,18 @@ def _train_model(
     import torch
 
     train_set, val_set = sets
-    if model.standardizes_inputs:
-        assert isinstance(train_set, WindowSet), "statistics are of raw windows"
-        mean, std = train_set.channel_statistics(np.random.default_rng(config.train.seed))
-        model.set_input_statistics(torch.from_numpy(mean), torch.from_numpy(std))
-    if model.frozen:
-        train_set, val_set = _frozen_embeddings(name, model, train_set, val_set, config)
     trainer = Trainer(name, model, config.train, run, card, len(card.labels))
     if resume and trainer.resume():
         log.info("%s: resuming after epoch %d", name, trainer.state.epoch)
+        if trainer.finished:  # its saved model stands: no statistics or embeddings to compute again
+            return trainer.state
+    else:
+        if model.standardizes_inputs:
+            assert isinstance(train_set, WindowSet), "statistics are of raw windows"
+            mean, std = train_set.channel_statistics(np.random.default_rng(config.train.seed))
+            model.set_input_statistics(torch.from_numpy(mean), torch.from_numpy(std))
+    if model.frozen:
+        train_set, val_set = _frozen_embeddings(name, model, train_set, val_set, config)
     log.info("%s: %d training windows, %d validation windows", name, len(train_set), len(val_set))
     return trainer.fit(train_set, val_set, progress)
 

@@ -133,6 +133,11 @@ class Trainer:
         return self.run.checkpoint_path(self.name)
 
     @property
+    def finished(self) -> bool:
+        """Whether training has nothing left to do: the epoch budget is spent or patience ran out."""
+        return self.state.epoch >= self.config.epochs or self.state.stopped_early
+
+    @property
     def scored(self) -> nn.Module:
         """The model that is validated and saved: the weight average when there is one."""
         return self.average.module if self.average is not None else self.model
@@ -205,7 +210,7 @@ class Trainer:
         weights = balancer.loss_weights()
         loss_weights = torch.from_numpy(weights) if weights is not None else None
         self._start_average(balancer)
-        while self.state.epoch < config.epochs and not self.state.stopped_early:
+        while not self.finished:
             start = time.perf_counter()
             epoch = self._train_epoch(train, balancer, loss_weights, progress)
             epoch.seconds = time.perf_counter() - start
