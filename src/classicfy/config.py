@@ -23,13 +23,16 @@ TAGGERS = ("musicnn-mtt", "musicnn-msd", "vgg-mtt", "vgg-msd")
 BUILTIN_DATASETS = ("builtin:composers", "builtin:eras", "builtin:composers-quick")
 EXPORT_FORMATS = ("onnx",)
 # Model inputs: `mel` images for the convolutional models, `mel_chroma` frames for the recurrent one,
-# `sequence` (MFCC + chroma) frames for the baseline, `musicnn` patches for the pretrained backbones.
-INPUT_KINDS = ("mel", "mel_chroma", "sequence", "musicnn")
+# `sequence` (MFCC + chroma) frames for the baseline, `musicnn` patches for the pretrained backbones,
+# `notes` (note and onset activations per piano key) for the models that read notes.
+INPUT_KINDS = ("mel", "mel_chroma", "sequence", "musicnn", "notes")
 
 # Bump when the computation changes in a way the config does not show: it invalidates caches.
 FEATURE_VERSION = 1
 # musicnn's input (Pons & Serra, 2019): 16 kHz, 512-point FFT, hop 256, 96 Slaney mel bands.
 MUSICNN_SAMPLE_RATE, MUSICNN_N_FFT, MUSICNN_HOP, MUSICNN_N_MELS = 16000, 512, 256, 96
+# basic-pitch's note model: 22.05 kHz, frames of 256 samples (86 a second), the 88 piano keys.
+NOTES_SAMPLE_RATE, NOTES_HOP, NOTES_KEYS = 22050, 256, 88
 
 
 def _config_key(kind: str, values: dict[str, Any]) -> str:
@@ -131,14 +134,50 @@ class MusicnnFeatureConfig:
         return _config_key(self.kind, self.to_dict())
 
 
-AnyFeatureConfig = FeatureConfig | MusicnnFeatureConfig
+@dataclass(frozen=True)
+class NotesFeatureConfig:
+    """Windows as basic-pitch's note model hears them: 22.05 kHz, note and onset activations of the
+    88 piano keys per frame of 256 samples."""
+
+    audio: AudioConfig = field(default_factory=lambda: AudioConfig(sample_rate=NOTES_SAMPLE_RATE))
+    kind: ClassVar[str] = "notes"
+
+    def __post_init__(self) -> None:
+        if self.audio.sample_rate != NOTES_SAMPLE_RATE:
+            raise ValueError(f"note features need {NOTES_SAMPLE_RATE} Hz audio, got {self.audio.sample_rate}")
+
+    @property
+    def frames_per_window(self) -> int:
+        return self.audio.window_samples * (NOTES_SAMPLE_RATE // NOTES_HOP) // NOTES_SAMPLE_RATE
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def key(self) -> str:
+        return _config_key(self.kind, self.to_dict())
+
+
+AnyFeatureConfig = FeatureConfig | MusicnnFeatureConfig | NotesFeatureConfig
 
 
 def feature_config_from(values: dict[str, Any], input_kind: str) -> AnyFeatureConfig:
     """The feature config a model card records, back as a dataclass."""
     if input_kind == "musicnn":
         return MusicnnFeatureConfig(audio=AudioConfig(**values["audio"]))
+    if input_kind == "notes":
+        return NotesFeatureConfig(audio=AudioConfig(**values["audio"]))
     return FeatureConfig.from_dict(values)
+
+
+def feature_config_for(kind: str, features: FeatureConfig) -> AnyFeatureConfig:
+    """The feature config that gives input `kind`, windowed as `features` windows audio."""
+    from dataclasses import replace
+
+    if kind == "musicnn":
+        return MusicnnFeatureConfig(audio=replace(features.audio, sample_rate=MUSICNN_SAMPLE_RATE))
+    if kind == "notes":
+        return NotesFeatureConfig(audio=replace(features.audio, sample_rate=NOTES_SAMPLE_RATE))
+    return features
 
 
 @dataclass(frozen=True)

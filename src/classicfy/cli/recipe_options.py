@@ -31,8 +31,8 @@ def add_recipe_options(parser: argparse.ArgumentParser, models_default: str = ",
         "--models",
         default=models_default,
         metavar="A,B",
-        help="models to train: cnn, gru, vgg, and vgg-pretrained, musicnn-pretrained (musicnn's taggers as "
-        "backbones with a new head) (default: %(default)s)",
+        help="models to train: cnn, gru, vgg; vgg-pretrained, musicnn-pretrained (musicnn's taggers as "
+        "backbones with a new head); notes-cnn, notes-gru (on the notes basic-pitch hears) (default: %(default)s)",
     )
     _add_training_options(parser)
     _add_augment_options(parser)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from classicfy import atomic
-from classicfy.config import FeatureConfig, MusicnnFeatureConfig
+from classicfy.config import AnyFeatureConfig
 from classicfy.errors import AudioError
 from classicfy.features.audio import RecordingAudio
 from classicfy.features.spectral import FEATURE_NAMES, WindowFeatures
@@ -57,7 +57,7 @@ def _crc(array: np.ndarray) -> int:
 class FeatureCache:
     """Features of recordings under one feature config, in `root/features/<config key>/`."""
 
-    def __init__(self, root: Path, config: FeatureConfig | MusicnnFeatureConfig) -> None:
+    def __init__(self, root: Path, config: AnyFeatureConfig) -> None:
         self.config = config
         self.directory = Path(root) / "features" / config.key()
         config_file = self.directory / "config.json"

@@ -2,7 +2,8 @@
 
 Input kinds: `mel`, (1, n_mels, frames) images for the convolutional models; `mel_chroma`,
 (frames, n_mels + n_chroma) for the recurrent one; `sequence`, (frames, n_mfcc + n_chroma) for the
-baseline's statistics; `musicnn`, (patches, 187, 96) for the pretrained backbones. Training and
+baseline's statistics; `musicnn`, (patches, 187, 96) for the pretrained backbones; `notes`, (2, 88,
+frames) note and onset activations, keys low to high, for the models that read notes. Training and
 prediction read them alike.
 """
 
@@ -50,6 +51,8 @@ def window_input(arrays: Mapping[str, np.ndarray], window: int, kind: str) -> np
         return np.concatenate([arrays["mfcc"][window], arrays["chroma"][window]]).T
     if kind == "musicnn":
         return musicnn_patches(np.asarray(arrays["musicnn"][window]))
+    if kind == "notes":
+        return np.stack([arrays["note"][window], arrays["onset"][window]]).transpose(0, 2, 1).astype(np.float32)
     raise ValueError(f"input kind must be one of {', '.join(INPUT_KINDS)}, got {kind!r}")
 
 

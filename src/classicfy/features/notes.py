@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from classicfy.config import NOTES_HOP, NOTES_KEYS, NOTES_SAMPLE_RATE, NotesFeatureConfig
 from classicfy.errors import ClassicfyError, SilentAudioError
 from classicfy.features.audio import decode, resample
 
-SAMPLE_RATE = 22050  # basic-pitch's AUDIO_SAMPLE_RATE
-FRAME_HOP = 256  # samples per activation frame
+SAMPLE_RATE, FRAME_HOP, KEYS = NOTES_SAMPLE_RATE, NOTES_HOP, NOTES_KEYS  # keys: A0 to C8
 OVERLAP_FRAMES = 30  # frames shared by neighbouring windows; half of them are dropped at each side
 MIN_NOTE_MS = 127.7  # basic-pitch's default shortest note
-KEYS = 88  # activations per frame: A0 to C8
 
 
 @dataclass
@@ -106,3 +105,25 @@ def transcribe(path: str | Path) -> Transcription:
     """Notes of a recording in any format `classicfy` decodes."""
     samples, rate = decode(path)
     return transcribe_samples(samples, rate, str(path))
+
+
+class NotesFeatureExtractor:
+    """Windows of 22.05 kHz samples to their note and onset activations, stored as float16 arrays
+    `note` and `onset` of (windows, frames, 88): half the disk of float32, far finer than the model's."""
+
+    def __init__(self, config: NotesFeatureConfig | None = None) -> None:
+        self.config = config or NotesFeatureConfig()
+
+    def arrays(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+        frames = self.config.frames_per_window
+        heard = [activations(window) for window in np.atleast_2d(np.asarray(windows, np.float32))]
+        return {
+            name: np.stack([_frames(h[name], frames) for h in heard]).astype(np.float16) for name in ("note", "onset")
+        }
+
+
+def _frames(activation: np.ndarray, frames: int) -> np.ndarray:
+    """Exactly `frames` frames: the model's count can differ by one from the window's at some lengths."""
+    if len(activation) >= frames:
+        return activation[:frames]
+    return np.pad(activation, ((0, frames - len(activation)), (0, 0)))

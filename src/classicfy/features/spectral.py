@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from classicfy.config import (
     AnyFeatureConfig,
     FeatureConfig,
     MusicnnFeatureConfig,
+    NotesFeatureConfig,
 )
 from classicfy.features.audio import RecordingAudio, load_recording
 
@@ -155,8 +157,12 @@ class MusicnnFeatureExtractor:
         return {"musicnn": np.concatenate(parts)}
 
 
-def extractor_for(config: AnyFeatureConfig) -> AudioFeatureExtractor | MusicnnFeatureExtractor:
-    """The extractor that computes what `config` describes."""
+def extractor_for(config: AnyFeatureConfig) -> Any:
+    """The extractor that computes what `config` describes (each has `arrays(windows)`)."""
     if isinstance(config, MusicnnFeatureConfig):
         return MusicnnFeatureExtractor(config)
+    if isinstance(config, NotesFeatureConfig):
+        from classicfy.features.notes import NotesFeatureExtractor  # basic-pitch only when notes are asked for
+
+        return NotesFeatureExtractor(config)
     return AudioFeatureExtractor(config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from classicfy.models.base import ClassifierModel
 from classicfy.models.cnn import CNNModel
 from classicfy.models.gru import GRUModel
+from classicfy.models.notes import NotesCNN, NotesGRU
 from classicfy.models.pretrained import MusicnnPretrained, PretrainedClassifier, VGGPretrained
 from classicfy.models.vgg import VGGModel
 
@@ -14,6 +15,8 @@ MODELS: dict[str, type[ClassifierModel]] = {
     "vgg": VGGModel,
     "vgg-pretrained": VGGPretrained,
     "musicnn-pretrained": MusicnnPretrained,
+    "notes-cnn": NotesCNN,
+    "notes-gru": NotesGRU,
 }
 
 __all__ = [
@@ -22,6 +25,8 @@ __all__ = [
     "ClassifierModel",
     "GRUModel",
     "MusicnnPretrained",
+    "NotesCNN",
+    "NotesGRU",
     "PretrainedClassifier",
     "VGGModel",
     "VGGPretrained",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classicfy.config import MUSICNN_SAMPLE_RATE, AnyFeatureConfig, MusicnnFeatureConfig, RunConfig
+from classicfy.config import AnyFeatureConfig, RunConfig, feature_config_for
 from classicfy.data.builtin import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, model_sides, split_by_group
 from classicfy.errors import DatasetError, RunError
@@ -170,11 +170,10 @@ def _model_window_sets(
 
     index = {label: i for i, label in enumerate(labels)}
     kinds = {MODELS[name].input_kind for name in config.models}
-    feature_configs: dict[str, AnyFeatureConfig] = {kind: config.features for kind in kinds - {"musicnn"}}
-    if "musicnn" in kinds:
-        musicnn_config = MusicnnFeatureConfig(audio=replace(config.features.audio, sample_rate=MUSICNN_SAMPLE_RATE))
-        feature_configs["musicnn"] = musicnn_config
-        extract_dataset(list(recordings), musicnn_config, work)
+    feature_configs = {kind: feature_config_for(kind, config.features) for kind in sorted(kinds)}
+    for own in dict.fromkeys(feature_configs.values()):
+        if own != config.features:  # the run's own features are extracted already
+            extract_dataset(list(recordings), own, work)
     train = [r for r in recordings if r.split == "train"]
     digest = report.content_hashes()
     augmented = _augment_training(train, report, digest, tuple(feature_configs.values()), config, work)
