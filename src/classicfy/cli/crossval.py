@@ -136,5 +136,5 @@ def _compare(args: argparse.Namespace) -> int:
         rows.append([c.model, f"{c.a:.3f}", f"{c.b:.3f}", f"{c.difference:+.3f} [{low:+.3f}, {high:+.3f}]", c.verdict])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print(("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))).rstrip())
     return 0

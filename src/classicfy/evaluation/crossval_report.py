@@ -44,7 +44,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     rows = [HEADER, *summary_table(summary)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     for row in rows:
-        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        print(("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))).rstrip())
 
 
 def _recall_rows(summary: dict[str, Any]) -> list[list[str]]:
