@@ -58,3 +58,15 @@ def test_bootstrap_interval_contains_the_estimate_and_is_seeded():
     accuracy = np.mean(probs.argmax(1) == y)
     assert ci["accuracy_ci"][0] <= accuracy <= ci["accuracy_ci"][1]
     assert ci == ModelEvaluator(["a", "b", "c"], n_bootstrap=300, seed=1).bootstrap(y, probs)
+
+
+def test_intervals_resample_works_unless_a_class_has_only_one():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    probs = np.eye(2)[[0, 1, 0, 0, 1, 1, 0, 1]]
+    evaluator = ModelEvaluator(["a", "b"], n_bootstrap=200, seed=0)
+    one_work_each = np.array(["w1"] * 4 + ["w2"] * 4)
+    low, high = evaluator.bootstrap(y, probs, one_work_each)["accuracy_ci"]
+    assert low < high  # drawn by recording: one work a class would be drawn whole every time
+    two_works_each = np.array(["w1", "w1", "w3", "w3", "w2", "w2", "w4", "w4"])
+    by_work = evaluator.bootstrap(y, probs, two_works_each)["accuracy_ci"]
+    assert by_work != (low, high)  # drawn by work: the wrong answers come and go in pairs

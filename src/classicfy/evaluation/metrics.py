@@ -106,6 +106,11 @@ class ModelMetrics:
         return {"segment": self.segment.to_dict(), "recording": self.recording.to_dict()}
 
 
+def resamplable_by_work(labels: np.ndarray, works: np.ndarray) -> bool:
+    """Whether every class holds at least two works, so that resampling works can vary a figure."""
+    return all(len(set(works[labels == label].tolist())) >= 2 for label in set(labels.tolist()))
+
+
 class ModelEvaluator:
     """Scores class probabilities against true labels; `labels` fixes the class order."""
 
@@ -153,11 +158,14 @@ class ModelEvaluator:
     def bootstrap(
         self, y_true: np.ndarray, probs: np.ndarray, works: np.ndarray | None = None
     ) -> dict[str, tuple[float, float]]:
-        """95% intervals of accuracy and macro-F1 over resamples of the items: of whole works within
-        each class when `works` names each item's work, else of single items, each class kept."""
+        """95% intervals of accuracy and macro-F1 over resamples of the items, each class kept: of whole
+        works when `works` names each item's work and every class has two works or more, else of
+        single items (a class of one work would be drawn whole every time and hide all variation)."""
         predicted = probs.argmax(axis=1)
         y_true = np.asarray(y_true)
-        groups = np.arange(len(y_true)) if works is None else np.asarray(works)
+        groups = np.arange(len(y_true))
+        if works is not None and resamplable_by_work(y_true, np.asarray(works)):
+            groups = np.asarray(works)
         accuracies, f1s = [], []
         for sample in work_resamples(y_true, groups, self.n_bootstrap, self.seed):
             accuracies.append(float(np.mean(predicted[sample] == y_true[sample])))
