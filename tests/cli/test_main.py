@@ -124,3 +124,32 @@ def test_docs_cli_md_is_generated_from_the_parser():
 
     committed = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
     assert committed.read_text() == reference(), "regenerate: python -m classicfy.cli.reference > docs/cli.md"
+
+
+def test_crossval_options_given_override_the_named_recipe_and_the_rest_keep_it():
+    from classicfy.cli import build_parser
+    from classicfy.cli.crossval import _recipe
+    from classicfy.training.recipes import DEMO_MODELS, demo_config
+
+    args = build_parser().parse_args(
+        [
+            "crossval",
+            "DATA",
+            "--out",
+            "CV",
+            "--config",
+            "demo",
+            "--epochs",
+            "3",
+            "--pitch-shift",
+            "1.5",
+            "--window",
+            "5",
+        ]
+    )
+    config = _recipe(args, "DATA")
+    demo = demo_config()
+    assert (config.data, config.models) == ("DATA", DEMO_MODELS)
+    assert config.train.epochs == 3 and config.augment.max_semitones == 1.5 and config.features.audio.window_s == 5
+    assert config.train.max_windows_per_class == demo.train.max_windows_per_class  # the recipe's, not the default
+    assert config.train.patience == demo.train.patience and config.augment.copies == demo.augment.copies
