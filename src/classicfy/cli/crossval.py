@@ -8,6 +8,7 @@ from typing import Any
 
 from classicfy.cli.options import add_feature_options, int_at_least, workspace
 from classicfy.cli.recipe_options import add_recipe_options, run_config
+from classicfy.config import RunConfig
 from classicfy.errors import ClassicfyError
 
 RECIPES = ("demo", "demo-quick")
@@ -60,7 +61,7 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(handler=run, parser=parser)
 
 
-def _recipe(args: argparse.Namespace, data: str) -> Any:
+def _recipe(args: argparse.Namespace, data: str) -> RunConfig:
     """The recipe: a named one with the options given on the command line over it, or the options alone."""
     from dataclasses import replace
 
@@ -73,15 +74,14 @@ def _recipe(args: argparse.Namespace, data: str) -> Any:
     return _override(recipe, config, args)
 
 
-def _override(recipe: Any, given: Any, args: argparse.Namespace) -> Any:
+def _override(recipe: RunConfig, given: RunConfig, args: argparse.Namespace) -> RunConfig:
     """`recipe` with every option that differs from its command-line default taken from `given`."""
     from dataclasses import fields, replace
 
     parser = args.parser
     changed = {dest for dest, value in vars(args).items() if dest != "parser" and value != parser.get_default(dest)}
-    sections = {"train": "train", "augment": "augment", "features": "features"}
     updates: dict[str, Any] = {}
-    for section in sections:
+    for section in ("train", "augment", "features"):
         base, mine = getattr(recipe, section), getattr(given, section)
         differing = {
             f.name: getattr(mine, f.name) for f in fields(mine) if getattr(mine, f.name) != getattr(base, f.name)
