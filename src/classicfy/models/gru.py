@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from classicfy.models.base import StandardizedModel
-from classicfy.models.layers import Standardize
+from classicfy.models.layers import Standardize, bidirectional_gru
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,7 @@ class GRUModel(StandardizedModel):
         self.standardize = Standardize(n_features, axis=2)
         self.pool_time = nn.AvgPool1d(config.time_pool) if config.time_pool > 1 else nn.Identity()
         self.project = nn.Sequential(nn.Linear(n_features, config.hidden), nn.ReLU(inplace=True))
-        self.gru = nn.GRU(
-            config.hidden,
-            config.hidden,
-            num_layers=config.layers,
-            batch_first=True,
-            bidirectional=True,
-            dropout=config.dropout if config.layers > 1 else 0.0,
-        )
+        self.gru = bidirectional_gru(config.hidden, config.layers, config.dropout)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(4 * config.hidden, n_classes))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:

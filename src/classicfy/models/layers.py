@@ -38,3 +38,10 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
+
+
+def bidirectional_gru(size: int, layers: int, dropout: float) -> nn.GRU:
+    """A bidirectional GRU over (batch, steps, size), with dropout between layers (none for one layer)."""
+    return nn.GRU(
+        size, size, num_layers=layers, batch_first=True, bidirectional=True, dropout=dropout if layers > 1 else 0.0
+    )

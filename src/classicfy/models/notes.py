@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from classicfy.models.base import ClassifierModel
-from classicfy.models.layers import conv_block
+from classicfy.models.layers import bidirectional_gru, conv_block
 
 
 @dataclass(frozen=True)
@@ -80,14 +80,7 @@ class NotesGRU(ClassifierModel):
         self.project = nn.Sequential(
             nn.Linear(features, config.hidden), nn.LayerNorm(config.hidden), nn.ReLU(inplace=True)
         )
-        self.gru = nn.GRU(
-            config.hidden,
-            config.hidden,
-            num_layers=config.layers,
-            batch_first=True,
-            bidirectional=True,
-            dropout=config.dropout if config.layers > 1 else 0.0,
-        )
+        self.gru = bidirectional_gru(config.hidden, config.layers, config.dropout)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(4 * config.hidden, n_classes))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
