@@ -83,3 +83,14 @@ def answer_each(
     if skipped:
         print(f"classicfy: {len(answers)} answered, {skipped} skipped", file=sys.stderr)
     return 0
+
+
+def unique_stem(path: str | Path, taken: set[str]) -> str:
+    """`path`'s stem, or `stem-2`, `stem-3`... when files of the same name came before (recorded in `taken`)."""
+    path = Path(path)
+    name, n = path.stem, 1
+    while name in taken:
+        n += 1
+        name = f"{path.stem}-{n}"
+    taken.add(name)
+    return name

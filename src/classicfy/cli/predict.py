@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classicfy.cli.options import add_output_options, add_work_options, workspace
-from classicfy.cli.output import answer_each, each_file
+from classicfy.cli.output import answer_each, each_file, unique_stem
 from classicfy.errors import AudioError
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def _with_timelines(
     taken: set[str] = set()
     for result in results:
         if folder is not None and not isinstance(result, AudioError):
-            _draw_timeline(result, folder / _timeline_name(result.path, taken))
+            _draw_timeline(result, folder / f"{unique_stem(result.path, taken)}.png")
         yield result
 
 
@@ -113,12 +113,3 @@ def _draw_timeline(prediction: Prediction, path: Path) -> None:
     starts = np.array([s["start_s"] for s in segments])
     title = f"{prediction.path.name}: {prediction.label} ({prediction.probability:.2f})"
     plot_timeline(starts, window_s, probs, labels, title, path)
-
-
-def _timeline_name(path: Path, taken: set[str]) -> str:
-    name, n = path.stem, 1
-    while name in taken:
-        n += 1
-        name = f"{path.stem}-{n}"
-    taken.add(name)
-    return f"{name}.png"

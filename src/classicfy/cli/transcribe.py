@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from classicfy.cli.output import answer_each, each_file
+from classicfy.cli.output import answer_each, each_file, unique_stem
 
 
 def add_parser(commands: Any) -> None:
@@ -38,11 +38,7 @@ def run(args: argparse.Namespace) -> int:
         from classicfy.features.notes import transcribe
 
         transcription = transcribe(path)
-        name, n = path.stem, 1
-        while name in taken:
-            n, name = n + 1, f"{path.stem}-{n + 1}"
-        taken.add(name)
-        midi_path = args.out / f"{name}.mid"
+        midi_path = args.out / f"{unique_stem(path, taken)}.mid"
         _write_midi(transcription.midi, midi_path)
         pitches = [pitch for _, _, pitch, _ in transcription.events]
         return {
