@@ -19,6 +19,7 @@ BALANCE_STRATEGIES = ("oversample", "weights", "none")
 PRECISIONS = ("auto", "bf16", "fp32")
 KEEPS = ("best", "last")
 TIMBRES = ("piano", "score", "mixed")
+TEMPI = ("drawn", "score")  # drawn: one beat rate per piece, from one range for all composers
 TAGGERS = ("musicnn-mtt", "musicnn-msd", "vgg-mtt", "vgg-msd")
 BUILTIN_DATASETS = ("builtin:composers", "builtin:eras", "builtin:composers-quick")
 EXPORT_FORMATS = ("onnx",)
@@ -342,3 +343,4 @@ class BuildOptions:
     time_limit_s: float = 300.0  # per score; whole-quartet files can take minutes to parse
     prefer_short: bool = False  # pick the shortest score of each work first (quick builds), not a seeded sample
     max_score_kb: int | None = None  # leave out larger score files (quick builds: they take minutes to parse)
+    tempo: str = "drawn"  # drawn: a seeded beat rate per piece, the same range for every composer; score: its marks

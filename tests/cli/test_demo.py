@@ -40,7 +40,7 @@ def test_quick_demo_builds_its_own_small_corpus_and_reports_ensemble_and_baselin
             "--cache", str(tmp_path / "cache"), "--no-progress"]  # fmt: skip
     assert main(args) == 0
     assert "2 composers (bach, monteverdi)" in capsys.readouterr().out
-    assert (tmp_path / "cache" / "corpus" / "piano-quick" / "manifest.csv").is_file()
+    assert (tmp_path / "cache" / "corpus" / "piano-quick-v2" / "manifest.csv").is_file()
     assert 'data = "builtin:composers-quick"' in (run / "config.toml").read_text()
     assert "max_semitones = 6.0" in (run / "config.toml").read_text()  # every key: no composer told by key
     metrics = json.loads((run / "metrics.json").read_text())

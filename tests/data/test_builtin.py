@@ -65,7 +65,7 @@ def test_the_labelled_composers_are_those_with_five_works():
 def test_composers_build_renders_only_labelled_composers_and_eras_adds_the_rest(tmp_path, monkeypatch):
     small = partial(BuildOptions, composers=("bach", "trecento"), max_pieces_per_composer=5)
     monkeypatch.setattr(builtin, "BuildOptions", small)
-    folder = tmp_path / "corpus" / "piano-5"
+    folder = tmp_path / "corpus" / "piano-5-v2"
     manifest = resolve_dataset("builtin:composers", Workspace(tmp_path, 2, False))
     assert {r["composer"] for r in read_rows(manifest)} == {"bach"}  # trecento is a collection: never a label
     assert not (folder / "trecento").exists()
@@ -76,3 +76,11 @@ def test_composers_build_renders_only_labelled_composers_and_eras_adds_the_rest(
     assert {r["label"] for r in read_rows(manifest)} == {"bach", ""}
     resolve_dataset("builtin:composers", Workspace(tmp_path, 2, False))  # the full build covers it: nothing rendered
     assert {p: p.stat().st_mtime_ns for p in (folder / "bach").iterdir()} == bach_files
+
+
+def test_a_build_of_another_corpus_version_is_not_taken_for_this_one(tmp_path):
+    options = BuildOptions(composers=("bach",))
+    (tmp_path / "build.json").write_text('{"composers": ["bach"]}')  # written before versions were recorded
+    assert not builtin._covers(tmp_path, options)
+    (tmp_path / "build.json").write_text(f'{{"composers": ["bach"], "version": {corpus.CORPUS_VERSION}}}')
+    assert builtin._covers(tmp_path, options)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from classicfy.cli.options import add_work_options, int_at_least, positive_int, split_names, workspace
-from classicfy.config import TIMBRES, BuildOptions
+from classicfy.config import TEMPI, TIMBRES, BuildOptions
 
 
 def add_parser(commands: Any) -> None:
@@ -33,6 +33,14 @@ def add_parser(commands: Any) -> None:
         help="piano: every part on one piano, so a model learns composition, not "
         "instrumentation (default); score: the score's instruments; mixed: a seeded "
         "random ensemble per piece",
+    )
+    build.add_argument(
+        "--tempo",
+        choices=TEMPI,
+        default=BuildOptions.tempo,
+        help="drawn: each piece's beat rate drawn from 60-120 beats per minute, the same range for "
+        "every composer, seeded per piece (default); score: the score's tempo marks, music21's "
+        "120 bpm where it has none (which tells composers apart by tempo alone)",
     )
     build.add_argument(
         "--max-pieces-per-composer",
@@ -68,6 +76,7 @@ def run_build(args: argparse.Namespace) -> int:
         composers=split_names(args.composers) if args.composers else (),
         soundfont=str(args.soundfont) if args.soundfont else None,
         seed=args.seed,
+        tempo=args.tempo,
     )
     work = workspace(args)
     result = build_corpus(args.out, options, jobs=work.jobs, progress=work.progress)

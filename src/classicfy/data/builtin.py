@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from classicfy.config import BUILTIN_DATASETS, BuildOptions
-from classicfy.data.corpus import build_corpus, labelled_composers, list_pieces
+from classicfy.data.corpus import CORPUS_VERSION, build_corpus, labelled_composers, list_pieces
 from classicfy.errors import DatasetError
 from classicfy.workspace import Workspace
 
@@ -47,8 +47,11 @@ def quick_options() -> BuildOptions:
 def _covers(out: Path, options: BuildOptions) -> bool:
     """Whether the build in `out` rendered every composer `options` asks for."""
     try:
-        built = json.loads((out / "build.json").read_text())["composers"]
-    except (OSError, ValueError, KeyError):
+        record = json.loads((out / "build.json").read_text())
+        built, version = record["composers"], record.get("version")
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if version != CORPUS_VERSION:
         return False
     return not built or (bool(options.composers) and set(options.composers) <= set(built))
 
@@ -57,9 +60,9 @@ def resolve_dataset(source: str | Path, work: Workspace | None = None) -> Path:
     """A dataset path for `source`; the built-in datasets are built on first use.
 
     `builtin:composers` and `builtin:eras` come from the default build (piano timbre, 40 pieces per
-    composer) in `cache/corpus/piano-40`, which renders the labelled composers first and the
+    composer) in `cache/corpus/piano-40-v2`, which renders the labelled composers first and the
     rest when `builtin:eras` is asked for; `builtin:composers-quick` comes from a small build in
-    `cache/corpus/piano-quick`. Later uses only check the build's record (`build.json`).
+    `cache/corpus/piano-quick-v2`. Later uses only check the build's record (`build.json`).
     """
     source = str(source)
     if not source.startswith("builtin:"):
@@ -70,7 +73,8 @@ def resolve_dataset(source: str | Path, work: Workspace | None = None) -> Path:
     manifest = MANIFESTS[source]
     quick = source == "builtin:composers-quick"
     options = quick_options() if quick else composer_options() if source == "builtin:composers" else BuildOptions()
-    out = work.cache / "corpus" / f"{options.timbre}-{'quick' if quick else options.max_pieces_per_composer}"
+    size = "quick" if quick else options.max_pieces_per_composer
+    out = work.cache / "corpus" / f"{options.timbre}-{size}-v{CORPUS_VERSION}"
     if not _covers(out, options) or not (out / manifest).exists():
         how_long = "about a minute" if quick else "once; about 4 minutes on 2 cores"
         log.info("building the built-in corpus in %s (%s)", out, how_long)

@@ -22,12 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from classicfy import atomic
-from classicfy.config import TIMBRES, BuildOptions
+from classicfy.config import TEMPI, TIMBRES, BuildOptions
+from classicfy.data import scores
 from classicfy.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050
+# Bumped whenever a build renders the same options differently, so that no cache of an older
+# rendering is reused: 2 draws every piece's tempo and groups chorales by tune.
+CORPUS_VERSION = 2
 MIN_WORKS_FOR_LABEL = 5  # a composer needs this many works for a work-grouped train/val/test split
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".krn", ".abc")  # in order of preference
 
@@ -100,6 +104,9 @@ class Piece:
     def audio_path(self, out: str | Path) -> Path:
         out = Path(out)
         return out / self.composer / f"{self.slug}.flac"
+
+    def tune_path(self, out: str | Path) -> Path:
+        return self.audio_path(out).with_suffix(".tune")
 
 
 def corpus_root() -> Path:
@@ -211,36 +218,12 @@ def _programs_for(piece: Piece, options: BuildOptions) -> tuple[int, ...] | None
     return None
 
 
-def score_to_midi(source: str) -> bytes:
-    """Parse a corpus score and export Standard MIDI bytes, with repeats expanded when possible.
-
-    music21 expands repeats while exporting; for a score whose repeats it cannot expand, the
-    repeat marks are dropped (the music is played once through), and if that still fails each
-    part is exported flattened, without measures.
-    """
-    from music21 import bar, corpus, midi, repeat, spanner, stream
-
-    score = corpus.parse(source)
-    if isinstance(score, stream.Opus):
-        # ABC files of polyphony (Josquin) hold one tune per voice: the voices sound together.
-        score = stream.Score([part for tune in score.scores for part in (tune.parts or [tune])])
-    try:
-        return midi.translate.streamToMidiFile(score).writestr()
-    except repeat.ExpanderException:
-        log.debug("%s: repeats cannot be expanded; rendering without them", source)
-    for measure in score.recurse().getElementsByClass(stream.Measure):
-        if isinstance(measure.leftBarline, bar.Repeat):
-            measure.leftBarline = None
-        if isinstance(measure.rightBarline, bar.Repeat):
-            measure.rightBarline = None
-    for mark in list(score.recurse().getElementsByClass((repeat.RepeatMark, spanner.RepeatBracket))):
-        if mark.activeSite is not None:
-            mark.activeSite.remove(mark)
-    try:
-        return midi.translate.streamToMidiFile(score).writestr()
-    except repeat.ExpanderException:
-        flat = stream.Score([part.flatten() for part in score.parts] or [score.flatten()])
-        return midi.translate.streamToMidiFile(flat).writestr()
+def score_to_midi(source: str, options: BuildOptions) -> tuple[bytes, str]:
+    """A corpus score as this build plays it, in MIDI bytes, and the signature of its tune."""
+    score = scores.parse(source)
+    if options.tempo == "drawn":
+        scores.set_tempo(score, scores.drawn_tempo(source, options.seed))
+    return scores.to_midi(score), scores.tune_signature(score)
 
 
 def render_midi(data: bytes, soundfont: str | Path, programs: tuple[int, ...] | None) -> np.ndarray:
@@ -283,9 +266,9 @@ def render_piece(piece: Piece, out: str | Path, options: BuildOptions) -> None:
     out = Path(out)
     import soundfile
 
-    samples = render_midi(
-        score_to_midi(piece.source), Path(options.soundfont or default_soundfont()), _programs_for(piece, options)
-    )
+    midi, tune = score_to_midi(piece.source, options)
+    samples = render_midi(midi, Path(options.soundfont or default_soundfont()), _programs_for(piece, options))
+    atomic.write_text(piece.tune_path(out), tune + "\n")  # before the audio, whose presence marks the piece done
     buffer = io.BytesIO()
     soundfile.write(buffer, samples, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     atomic.write_bytes(piece.audio_path(out), buffer.getvalue())
@@ -316,6 +299,8 @@ def render_all(pieces: list[Piece], out: str | Path, options: BuildOptions, jobs
 
     if options.timbre not in TIMBRES:
         raise DatasetError(f"timbre must be one of {', '.join(TIMBRES)}, got {options.timbre!r}")
+    if options.tempo not in TEMPI:
+        raise DatasetError(f"tempo must be one of {', '.join(TEMPI)}, got {options.tempo!r}")
     if options.soundfont and not Path(options.soundfont).is_file():
         raise DatasetError(f"SoundFont not found: {options.soundfont}")
     _require_synth()
@@ -391,6 +376,7 @@ def write_manifests(result: BuildResult, out: str | Path) -> tuple[Path, Path]:
     for piece in result.rendered:
         works.setdefault(piece.composer, set()).add(piece.work)
     labelled = {c for c, w in works.items() if len(w) >= MIN_WORKS_FOR_LABEL and c not in COLLECTIONS}
+    groups = tune_groups(result.rendered, out)
     header = ["path", "label", "group", "composer", "era", "title", "duration_s", "source"]
     rows = []
     for piece in result.rendered:
@@ -398,13 +384,41 @@ def write_manifests(result: BuildResult, out: str | Path) -> tuple[Path, Path]:
         duration = soundfile.info(path).duration
         label = piece.composer if piece.composer in labelled else ""
         rel = path.relative_to(out).as_posix()
-        rows.append([rel, label, piece.work, piece.composer, piece.era, piece.title, f"{duration:.2f}", piece.source])
+        group = groups[piece.work]
+        rows.append([rel, label, group, piece.composer, piece.era, piece.title, f"{duration:.2f}", piece.source])
     manifest, eras = out / "manifest.csv", out / "eras.csv"
     atomic.write_text(manifest, _csv_text(header, rows))
     atomic.write_text(eras, _csv_text(header, [[r[0], r[4], *r[2:]] for r in rows]))
     failures = [[piece.source, reason] for piece, reason in result.failures]
     atomic.write_text(out / "failures.csv", _csv_text(["source", "reason"], failures))
     return manifest, eras
+
+
+def tune_groups(pieces: list[Piece], out: Path) -> dict[str, str]:
+    """The group of each work: works of one composer whose pieces open with the same tune share one.
+
+    Two harmonisations of a chorale tune (or two encodings of one madrigal) are one piece of music:
+    apart, they could land on both sides of a split. The group is named by its first work.
+    """
+    parent = {piece.work: piece.work for piece in pieces}
+
+    def root(work: str) -> str:
+        while parent[work] != work:
+            work = parent[work]
+        return work
+
+    first_with: dict[tuple[str, str], str] = {}
+    for piece in sorted(pieces, key=lambda p: p.source):
+        try:
+            tune = piece.tune_path(out).read_text().strip()
+        except OSError:
+            continue  # rendered by an older build: no signature, its own group
+        if len(tune.split()) < scores.TUNE_INTERVALS:
+            continue  # too short an opening to name a tune
+        other = first_with.setdefault((piece.composer, tune), piece.work)
+        a, b = sorted((root(piece.work), root(other)))
+        parent[b] = a
+    return {work: root(work) for work in parent}
 
 
 def _csv_text(header: list[str], rows: list[list[str]]) -> str:
@@ -424,5 +438,5 @@ def build_corpus(out: str | Path, options: BuildOptions, jobs: int = 2, progress
     out.mkdir(parents=True, exist_ok=True)
     result = render_all(list_pieces(options), out, options, jobs, progress)
     write_manifests(result, out)
-    atomic.write_text(out / "build.json", json.dumps(asdict(options), indent=2))
+    atomic.write_text(out / "build.json", json.dumps({**asdict(options), "version": CORPUS_VERSION}, indent=2))
     return result

@@ -60,7 +60,7 @@ class SummaryBaseline:
         scores = []
         for c in C_GRID:
             model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(scaled, labels)
-            scores.append(macro_f1(validation.labels, model.predict(held_out)))
+            scores.append(macro_f1(validation.labels, model.predict(held_out), self.n_classes))
         return C_GRID[int(np.argmax(scores))]
 
     def predict_proba(self, windows: WindowSet) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 from classicfy.errors import RunError
 from classicfy.evaluation.bootstrap import paired_difference
 from classicfy.evaluation.crossval import PLAN_FILE, pooled_windows
-from classicfy.evaluation.metrics import recording_probabilities
+from classicfy.evaluation.metrics import macro_f1, recording_probabilities
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,6 @@ def _answers(out: Path) -> _Answers:
     return _Answers(pooled.labels, [r["path"] for r in records], truth, works, folds, predicted)
 
 
-def _macro_f1(truth: np.ndarray, predicted: np.ndarray, n_labels: int) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(truth, predicted, labels=np.arange(n_labels), average="macro", zero_division=0))
-
-
 def compare_crossvals(a: str | Path, b: str | Path, n_bootstrap: int = 1000, seed: int = 0) -> list[Comparison]:
     """Every model of both cross-validations, A against B, paired on the same recordings and folds."""
     first, second = _answers(Path(a)), _answers(Path(b))
@@ -100,7 +94,7 @@ def compare_crossvals(a: str | Path, b: str | Path, n_bootstrap: int = 1000, see
     n_labels = len(first.labels)
 
     def statistic(runs: list[np.ndarray]) -> Any:
-        return lambda at: float(np.mean([_macro_f1(first.truth[at], run[at], n_labels) for run in runs]))
+        return lambda at: float(np.mean([macro_f1(first.truth[at], run[at], n_labels) for run in runs]))
 
     comparisons = []
     for name in [m for m in first.predicted if m in second.predicted]:

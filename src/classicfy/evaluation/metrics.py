@@ -31,19 +31,20 @@ def recording_probabilities(window_probs: np.ndarray, recording_of: np.ndarray) 
     return probs / probs.sum(axis=1, keepdims=True), recordings
 
 
-def scored_labels(y_true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """The classes a macro average runs over: those present in the truth or the predictions.
+def scored_labels(y_true: np.ndarray, predicted: np.ndarray, n_labels: int) -> np.ndarray:
+    """The labels a macro average runs over: all `n_labels`, except a label with neither items nor
+    predictions, which has no F1 (counting it 0 would punish a model for a label the evaluated data
+    lacks, as when `evaluate --data` holds a subset of the labels). Resamples keep every class, so
+    a label never drops out of a bootstrap figure."""
+    present = np.union1d(np.asarray(y_true), np.asarray(predicted))
+    return present[(present >= 0) & (present < n_labels)]
 
-    A class with neither items nor predictions has no F1; counting it as 0 would punish a model for
-    a class the data set simply lacks (e.g. evaluating on a subset of the labels).
-    """
-    return np.union1d(np.asarray(y_true), np.asarray(predicted))
 
-
-def macro_f1(y_true: np.ndarray, predicted: np.ndarray) -> float:
+def macro_f1(y_true: np.ndarray, predicted: np.ndarray, n_labels: int) -> float:
+    """The one macro-F1 of classicfy: training, validation, evaluation, resamples and comparisons."""
     from sklearn.metrics import f1_score
 
-    labels = scored_labels(y_true, predicted)
+    labels = scored_labels(y_true, predicted, n_labels)
     return float(f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0))
 
 
@@ -139,7 +140,7 @@ class ModelEvaluator:
             result["balanced_accuracy"] = float(balanced_accuracy_score(y_true, predicted))
         for average in ("macro", "weighted"):
             p, r, f, _ = precision_recall_fscore_support(
-                y_true, predicted, labels=scored_labels(y_true, predicted), average=average, zero_division=0
+                y_true, predicted, labels=scored_labels(y_true, predicted, k), average=average, zero_division=0
             )
             result |= {f"{average}_precision": float(p), f"{average}_recall": float(r), f"{average}_f1": float(f)}
         result["roc_auc_ovr_macro"] = _roc_auc_ovr_macro(y_true, probs, k)
@@ -169,7 +170,7 @@ class ModelEvaluator:
         accuracies, f1s = [], []
         for sample in work_resamples(y_true, groups, self.n_bootstrap, self.seed):
             accuracies.append(float(np.mean(predicted[sample] == y_true[sample])))
-            f1s.append(macro_f1(y_true[sample], predicted[sample]))
+            f1s.append(macro_f1(y_true[sample], predicted[sample], len(self.labels)))
         return {"accuracy_ci": interval(accuracies), "macro_f1_ci": interval(f1s)}
 
     def evaluate(

@@ -18,9 +18,11 @@ from classicfy.models.layers import bidirectional_gru, conv_block
 
 @dataclass(frozen=True)
 class NotesCNNConfig:
-    channels: tuple[int, ...] = (32, 64, 128)
+    channels: tuple[int, ...] = (16, 32, 64)
     interval_span: int = 13  # keys the first convolution spans: an octave and its both ends
-    time_pool: int = 4  # frames (11.6 ms each) pooled by their maximum before the first convolution
+    # Frames (11.6 ms each) pooled by their maximum before the first convolution: 93 ms steps still
+    # part sixteenths at 120 bpm, at a fifth of the cost of 46 ms steps with twice the channels.
+    time_pool: int = 8
     dropout: float = 0.3
 
 

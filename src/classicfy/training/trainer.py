@@ -281,10 +281,10 @@ class Trainer:
             "lr": epoch.lr,
             "train_loss": float(np.mean(epoch.losses)),
             "train_accuracy": float(np.mean(predictions == targets)),
-            "train_macro_f1": macro_f1(targets, predictions),
+            "train_macro_f1": macro_f1(targets, predictions, self.n_classes),
             "val_loss": val_loss,
             "val_accuracy": float(np.mean(val_predictions == val_labels)),
-            "val_macro_f1": macro_f1(val_labels, val_predictions),
+            "val_macro_f1": macro_f1(val_labels, val_predictions, self.n_classes),
             "windows_per_s": len(targets) / epoch.seconds,
             "seconds": seconds,
         }
