@@ -42,6 +42,17 @@ def test_work_resamples_draw_whole_works_and_keep_every_class():
     assert paired_difference(same, same, labels, works, n=20) == (0.0, (0.0, 0.0))
 
 
+def test_an_ensemble_rebuilt_from_members_averages_the_windows_they_share():
+    from classicfy.evaluation.compare import member_ensemble
+
+    one = {"probs": np.array([[0.8, 0.2], [0.6, 0.4], [0.2, 0.8]]), "recording": np.array([0, 0, 1])}
+    other = {"probs": np.array([[0.4, 0.6], [0.0, 1.0]]), "recording": np.array([0, 1])}  # one window fewer
+    rebuilt = member_ensemble({"one": one, "other": other}, ("one", "other"))
+    assert rebuilt["recording"].tolist() == [0, 1]
+    assert rebuilt["probs"] == pytest.approx(np.array([[0.6, 0.4], [0.1, 0.9]]))
+    assert member_ensemble({"one": one}, ("one",))["probs"] == pytest.approx(one["probs"])
+
+
 @pytest.mark.slow
 def test_crossval_pools_every_recording_once_per_seed_and_resumes_without_redoing_folds(
     data, tmp_path, monkeypatch, capsys
@@ -90,6 +101,10 @@ def test_compare_pairs_two_recipes_on_the_same_folds_and_refuses_other_folds(dat
     out = capsys.readouterr().out
     assert "A - B [95% CI]" in out and all(name in out for name in ("gru", "ensemble", "baseline"))
     assert "within the noise" in out.split("baseline", 1)[1]  # the same baseline on both sides: no difference
+    assert main(["crossval", "compare", str(tmp_path / "A"), str(tmp_path / "A"), "--ensemble-a", "gru"]) == 0
+    assert "ensemble of A: gru" in capsys.readouterr().out
+    assert main(["crossval", "compare", str(tmp_path / "A"), str(tmp_path / "A"), "--ensemble-b", "vgg"]) == 2
+    assert "no model vgg" in capsys.readouterr().err
     assert main(_cv_args(data, tmp_path / "C", "--fold-seeds", "5")) == 0
     assert main(["crossval", "compare", str(tmp_path / "A"), str(tmp_path / "C")]) == 2
     assert "same folds" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from classicfy.cli.options import add_feature_options, int_at_least, workspace
+from classicfy.cli.options import add_feature_options, int_at_least, split_names, workspace
 from classicfy.cli.recipe_options import add_recipe_options, run_config
 from classicfy.config import RunConfig
 from classicfy.errors import ClassicfyError
@@ -14,7 +14,7 @@ from classicfy.errors import ClassicfyError
 RECIPES = ("demo", "demo-quick")
 USAGE = """classicfy crossval DATA --out CV [--folds K] [--seeds 0,1,2] [--fold-seeds 0] [--config RECIPE]
                           [--resume] [--jobs N] [training options of classicfy train]
-       classicfy crossval compare CV_A CV_B"""
+       classicfy crossval compare CV_A CV_B [--ensemble-a M,M] [--ensemble-b M,M]"""
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
@@ -56,6 +56,13 @@ def add_parser(commands: Any) -> None:
         "(default: the options of classicfy train)",
     )
     parser.add_argument("--resume", action="store_true", help="continue a killed cross-validation in CV")
+    for side in ("a", "b"):
+        parser.add_argument(
+            f"--ensemble-{side}",
+            type=split_names,
+            metavar="M,M",
+            help=f"compare: rebuild {side.upper()}'s ensemble from these of its models (CV_A may be CV_B)",
+        )
     add_recipe_options(parser)
     add_feature_options(parser)
     parser.set_defaults(handler=run, parser=parser)
@@ -128,8 +135,11 @@ def _compare(args: argparse.Namespace) -> int:
     if len(args.targets) != 3:
         raise ClassicfyError("crossval compare takes two cross-validation folders: compare CV_A CV_B")
     a, b = args.targets[1:]
-    comparisons = compare_crossvals(a, b)
+    comparisons = compare_crossvals(a, b, members=(args.ensemble_a, args.ensemble_b))
     print(f"A = {a}, B = {b}: recording macro-F1, paired on the same recordings (95% interval over works)")
+    for side, members in (("A", args.ensemble_a), ("B", args.ensemble_b)):
+        if members:
+            print(f"ensemble of {side}: {', '.join(members)}")
     rows = [["model", "A", "B", "A - B [95% CI]", "verdict"]]
     for c in comparisons:
         low, high = c.interval

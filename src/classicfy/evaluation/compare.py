@@ -59,7 +59,23 @@ def _plan(out: Path) -> dict[str, Any]:
     return plan
 
 
-def _answers(out: Path) -> _Answers:
+def member_ensemble(models: dict[str, dict[str, np.ndarray]], members: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The plain ensemble of `members`, rebuilt from their window probabilities as a run builds it:
+    per recording, the windows every member scored (members of other sample rates can have one
+    window fewer at the end), their probabilities averaged."""
+    missing = sorted(set(members) - set(models))
+    if missing:
+        raise RunError(f"no model {', '.join(missing)} in this cross-validation; it has {', '.join(sorted(models))}")
+    probs, recording = [], []
+    for index in np.unique(models[members[0]]["recording"]):
+        each = [models[name]["probs"][models[name]["recording"] == index] for name in members]
+        shared = min(len(p) for p in each)
+        probs.append(np.mean([p[:shared] for p in each], axis=0))
+        recording.append(np.full(shared, index))
+    return {"probs": np.concatenate(probs), "recording": np.concatenate(recording)}
+
+
+def _answers(out: Path, members: tuple[str, ...] | None = None) -> _Answers:
     plan = _plan(out)
     predicted: dict[str, list[np.ndarray]] = {}
     folds: dict[int, dict[str, int]] = {}
@@ -71,6 +87,8 @@ def _answers(out: Path) -> _Answers:
             order = np.argsort(paths)
             folds[fold_seed] = {r["path"]: r["fold"] for r in pooled.recordings}
             first = first or (pooled, order)
+            if members:
+                pooled.models["ensemble"] = member_ensemble(pooled.models, members)
             for name, p in pooled.models.items():
                 probs, recordings = recording_probabilities(p["probs"], p["recording"])
                 answer = np.full(len(paths), -1)
@@ -84,9 +102,19 @@ def _answers(out: Path) -> _Answers:
     return _Answers(pooled.labels, [r["path"] for r in records], truth, works, folds, predicted)
 
 
-def compare_crossvals(a: str | Path, b: str | Path, n_bootstrap: int = 1000, seed: int = 0) -> list[Comparison]:
-    """Every model of both cross-validations, A against B, paired on the same recordings and folds."""
-    first, second = _answers(Path(a)), _answers(Path(b))
+def compare_crossvals(
+    a: str | Path,
+    b: str | Path,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    members: tuple[tuple[str, ...] | None, tuple[str, ...] | None] = (None, None),
+) -> list[Comparison]:
+    """Every model of both cross-validations, A against B, paired on the same recordings and folds.
+
+    `members` rebuilds a side's `ensemble` from those of its models: with A and B the same folder,
+    two ensembles of one run are compared, with no training at all.
+    """
+    first, second = _answers(Path(a), members[0]), _answers(Path(b), members[1])
     if first.paths != second.paths or first.labels != second.labels:
         raise RunError(f"{a} and {b} did not score the same recordings with the same labels: nothing to pair")
     if first.folds != second.folds:
