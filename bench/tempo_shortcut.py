@@ -4,8 +4,8 @@
 
 Each recording becomes a few numbers that know nothing of pitch or harmony: its estimated tempo,
 onsets per second, the median and spread of the intervals between onsets, and where its length
-falls on a half-second grid (scores without a tempo mark render at music21's 120 bpm, so their
-lengths fall on that grid). A class-balanced logistic regression on them is cross-validated with
+falls on a half-second grid (before corpus v2, scores without a tempo mark rendered at music21's
+120 bpm, so their lengths fell on that grid). A class-balanced logistic regression on them is cross-validated with
 folds grouped by work, as `classicfy crossval` deals them. Near chance (1/labels) means the corpus
 carries no timing shortcut; well above it means a model could name composers by tempo alone.
 """
