@@ -2,9 +2,11 @@
 pooling window embeddings by attention (multiple-instance learning), on the same folds.
 
     python bench/recording_pooling.py [--data builtin:composers] [--folds 4] [--fold-seed 0] [--seeds 0,1,2]
+                                      [--backbone vgg-pretrained|musicnn-pretrained]
 
 Every window of every recording is embedded once by the frozen pretrained backbone of
-`vgg-pretrained` (musicnn's VGG; the same embedding for every fold, since it never trains). On the
+`vgg-pretrained` (musicnn's VGG) or `musicnn-pretrained` (the same embedding for every fold, since
+it never trains). On the
 folds `classicfy crossval` deals, three heads learn from the training side's embeddings and pick
 their epoch by the validation side's recording log loss:
 - `mean`: a window classifier (the `vgg-pretrained` head), its windows' log-probabilities averaged
@@ -36,7 +38,7 @@ from classicfy.evaluation.metrics import macro_f1
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
 from classicfy.features.inputs import WindowSet
-from classicfy.models.pretrained import VGGPretrained
+from classicfy.models import MODELS
 from classicfy.workspace import Workspace
 
 HIDDEN = 128
@@ -44,14 +46,14 @@ CROP = 16
 HEADS = ("mean", "confidence", "attention")
 
 
-def embed_dataset(data: str, work: Workspace) -> tuple[list, list[np.ndarray], dict]:
+def embed_dataset(data: str, backbone: str, work: Workspace) -> tuple[list, list[np.ndarray], dict]:
     """Recordings, each one's (windows, embedding) array, and the window counts a fold split shares."""
     config = feature_config_for("musicnn", FeatureConfig())
     report = extract_dataset(list_dataset(resolve_dataset(data, work)), config, work)
     cache, hashes = FeatureCache(work.cache, config), report.content_hashes()
     entries = [cache.get(hashes[r.path], verify=False) for r in report.recordings]
     windows = WindowSet(entries, [0] * len(entries), "musicnn")
-    model = VGGPretrained(windows.input_shape, 2)
+    model = MODELS[backbone](windows.input_shape, 2)
     with torch.no_grad():
         flat = model.embeddings(windows, batch_size=16)
     per_recording = [flat[windows.recording_of == i] for i in range(len(entries))]
@@ -144,10 +146,13 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=4, help="folds grouped by work (default: %(default)s)")
     parser.add_argument("--fold-seed", type=int, default=0, help="seed that deals the folds (default: %(default)s)")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the heads (default: %(default)s)")
+    parser.add_argument(
+        "--backbone", choices=("vgg-pretrained", "musicnn-pretrained"), default="vgg-pretrained", help="frozen backbone"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     start = time.perf_counter()
-    recordings, embeddings, counts = embed_dataset(args.data, Workspace.create(progress=False))
+    recordings, embeddings, counts = embed_dataset(args.data, args.backbone, Workspace.create(progress=False))
     labels = sorted({r.label for r in recordings})
     y = np.array([labels.index(r.label) for r in recordings])
     works = np.array([r.group for r in recordings])
@@ -167,8 +172,10 @@ def main() -> None:
         return lambda at: float(np.mean([macro_f1(y[at], run[at], len(labels)) for run in predicted[head]]))
 
     everything = np.arange(len(y))
-    print(f"| pooling ({args.data}, {len(y)} recordings, {args.folds} folds, fold seed {args.fold_seed}, seeds "
-          f"{args.seeds}) | recording macro-F1 | minus mean [95% CI] |")  # fmt: skip
+    what = (
+        f"{args.backbone} embeddings, {args.data}, {len(y)} recordings, {args.folds} folds, fold seed {args.fold_seed}"
+    )
+    print(f"| pooling ({what}, seeds {args.seeds}) | recording macro-F1 | minus mean [95% CI] |")
     print("|---|---:|---:|")
     for head in HEADS:
         if head == "mean":

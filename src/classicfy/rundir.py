@@ -3,7 +3,7 @@
 ```
 RUN/config.toml              the resolved RunConfig (written first: --resume reads it back)
 RUN/labels.json              class names in model output order
-RUN/split.csv                path,label,group,split[,val_draws]
+RUN/split.csv                path,label,group,split[,val_draws][,rendition_of]
 RUN/dataset.json             recordings, windows and skipped files with reasons
 RUN/models/NAME.safetensors  weights, beside NAME.json, the model card that rebuilds them
 RUN/models/ensemble.json     the ensemble's members and weights
@@ -213,14 +213,18 @@ class RunFolder:
         return read_run_file(self.split_path, _read_split)
 
     def write_split(self, recordings: list[Recording]) -> None:
-        """The run's split; the `val_draws` column (draw numbers, space-separated) only when validation rotates."""
+        """The run's split; the `val_draws` column (draw numbers, space-separated) only when validation
+        rotates, the `rendition_of` column only when the dataset has renditions."""
         rotated = any(r.val_draws for r in recordings)
+        renditions = any(r.rendition_of for r in recordings)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["path", "label", "group", "split", *(["val_draws"] if rotated else [])])
+        optional = [*(["val_draws"] if rotated else []), *(["rendition_of"] if renditions else [])]
+        writer.writerow(["path", "label", "group", "split", *optional])
         for r in recordings:
             draws = [" ".join(map(str, r.val_draws))] if rotated else []
-            writer.writerow([str(r.path), r.label, r.group, r.split, *draws])
+            of = [str(r.rendition_of or "")] if renditions else []
+            writer.writerow([str(r.path), r.label, r.group, r.split, *draws, *of])
         atomic.write_text(self.split_path, buffer.getvalue())
 
     def read_dataset_summary(self) -> dict[str, Any]:
@@ -278,6 +282,7 @@ def _read_split(path: Path) -> list[Recording]:
                 row["group"],
                 row["split"],
                 tuple(int(draw) for draw in (row.get("val_draws") or "").split()),
+                Path(row["rendition_of"]) if row.get("rendition_of") else None,
             )
             for row in csv.DictReader(handle)
         ]

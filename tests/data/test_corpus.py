@@ -9,9 +9,9 @@ import pytest
 import soundfile
 
 from classicfy.config import BuildOptions
-from classicfy.data import corpus
+from classicfy.data import corpus, rendering
 from classicfy.data.corpus import build_corpus, list_pieces
-from classicfy.data.manifest import content_hash
+from classicfy.data.manifest import content_hash, list_dataset
 from classicfy.errors import DatasetError
 
 BACH_2 = BuildOptions(composers=("bach",), max_pieces_per_composer=2)
@@ -23,7 +23,7 @@ def read_rows(path: Path) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def small_build(tmp_path_factory) -> tuple[Path, corpus.BuildResult]:
+def small_build(tmp_path_factory) -> tuple[Path, rendering.BuildResult]:
     out = tmp_path_factory.mktemp("corpus")
     return out, build_corpus(out, BACH_2, jobs=2, progress=False)
 
@@ -99,22 +99,22 @@ def test_piano_and_mixed_timbres_differ_and_mixed_is_seeded(tmp_path):
 
 
 def test_a_failing_score_is_named_and_the_build_goes_on(tmp_path, monkeypatch):
-    real = corpus.score_to_midi
+    real = rendering.score_to_midi
 
-    def broken_for_one(source: str, options: BuildOptions) -> tuple[bytes, str]:
+    def broken_for_one(source: str, options: BuildOptions, rendition: int = 0) -> tuple[bytes, str]:
         if source == first.source:
             raise ValueError("cannot read this score")
-        return real(source, options)
+        return real(source, options, rendition)
 
     first = list_pieces(BACH_2)[0]
-    monkeypatch.setattr(corpus, "score_to_midi", broken_for_one)  # the forked children see it too
+    monkeypatch.setattr(rendering, "score_to_midi", broken_for_one)  # the forked children see it too
     result = build_corpus(tmp_path, BACH_2, jobs=2, progress=False)
     assert len(result.rendered) == 1
     assert read_rows(tmp_path / "failures.csv") == [
         {"source": first.source, "reason": "ValueError: cannot read this score"}
     ]
 
-    monkeypatch.setattr(corpus, "score_to_midi", real)
+    monkeypatch.setattr(rendering, "score_to_midi", real)
     again = build_corpus(tmp_path, BACH_2, jobs=1, progress=False)  # a failed score is not retried...
     assert len(again.rendered) == 1 and again.failures[0][0] == first
     (tmp_path / "failures.csv").unlink()
@@ -122,13 +122,13 @@ def test_a_failing_score_is_named_and_the_build_goes_on(tmp_path, monkeypatch):
 
 
 def test_voices_written_as_separate_abc_tunes_sound_together():
-    midi, _ = corpus.score_to_midi("josquin/milleRegrets.abc", BuildOptions())
-    samples = corpus.render_midi(midi, corpus.default_soundfont(), (0,))
-    assert len(samples) / corpus.SAMPLE_RATE < 240  # its four voices one after another last over 10 minutes
+    midi, _ = rendering.score_to_midi("josquin/milleRegrets.abc", BuildOptions())
+    samples = rendering.render_midi(midi, rendering.default_soundfont(), (0,))
+    assert len(samples) / rendering.SAMPLE_RATE < 240  # its four voices one after another last over 10 minutes
 
 
 def test_a_score_over_the_time_limit_is_killed_and_leaves_nothing_behind(tmp_path, monkeypatch):
-    monkeypatch.setattr(corpus, "score_to_midi", lambda source, options: time.sleep(60))
+    monkeypatch.setattr(rendering, "score_to_midi", lambda source, options, rendition=0: time.sleep(60))
     options = BuildOptions(composers=("bach",), max_pieces_per_composer=1, time_limit_s=1.0)
     start = time.monotonic()
     result = build_corpus(tmp_path, options, jobs=1, progress=False)
@@ -138,10 +138,10 @@ def test_a_score_over_the_time_limit_is_killed_and_leaves_nothing_behind(tmp_pat
 
 
 def test_each_failure_is_reported_with_its_own_reason(tmp_path, monkeypatch):
-    def fail_with_source(source: str, options: BuildOptions) -> tuple[bytes, str]:
+    def fail_with_source(source: str, options: BuildOptions, rendition: int = 0) -> tuple[bytes, str]:
         raise ValueError(f"broken {source}")
 
-    monkeypatch.setattr(corpus, "score_to_midi", fail_with_source)
+    monkeypatch.setattr(rendering, "score_to_midi", fail_with_source)
     options = BuildOptions(composers=("bach",), max_pieces_per_composer=4)
     result = build_corpus(tmp_path, options, jobs=2, progress=False)
     assert len(result.failures) == 4
@@ -166,3 +166,23 @@ def test_harmonisations_of_one_tune_and_encodings_of_one_piece_share_a_group(tmp
     assert groups["bach/bwv1"] == "bach/bwv1"
     assert groups["mozart/k1"] == "mozart/k1"  # the same opening by another composer is another piece
     assert groups["mozart/k2"] == "mozart/k2"
+
+
+@pytest.mark.slow
+def test_renditions_play_each_piece_another_way_and_are_listed_with_their_recording(tmp_path):
+    options = BuildOptions(composers=("bach",), max_pieces_per_composer=5, renditions=1)
+    result = build_corpus(tmp_path, options, jobs=2, progress=False)
+    assert len(result.rendered) == 10 and not result.failures
+    assert len(read_rows(tmp_path / "manifest.csv")) == 5  # the plain dataset is unchanged
+    varied = list_dataset(tmp_path / "varied.csv")
+    renditions = [r for r in varied if r.rendition_of]
+    assert len(varied) == 10 and len(renditions) == 5
+    originals = {r.path: r for r in varied if not r.rendition_of}
+    for rendition in renditions:
+        original = originals[rendition.rendition_of]
+        assert (rendition.label, rendition.group) == (original.label, original.group)
+        ratio = soundfile.info(rendition.path).duration / soundfile.info(original.path).duration
+        assert 0.88 < ratio < 1.14 and ratio != 1.0  # its own tempo, within 10% (plus the ring-out)
+        assert content_hash(rendition.path) != content_hash(original.path)
+    again = build_corpus(tmp_path, options, jobs=1, progress=False)
+    assert again.reused == 10  # renditions are kept like pieces

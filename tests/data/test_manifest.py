@@ -255,3 +255,47 @@ def test_a_binary_file_given_as_dataset_is_a_dataset_error(tmp_path):
     data.write_bytes(b"RIFF" + bytes(range(128, 256)) * 8)
     with pytest.raises(DatasetError, match="not a readable CSV dataset"):
         list_dataset(data)
+
+
+def with_renditions(recordings: list[Recording], n: int = 2) -> list[Recording]:
+    return recordings + [
+        replace(r, path=r.path.with_name(f"{r.path.stem}-rendition{k}.wav"), rendition_of=r.path)
+        for r in recordings
+        for k in range(1, n + 1)
+    ]
+
+
+@pytest.mark.parametrize("draws", [1, 3])
+def test_renditions_train_beside_their_recordings_and_never_validate_or_test(draws):
+    originals = synthetic(n_labels=3, groups_per_label=8)
+    plain = split_by_group(originals, 0.15, 0.15, seed=4, val_draws=draws)
+    varied = split_by_group(with_renditions(originals), 0.15, 0.15, seed=4, val_draws=draws)
+    assert varied[: len(plain)] == plain  # renditions change nothing of how originals are dealt
+    side = {r.path: r for r in plain}
+    renditions = varied[len(plain) :]
+    assert renditions and all(side[r.rendition_of].split == "train" for r in renditions)
+    assert {r.rendition_of for r in renditions} == {r.path for r in plain if r.split == "train"}
+    for draw in range(draws):
+        train, val = model_sides(varied, draw)
+        assert all(r.rendition_of is None for r in val)
+        trained = {r.path for r in train}
+        assert all(r.rendition_of in trained for r in train if r.rendition_of)  # not beside a validating one
+
+
+def test_folds_deal_originals_and_test_no_rendition():
+    from classicfy.evaluation.folds import fold_splits
+
+    originals = synthetic(n_labels=2, groups_per_label=6)
+    plain = fold_splits(originals, {r.path: 1 for r in originals}, 3, 0.15, fold_seed=0)
+    varied = fold_splits(with_renditions(originals), {r.path: 1 for r in originals}, 3, 0.15, fold_seed=0)
+    for before, after in zip(plain, varied, strict=True):
+        assert [r for r in after if r.rendition_of is None] == before
+        assert all(r.split == "train" for r in after if r.rendition_of)
+
+
+def test_a_rendition_of_a_recording_the_csv_lacks_is_a_dataset_error(tmp_path):
+    (tmp_path / "d.csv").write_text("path,label,group,rendition_of\na.wav,x,w,\nb.wav,x,w,a.wav\nc.wav,x,v,z.wav\n")
+    with pytest.raises(DatasetError, match=r"c\.wav is a rendition of z\.wav"):
+        list_dataset(tmp_path / "d.csv")
+    (tmp_path / "d.csv").write_text("path,label,group,rendition_of\na.wav,x,w,\nb.wav,x,w,a.wav\n")
+    assert [r.rendition_of for r in list_dataset(tmp_path / "d.csv")] == [None, tmp_path / "a.wav"]

@@ -51,6 +51,15 @@ def add_parser(commands: Any) -> None:
     )
     build.add_argument("--composers", metavar="A,B,...", help="only these composers (default: all)")
     build.add_argument(
+        "--renditions",
+        type=int_at_least(0),
+        default=BuildOptions.renditions,
+        metavar="N",
+        help="also render every piece N more ways, for training only: an ensemble drawn as --timbre mixed "
+        "draws one, the tempo within 10%%, velocities and onsets humanised; they are listed with "
+        "their recording in DIR/varied.csv (default: %(default)s)",
+    )
+    build.add_argument(
         "--soundfont",
         type=Path,
         metavar="FILE",
@@ -77,6 +86,7 @@ def run_build(args: argparse.Namespace) -> int:
         soundfont=str(args.soundfont) if args.soundfont else None,
         seed=args.seed,
         tempo=args.tempo,
+        renditions=args.renditions,
     )
     work = workspace(args)
     result = build_corpus(args.out, options, jobs=work.jobs, progress=work.progress)

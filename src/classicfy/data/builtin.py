@@ -16,7 +16,8 @@ from classicfy.workspace import Workspace
 log = logging.getLogger(__name__)
 
 # The manifest of its build that each built-in dataset reads.
-MANIFESTS = dict(zip(BUILTIN_DATASETS, ("manifest.csv", "eras.csv", "manifest.csv"), strict=True))
+MANIFESTS = dict(zip(BUILTIN_DATASETS, ("manifest.csv", "eras.csv", "manifest.csv", "varied.csv"), strict=True))
+VARIED_RENDITIONS = 2
 QUICK_PIECES_PER_COMPOSER = 12
 QUICK_MAX_SCORE_KB = 64  # Beethoven's quartets (up to 360 kB, one to two minutes of parsing each) are left out
 
@@ -29,6 +30,12 @@ def composer_options() -> BuildOptions:
     """
     every = BuildOptions()
     return replace(every, composers=labelled_composers(list_pieces(every)))
+
+
+def varied_options() -> BuildOptions:
+    """`builtin:composers-varied`: `builtin:composers` and two renditions of every piece, for training
+    only (another ensemble, tempo within 10%, humanised), in the same folder."""
+    return replace(composer_options(), renditions=VARIED_RENDITIONS)
 
 
 def quick_options() -> BuildOptions:
@@ -49,9 +56,10 @@ def _covers(out: Path, options: BuildOptions) -> bool:
     try:
         record = json.loads((out / "build.json").read_text())
         built, version = record["composers"], record.get("version")
+        enough_renditions = int(record.get("renditions", 0)) >= options.renditions
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    if version != CORPUS_VERSION:
+    if version != CORPUS_VERSION or not enough_renditions:
         return False
     return not built or (bool(options.composers) and set(options.composers) <= set(built))
 
@@ -61,8 +69,9 @@ def resolve_dataset(source: str | Path, work: Workspace | None = None) -> Path:
 
     `builtin:composers` and `builtin:eras` come from the default build (piano timbre, 40 pieces per
     composer) in `cache/corpus/piano-40-v2`, which renders the labelled composers first and the
-    rest when `builtin:eras` is asked for; `builtin:composers-quick` comes from a small build in
-    `cache/corpus/piano-quick-v2`. Later uses only check the build's record (`build.json`).
+    rest when `builtin:eras` is asked for, and the renditions when `builtin:composers-varied` is;
+    `builtin:composers-quick` comes from a small build in `cache/corpus/piano-quick-v2`. Later uses
+    only check the build's record (`build.json`).
     """
     source = str(source)
     if not source.startswith("builtin:"):
@@ -72,7 +81,11 @@ def resolve_dataset(source: str | Path, work: Workspace | None = None) -> Path:
         raise DatasetError(f"unknown built-in dataset {source!r}; known: {', '.join(BUILTIN_DATASETS)}")
     manifest = MANIFESTS[source]
     quick = source == "builtin:composers-quick"
-    options = quick_options() if quick else composer_options() if source == "builtin:composers" else BuildOptions()
+    options = {
+        "builtin:composers-quick": quick_options,
+        "builtin:composers": composer_options,
+        "builtin:composers-varied": varied_options,
+    }.get(source, BuildOptions)()
     size = "quick" if quick else options.max_pieces_per_composer
     out = work.cache / "corpus" / f"{options.timbre}-{size}-v{CORPUS_VERSION}"
     if not _covers(out, options) or not (out / manifest).exists():

@@ -1,10 +1,9 @@
 """The built-in corpus: real scores from music21's corpus, rendered to audio with a SoundFont.
 
-Each score is parsed, its repeats expanded (when music21 can), exported to MIDI and rendered by
-TinySoundFont at 22.05 kHz mono into `OUT/<composer>/<piece>.flac`. Work groups, composers and eras
-come from the corpus layout, so a split keeps all movements of a work together. Each piece is
-rendered in its own process with a time limit: a score that hangs or fails is named in
-`failures.csv` and never stops the build. Outputs are written atomically and skipped when present.
+Which scores, with which composer, era and work, comes from the corpus layout, so a split keeps
+all movements of a work together. Each score is parsed, its repeats expanded (when music21 can),
+exported to MIDI and rendered by TinySoundFont at 22.05 kHz mono into `OUT/<composer>/<piece>.flac`
+(`rendering.py`); the build then writes the manifests that make the folder a dataset.
 """
 
 from __future__ import annotations
@@ -13,25 +12,22 @@ import csv
 import hashlib
 import io
 import logging
-import multiprocessing
 import re
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from classicfy import atomic
-from classicfy.config import TEMPI, TIMBRES, BuildOptions
+from classicfy.config import BuildOptions
 from classicfy.data import scores
+from classicfy.data.rendering import BuildResult, render_all
 from classicfy.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 22050
 # Bumped whenever a build renders the same options differently, so that no cache of an older
 # rendering is reused: 2 draws every piece's tempo and groups chorales by tune.
 CORPUS_VERSION = 2
+MANIFEST_COLUMNS = ["path", "label", "group", "composer", "era", "title", "duration_s", "source"]
 MIN_WORKS_FOR_LABEL = 5  # a composer needs this many works for a work-grouped train/val/test split
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".krn", ".abc")  # in order of preference
 
@@ -71,17 +67,6 @@ DUPLICATE_SCORES = frozenset({"schumann_robert/dichterliebe_no2.xml"})  # = opus
 # quartet op. 18 no. 4): left out rather than holding a build's worker for the whole limit.
 TOO_SLOW_SCORES = frozenset({"beethoven/opus18no4.mxl"})
 
-# General MIDI programs of the `mixed` timbre's ensembles; channel i plays program[i % len].
-ENSEMBLES = {
-    "strings": (40, 41, 42, 43),
-    "woodwinds": (73, 68, 71, 70),
-    "brass": (56, 60, 57, 58),
-    "organ": (19,),
-    "choir": (52, 53),
-    "harpsichord": (6,),
-    "guitars": (24, 25),
-}
-
 
 @dataclass(frozen=True)
 class Piece:
@@ -91,6 +76,11 @@ class Piece:
     composer: str
     work: str
     title: str
+    rendition: int = 0  # above 0: another rendering of the piece, for training only
+
+    @property
+    def name(self) -> str:
+        return self.source if not self.rendition else f"{self.source} (rendition {self.rendition})"
 
     @property
     def era(self) -> str:
@@ -103,7 +93,8 @@ class Piece:
 
     def audio_path(self, out: str | Path) -> Path:
         out = Path(out)
-        return out / self.composer / f"{self.slug}.flac"
+        suffix = f"-rendition{self.rendition}" if self.rendition else ""
+        return out / self.composer / f"{self.slug}{suffix}.flac"
 
     def tune_path(self, out: str | Path) -> Path:
         return self.audio_path(out).with_suffix(".tune")
@@ -201,197 +192,42 @@ def labelled_composers(pieces: list[Piece]) -> tuple[str, ...]:
     return tuple(c for c in ERAS if len(works.get(c, ())) >= MIN_WORKS_FOR_LABEL)
 
 
-def default_soundfont() -> Path:
-    import pretty_midi
-
-    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
-
-
-def _programs_for(piece: Piece, options: BuildOptions) -> tuple[int, ...] | None:
-    """The General MIDI program of each channel, or None to keep the score's own."""
-    if options.timbre == "piano":
-        return (0,)
-    if options.timbre == "mixed":
-        names = sorted(ENSEMBLES)
-        digest = hashlib.sha256(f"{options.seed}:{piece.source}".encode()).digest()
-        return ENSEMBLES[names[digest[0] % len(names)]]
-    return None
-
-
-def score_to_midi(source: str, options: BuildOptions) -> tuple[bytes, str]:
-    """A corpus score as this build plays it, in MIDI bytes, and the signature of its tune."""
-    score = scores.parse(source)
-    if options.tempo == "drawn":
-        scores.set_tempo(score, scores.drawn_tempo(source, options.seed))
-    return scores.to_midi(score), scores.tune_signature(score)
-
-
-def render_midi(data: bytes, soundfont: str | Path, programs: tuple[int, ...] | None) -> np.ndarray:
-    """Render MIDI bytes to mono float32 at 22.05 kHz, peak-normalised to 0.9."""
-    soundfont = Path(soundfont)
-    import tinysoundfont
-
-    synth = tinysoundfont.Synth(samplerate=SAMPLE_RATE)
-    synth.sfload(str(soundfont))
-
-    def set_program(event) -> bool:
-        action = event.action
-        if programs is not None and isinstance(action, tinysoundfont.midi.ProgramChange) and event.channel != 9:
-            action.program = programs[event.channel % len(programs)]
-        return False
-
-    # Non-persistent events are dropped once played; persistent ones are rescanned on every step.
-    events = tinysoundfont.midi.load_memory(data, filter=set_program, persistent=False)
-    if not any(isinstance(e.action, tinysoundfont.midi.NoteOn) for e in events):
-        raise ValueError("the score has no notes")
-    if programs is not None:  # channels without a program change play program 0 otherwise
-        first = min(e.t for e in events)
-        for channel in {e.channel for e in events} - {9}:
-            events.insert(
-                0,
-                tinysoundfont.midi.Event(
-                    tinysoundfont.midi.ProgramChange(programs[channel % len(programs)]), first, channel, False
-                ),
-            )
-    sequencer = tinysoundfont.Sequencer(synth)
-    sequencer.add(events)
-    seconds = max(e.t for e in events) + 2.0  # let the last notes ring out
-    stereo = np.frombuffer(synth.generate(int(seconds * SAMPLE_RATE)), dtype=np.float32)
-    mono = stereo.reshape(-1, 2).mean(axis=1)
-    return (0.9 * mono / max(float(np.abs(mono).max()), 1e-9)).astype(np.float32)
-
-
-def render_piece(piece: Piece, out: str | Path, options: BuildOptions) -> None:
-    """Render one piece to its FLAC file, atomically (runs in a child process)."""
-    out = Path(out)
-    import soundfile
-
-    midi, tune = score_to_midi(piece.source, options)
-    samples = render_midi(midi, Path(options.soundfont or default_soundfont()), _programs_for(piece, options))
-    atomic.write_text(piece.tune_path(out), tune + "\n")  # before the audio, whose presence marks the piece done
-    buffer = io.BytesIO()
-    soundfile.write(buffer, samples, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    atomic.write_bytes(piece.audio_path(out), buffer.getvalue())
-
-
-def _render_child(piece: Piece, out: Path, options: BuildOptions, errors) -> None:
-    try:
-        render_piece(piece, out, options)
-    except Exception as error:
-        errors.put((piece.source, f"{type(error).__name__}: {error}".splitlines()[0][:300]))
-        raise SystemExit(1) from None
-
-
-@dataclass
-class BuildResult:
-    """What a build produced: rendered (now or before) pieces, and failures with reasons."""
-
-    rendered: list[Piece]
-    reused: int
-    failures: list[tuple[Piece, str]]
-    seconds: float
-
-
-def render_all(pieces: list[Piece], out: str | Path, options: BuildOptions, jobs: int, progress: bool) -> BuildResult:
-    """Render what is missing, `jobs` children at a time, each killed after the time limit."""
-    out = Path(out)
-    from tqdm import tqdm
-
-    if options.timbre not in TIMBRES:
-        raise DatasetError(f"timbre must be one of {', '.join(TIMBRES)}, got {options.timbre!r}")
-    if options.tempo not in TEMPI:
-        raise DatasetError(f"tempo must be one of {', '.join(TEMPI)}, got {options.tempo!r}")
-    if options.soundfont and not Path(options.soundfont).is_file():
-        raise DatasetError(f"SoundFont not found: {options.soundfont}")
-    _require_synth()
-    start = time.perf_counter()
-    # Scores that failed in an earlier build of this folder are not retried (a timeout would cost
-    # minutes on every rebuild); deleting failures.csv retries them.
-    failed_before = _read_failures(out / "failures.csv")
-    todo = [p for p in pieces if not p.audio_path(out).exists() and p.source not in failed_before]
-    # Largest scores first (longest-processing-time scheduling): a long quartet started last would
-    # leave the other workers idle at the end of the build.
-    root = corpus_root()
-    todo.sort(key=lambda p: (-(root / p.source).stat().st_size, p.source))
-    context = multiprocessing.get_context("fork")  # the children reuse the parent's music21 import
-    errors = context.SimpleQueue()
-    running: list[tuple[Piece, multiprocessing.process.BaseProcess, float]] = []
-    failures = [(p, failed_before[p.source]) for p in pieces if p.source in failed_before]
-    reasons: dict[str, str] = {}
-    bar = tqdm(total=len(todo), desc="rendering scores", unit="score", disable=not progress)
-    queue = list(reversed(todo))
-    while queue or running:
-        while queue and len(running) < jobs:
-            piece = queue.pop()
-            child: multiprocessing.process.BaseProcess = context.Process(
-                target=_render_child, args=(piece, out, options, errors), daemon=True
-            )
-            child.start()
-            running.append((piece, child, time.monotonic()))
-        time.sleep(0.02)
-        for entry in list(running):
-            piece, child, started = entry
-            if child.is_alive() and time.monotonic() - started < options.time_limit_s:
-                continue
-            if child.is_alive():
-                child.kill()
-                child.join()
-                failures.append((piece, f"timed out after {options.time_limit_s:g} s"))
-            elif child.exitcode != 0:
-                while not errors.empty():  # messages name their score: children may fail in any order
-                    source, message = errors.get()
-                    reasons[source] = message
-                failures.append((piece, reasons.pop(piece.source, f"renderer exited with code {child.exitcode}")))
-            running.remove(entry)
-            bar.update()
-    bar.close()
-    failed = {p.source for p, _ in failures}
-    rendered = [p for p in pieces if p.source not in failed and p.audio_path(out).exists()]
-    reused = len(pieces) - len(todo) - len(failed_before.keys() & {p.source for p in pieces})
-    return BuildResult(rendered, reused, failures, time.perf_counter() - start)
-
-
-def _read_failures(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        return {row["source"]: row["reason"] for row in csv.DictReader(handle)}
-
-
-def _require_synth() -> None:
-    try:
-        import tinysoundfont  # noqa: F401
-    except ImportError:
-        raise DatasetError(
-            "the SoundFont synthesizer is missing: pip install --no-deps -r requirements-nodeps.txt"
-        ) from None
-
-
 def write_manifests(result: BuildResult, out: str | Path) -> tuple[Path, Path]:
-    """`manifest.csv` (label = composer, empty for composers with too few works) and `eras.csv`."""
+    """`manifest.csv` (label = composer, empty for composers with too few works), `eras.csv`, and
+    with renditions `varied.csv`: the labelled rows of `manifest.csv` and their renditions."""
     out = Path(out)
-    import soundfile
-
+    originals = [p for p in result.rendered if not p.rendition]
     works: dict[str, set[str]] = {}
-    for piece in result.rendered:
+    for piece in originals:
         works.setdefault(piece.composer, set()).add(piece.work)
     labelled = {c for c, w in works.items() if len(w) >= MIN_WORKS_FOR_LABEL and c not in COLLECTIONS}
-    groups = tune_groups(result.rendered, out)
-    header = ["path", "label", "group", "composer", "era", "title", "duration_s", "source"]
-    rows = []
-    for piece in result.rendered:
-        path = piece.audio_path(out)
-        duration = soundfile.info(path).duration
-        label = piece.composer if piece.composer in labelled else ""
-        rel = path.relative_to(out).as_posix()
-        group = groups[piece.work]
-        rows.append([rel, label, group, piece.composer, piece.era, piece.title, f"{duration:.2f}", piece.source])
+    groups = tune_groups(originals, out)
+    rows = [_row(piece, piece.composer if piece.composer in labelled else "", groups, out) for piece in originals]
     manifest, eras = out / "manifest.csv", out / "eras.csv"
-    atomic.write_text(manifest, _csv_text(header, rows))
-    atomic.write_text(eras, _csv_text(header, [[r[0], r[4], *r[2:]] for r in rows]))
-    failures = [[piece.source, reason] for piece, reason in result.failures]
+    atomic.write_text(manifest, _csv_text(MANIFEST_COLUMNS, rows))
+    atomic.write_text(eras, _csv_text(MANIFEST_COLUMNS, [[r[0], r[4], *r[2:]] for r in rows]))
+    rendered = {p.audio_path(out) for p in originals}
+    renditions = [p for p in result.rendered if p.rendition and p.composer in labelled]
+    if renditions:
+        of = [replace(p, rendition=0).audio_path(out) for p in renditions]
+        varied = [[*row, ""] for row in rows if row[1]] + [
+            [*_row(p, p.composer, groups, out), original.relative_to(out).as_posix()]
+            for p, original in zip(renditions, of, strict=True)
+            if original in rendered
+        ]
+        atomic.write_text(out / "varied.csv", _csv_text([*MANIFEST_COLUMNS, "rendition_of"], varied))
+    failures = [[piece.name, reason] for piece, reason in result.failures]
     atomic.write_text(out / "failures.csv", _csv_text(["source", "reason"], failures))
     return manifest, eras
+
+
+def _row(piece: Piece, label: str, groups: dict[str, str], out: Path) -> list[str]:
+    import soundfile
+
+    path = piece.audio_path(out)
+    duration = soundfile.info(path).duration
+    rel = path.relative_to(out).as_posix()
+    return [rel, label, groups[piece.work], piece.composer, piece.era, piece.title, f"{duration:.2f}", piece.source]
 
 
 def tune_groups(pieces: list[Piece], out: Path) -> dict[str, str]:
@@ -436,7 +272,11 @@ def build_corpus(out: str | Path, options: BuildOptions, jobs: int = 2, progress
     from dataclasses import asdict
 
     out.mkdir(parents=True, exist_ok=True)
-    result = render_all(list_pieces(options), out, options, jobs, progress)
+    pieces = list_pieces(options)
+    pieces += [replace(p, rendition=k) for k in range(1, options.renditions + 1) for p in pieces]
+    root = corpus_root()
+    sizes = {p.source: (root / p.source).stat().st_size for p in pieces}
+    result = render_all(pieces, sizes, out, options, jobs, progress)
     write_manifests(result, out)
     atomic.write_text(out / "build.json", json.dumps({**asdict(options), "version": CORPUS_VERSION}, indent=2))
     return result

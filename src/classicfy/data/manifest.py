@@ -30,7 +30,9 @@ class Recording:
     """One file of a dataset: its label, the work (group) it belongs to and, once split, its side.
 
     With rotated validation, a "train" recording validates the models whose draw numbers (their
-    places in the run's model list) are in `val_draws`, and trains the others.
+    places in the run's model list) are in `val_draws`, and trains the others. A rendition (another
+    rendering of the recording at `rendition_of`, as the built-in corpus's varied build makes) only
+    ever trains, and only where its recording trains: models are validated and tested on originals.
     """
 
     path: Path
@@ -38,6 +40,7 @@ class Recording:
     group: str
     split: str | None = None
     val_draws: tuple[int, ...] = ()
+    rendition_of: Path | None = None
 
 
 def content_hash(path: str | Path) -> str:
@@ -88,9 +91,9 @@ def list_folder(root: str | Path) -> list[Recording]:
 
 
 def read_csv(path: str | Path) -> list[Recording]:
-    """A CSV with `path,label[,group][,split]`; relative paths are relative to the CSV's folder.
-
-    Rows with an empty label are not part of the dataset and are left out.
+    """A CSV with `path,label[,group][,split][,rendition_of]`; relative paths are relative to the CSV's
+    folder. Rows with an empty label are not part of the dataset and are left out. A row whose
+    `rendition_of` names another row is a rendition of that recording, of its label and group.
     """
     path = Path(path)
     try:
@@ -120,8 +123,41 @@ def _read_csv_rows(path: Path) -> list[Recording]:
             if split is not None and split not in SPLITS:
                 raise DatasetError(f"{path}:{line}: split must be one of {', '.join(SPLITS)}, got {split!r}")
             group = (row.get("group") or "").strip() or str(file)
-            recordings.append(Recording(file, row["label"].strip(), group, split))
+            original = (row.get("rendition_of") or "").strip()
+            of = None if not original else Path(original) if Path(original).is_absolute() else path.parent / original
+            recordings.append(Recording(file, row["label"].strip(), group, split, rendition_of=of))
+    _check_renditions(path, recordings)
     return recordings
+
+
+def _check_renditions(path: Path, recordings: list[Recording]) -> None:
+    """Every rendition names a recording of the dataset, of its own label and group."""
+    by_path = {r.path: r for r in recordings if r.rendition_of is None}
+    for r in recordings:
+        if r.rendition_of is None:
+            continue
+        original = by_path.get(r.rendition_of)
+        if original is None or (original.label, original.group) != (r.label, r.group):
+            raise DatasetError(
+                f"{path}: {r.path.name} is a rendition of {r.rendition_of.name}, which is not a recording of "
+                f"its label and group in this dataset"
+            )
+
+
+def originals_and_renditions(recordings: list[Recording]) -> tuple[list[Recording], list[Recording]]:
+    return [r for r in recordings if r.rendition_of is None], [r for r in recordings if r.rendition_of is not None]
+
+
+def renditions_beside(renditions: list[Recording], split: list[Recording]) -> list[Recording]:
+    """Each rendition beside its recording when that trains (with the same validation draws, so it
+    never trains a model its recording validates); dropped beside a recording that validates or tests."""
+    sides = {r.path: r for r in split}
+    kept = []
+    for rendition in renditions:
+        original = sides.get(rendition.rendition_of)  # type: ignore[arg-type]
+        if original is not None and original.split == "train":
+            kept.append(replace(rendition, split="train", val_draws=original.val_draws))
+    return kept
 
 
 def merge_duplicates(recordings: list[Recording], hashes: dict[Path, str]) -> tuple[list[Recording], list[list[Path]]]:
@@ -208,6 +244,19 @@ def split_by_group(
     """
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise DatasetError(f"split fractions must leave room for training: val={val_fraction}, test={test_fraction}")
+    recordings, renditions = originals_and_renditions(recordings)
+    split = _split_originals(recordings, val_fraction, test_fraction, seed, sizes, val_draws)
+    return split + renditions_beside(renditions, split)
+
+
+def _split_originals(
+    recordings: list[Recording],
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    sizes: Mapping[Path, float] | None,
+    val_draws: int,
+) -> list[Recording]:
     given = [r for r in recordings if r.split]
     if given:
         if len(given) != len(recordings):
@@ -279,7 +328,8 @@ def _rotate_validation(
 def model_sides(recordings: list[Recording], draw: int) -> tuple[list[Recording], list[Recording]]:
     """The training and validation recordings of the run's model number `draw`."""
     train = [r for r in recordings if r.split == "train" and draw not in r.val_draws]
-    val = [r for r in recordings if r.split == "val" or (r.split == "train" and draw in r.val_draws)]
+    validates = [r.split == "val" or (r.split == "train" and draw in r.val_draws) for r in recordings]
+    val = [r for r, v in zip(recordings, validates, strict=True) if v and r.rendition_of is None]
     return train, val
 
 

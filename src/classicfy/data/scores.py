@@ -11,14 +11,19 @@ Two things of a score are not left to its encoding, because encodings differ by 
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import logging
+
+import numpy as np
 
 log = logging.getLogger(__name__)
 
 # Beats per minute of the notated beat (the time signature's: a half note in 2/2 and 4/2, a dotted
 # quarter in 6/8): one range for every composer, so the beat rate says nothing about who wrote it.
 BEATS_PER_MINUTE = (60.0, 120.0)
+HUMAN_ONSET_S = 0.015  # spread of a humanised onset (seconds)
+HUMAN_VELOCITY = 10.0  # spread of a humanised velocity (MIDI steps)
 TUNE_INTERVALS = 6  # a melody's opening intervals that name its tune (Bach varies later phrases)
 
 
@@ -33,11 +38,39 @@ def parse(source: str):
     return score
 
 
+def _uniform(key: str) -> float:
+    """A number in [0, 1) drawn by a hash of `key`: the same for the same key on every machine."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+
+
 def drawn_tempo(source: str, seed: int) -> float:
     """The beat rate of one piece, drawn uniformly from BEATS_PER_MINUTE by a hash of its name."""
-    digest = hashlib.sha256(f"tempo:{seed}:{source}".encode()).digest()
     low, high = BEATS_PER_MINUTE
-    return low + (high - low) * int.from_bytes(digest[:8], "big") / 2**64
+    return low + (high - low) * _uniform(f"tempo:{seed}:{source}")
+
+
+def drawn_factor(key: str, seed: int, spread: float) -> float:
+    """A factor drawn uniformly from [1 - spread, 1 + spread] by a hash of `key`."""
+    return 1.0 + spread * (2.0 * _uniform(f"factor:{seed}:{key}") - 1.0)
+
+
+def humanised(midi: bytes, key: str) -> bytes:
+    """The MIDI played by a person: each note's velocity moved by about 10 and its onset by about
+    15 ms (its length kept), drawn by a hash of `key`."""
+    import pretty_midi
+
+    music = pretty_midi.PrettyMIDI(io.BytesIO(midi))
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
+    for instrument in music.instruments:
+        for note in instrument.notes:
+            shift = float(np.clip(rng.normal(0.0, HUMAN_ONSET_S), -3 * HUMAN_ONSET_S, 3 * HUMAN_ONSET_S))
+            length = note.end - note.start
+            note.start = max(0.0, note.start + shift)
+            note.end = note.start + length
+            note.velocity = int(np.clip(note.velocity + rng.normal(0.0, HUMAN_VELOCITY), 20, 127))
+    buffer = io.BytesIO()
+    music.write(buffer)
+    return buffer.getvalue()
 
 
 def beat_quarters(score) -> float:

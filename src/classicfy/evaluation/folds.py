@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classicfy.data.manifest import Recording, split_by_group
+from classicfy.data.manifest import Recording, originals_and_renditions, split_by_group
 from classicfy.errors import DatasetError
 
 
@@ -27,10 +27,12 @@ def fold_splits(
     """Each fold's recordings with train/val/test sides; the fold's works are its test side.
 
     `val_fraction` is the share of all audio a single run would validate on; here it is taken from
-    the other folds, which hold (K-1)/K of the audio.
+    the other folds, which hold (K-1)/K of the audio. Folds are dealt over original recordings;
+    renditions train beside their recordings and are never tested.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
+    recordings, renditions = originals_and_renditions(recordings)
     labels = [r.label for r in recordings]
     works = {r.group for r in recordings}
     per_label = {label: len({r.group for r in recordings if r.label == label}) for label in set(labels)}
@@ -43,6 +45,9 @@ def fold_splits(
     rest_fraction = val_fraction / (1 - 1 / folds)
     splits = []
     for rest, held_out in splitter.split(np.zeros(len(recordings)), labels, [r.group for r in recordings]):
-        sides = split_by_group([recordings[i] for i in rest], rest_fraction, 0.0, fold_seed, windows, validation_draws)
+        others = [recordings[i] for i in rest]
+        heard = {r.path for r in others}
+        others += [r for r in renditions if r.rendition_of in heard]
+        sides = split_by_group(others, rest_fraction, 0.0, fold_seed, windows, validation_draws)
         splits.append(sides + [replace(recordings[i], split="test") for i in held_out])
     return splits

@@ -229,7 +229,7 @@ def _scope(
         if not test:
             raise DatasetError("the run's test split is empty: train with a test fraction above 0")
         return _Scope(test, out or run.path, "test split")
-    listed = list_dataset(resolve_dataset(data, work))
+    listed = [r for r in list_dataset(resolve_dataset(data, work)) if r.rendition_of is None]  # originals only
     scope = _Scope(
         [r for r in listed if r.label in labels],
         out or run.path / f"evaluation-{Path(data.replace(':', '-')).stem}",
