@@ -245,3 +245,30 @@ def test_resuming_a_finished_model_computes_no_embeddings_again(data, tmp_path, 
     monkeypatch.setattr(pipeline, "_frozen_embeddings", refused)
     again = train_run(config, tmp_path / "run", work, resume=True).states["vgg-pretrained"]
     assert again.history == first.history
+
+
+@pytest.mark.slow
+def test_renditions_train_beside_their_recordings_and_only_originals_are_scored(data, tmp_path):
+    import soundfile
+
+    from classicfy.evaluation.pipeline import evaluate_run
+    from helpers import write
+
+    rows = ["path,label,group,rendition_of"]
+    for path in sorted(data.rglob("*.flac")):
+        label, work = path.relative_to(data).parts[:2]
+        samples, rate = soundfile.read(path, dtype="float32")
+        rendition = write(tmp_path / "renditions" / label / work / path.name, 0.5 * samples, rate)
+        rows += [f"{path},{label},{label}/{work},", f"{rendition},{label},{label}/{work},{path}"]
+    (tmp_path / "varied.csv").write_text("\n".join(rows) + "\n")
+    run, work = tmp_path / "run", Workspace(tmp_path / "cache", 1, False)
+    train_run(replace(config_for(data, ("gru",), epochs=1), data=str(tmp_path / "varied.csv")), run, work)
+    split = RunFolder(run).read_split()
+    renditions = [r for r in split if r.rendition_of]
+    side = {r.path: r.split for r in split}
+    assert renditions and all(r.split == "train" and side[r.rendition_of] == "train" for r in renditions)
+    assert {r.split for r in split if not r.rendition_of} == {"train", "val", "test"}
+    evaluate_run(run, work)
+    with open(run / "predictions.csv", newline="") as handle:
+        scored = {row["path"] for row in csv.DictReader(handle)}
+    assert scored == {str(r.path) for r in split if r.split == "test"} and not any("renditions" in p for p in scored)
