@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from classicfy.cli.options import add_output_options, add_work_options, workspace
 from classicfy.cli.output import answer_each, each_file, unique_stem
 from classicfy.errors import AudioError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from classicfy.predict import Prediction
@@ -35,7 +38,8 @@ def add_parser(commands: Any) -> None:
         "--timeline",
         type=Path,
         metavar="DIR",
-        help="also write DIR/NAME.png per recording: each class's probability along its time axis",
+        help="also write DIR/NAME.png per recording: each class's probability along its time axis, and "
+        "below it the notes basic-pitch hears",
     )
     add_work_options(parser, cache=False)
     parser.set_defaults(handler=run)
@@ -112,4 +116,16 @@ def _draw_timeline(prediction: Prediction, path: Path) -> None:
     window_s = segments[0]["end_s"] - segments[0]["start_s"] if segments else 0.0
     starts = np.array([s["start_s"] for s in segments])
     title = f"{prediction.path.name}: {prediction.label} ({prediction.probability:.2f})"
-    plot_timeline(starts, window_s, probs, labels, title, path)
+    plot_timeline(starts, window_s, probs, labels, title, path, _notes_heard(prediction.path))
+
+
+def _notes_heard(path: Path) -> list[tuple[float, float, int, float]] | None:
+    """The notes basic-pitch hears in the recording, for the roll under its timeline (None without basic-pitch)."""
+    from classicfy.errors import ClassicfyError
+    from classicfy.features.notes import transcribe
+
+    try:
+        return transcribe(path).events
+    except ClassicfyError as error:
+        log.warning("timeline of %s drawn without its notes: %s", path.name, error)
+        return None

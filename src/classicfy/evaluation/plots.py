@@ -153,18 +153,44 @@ def plot_training_curves(histories: dict[str, list[dict]], path: str | Path) -> 
     return _save(fig, path)
 
 
+def _draw_roll(ax, notes: list[tuple[float, float, int, float]], scale: float) -> None:
+    """A piano roll: one line per note at its pitch, darker for louder."""
+    from matplotlib.collections import LineCollection
+
+    segments = [((start / scale, pitch), (end / scale, pitch)) for start, end, pitch, _ in notes]
+    shades = [min(max(amplitude, 0.2), 1.0) for *_, amplitude in notes]
+    ax.add_collection(LineCollection(segments, colors=[(0, 0, 0, a) for a in shades], linewidths=2))
+    pitches = [pitch for _, _, pitch, _ in notes] or [60]
+    ax.set_ylim(min(pitches) - 2, max(pitches) + 2)
+    ax.set_ylabel("MIDI pitch (notes heard)")
+
+
 def plot_timeline(
-    starts_s: np.ndarray, window_s: float, probs: np.ndarray, labels: list[str], title: str, path: str | Path
+    starts_s: np.ndarray,
+    window_s: float,
+    probs: np.ndarray,
+    labels: list[str],
+    title: str,
+    path: str | Path,
+    notes: list[tuple[float, float, int, float]] | None = None,
 ) -> Path:
     """Each class's probability along a recording: which passages sound like whom.
 
     One stacked band per class, a window drawn over its hop; gaps (silence dropped) stay blank.
+    With `notes` (start s, end s, MIDI pitch, amplitude), the note roll heard runs below, on the
+    same time axis: what was playing where the answer changes.
     """
     path = Path(path)
     starts_s = np.asarray(starts_s, dtype=float)
     end_s = float(starts_s.max() + window_s) if len(starts_s) else window_s
     unit, scale = ("min", 60.0) if end_s > 180 else ("s", 1.0)
-    fig, ax = _figure(10, 3.6)
+    if notes is None:
+        fig, ax = _figure(10, 3.6)
+    else:
+        import matplotlib.pyplot as plt
+
+        fig, (ax, roll) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, height_ratios=(1, 1.2))
+        _draw_roll(roll, notes, scale)
     step = float(np.min(np.diff(starts_s))) if len(starts_s) > 1 else window_s
     bottom = np.zeros(len(starts_s))
     for column, label in enumerate(labels):
@@ -181,7 +207,7 @@ def plot_timeline(
         bottom += probs[:, column]
     ax.set_xlim(0, end_s / scale)
     ax.set_ylim(0, 1)
-    ax.set_xlabel(f"time ({unit})")
+    (roll if notes is not None else ax).set_xlabel(f"time ({unit})")
     ax.set_ylabel("probability")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
