@@ -69,9 +69,19 @@ def test_build_writes_mono_flac_and_both_manifests(small_build):
         info = soundfile.info(out / row["path"])
         assert (info.samplerate, info.channels, info.format) == (22050, 1, "FLAC")
         assert abs(info.duration - float(row["duration_s"])) < 0.01
-        assert row["label"] == ""  # bach has only 2 works here: too few for a composer label
+        assert row["label"] == "bach"  # the corpus has enough of his works, whatever the cap
     assert {r["label"] for r in read_rows(out / "eras.csv")} == {"baroque"}
     assert read_rows(out / "failures.csv") == []
+
+
+def test_a_capped_corpus_build_labels_its_composers(tmp_path):
+    """Issue 23, defect 11: a build capped below five pieces per composer labelled nothing."""
+    options = BuildOptions(composers=("bach", "trecento"), max_pieces_per_composer=1)
+    build_corpus(tmp_path, options, jobs=2, progress=False)
+    assert sorted((r["composer"], r["label"]) for r in read_rows(tmp_path / "manifest.csv")) == [
+        ("bach", "bach"),
+        ("trecento", ""),  # a collection of several composers: never a composer label
+    ]
 
 
 def test_rebuild_renders_nothing_and_rendering_is_deterministic(small_build, tmp_path):

@@ -192,15 +192,11 @@ def labelled_composers(pieces: list[Piece]) -> tuple[str, ...]:
     return tuple(c for c in ERAS if len(works.get(c, ())) >= MIN_WORKS_FOR_LABEL)
 
 
-def write_manifests(result: BuildResult, out: str | Path) -> tuple[Path, Path]:
-    """`manifest.csv` (label = composer, empty for composers with too few works), `eras.csv`, and
+def write_manifests(result: BuildResult, out: str | Path, labelled: set[str]) -> tuple[Path, Path]:
+    """`manifest.csv` (label = composer for the `labelled` composers, else empty), `eras.csv`, and
     with renditions `varied.csv`: the labelled rows of `manifest.csv` and their renditions."""
     out = Path(out)
     originals = [p for p in result.rendered if not p.rendition]
-    works: dict[str, set[str]] = {}
-    for piece in originals:
-        works.setdefault(piece.composer, set()).add(piece.work)
-    labelled = {c for c, w in works.items() if len(w) >= MIN_WORKS_FOR_LABEL and c not in COLLECTIONS}
     groups = tune_groups(originals, out)
     rows = [_row(piece, piece.composer if piece.composer in labelled else "", groups, out) for piece in originals]
     manifest, eras = out / "manifest.csv", out / "eras.csv"
@@ -277,6 +273,9 @@ def build_corpus(out: str | Path, options: BuildOptions, jobs: int = 2, progress
     root = corpus_root()
     sizes = {p.source: (root / p.source).stat().st_size for p in pieces}
     result = render_all(pieces, sizes, out, options, jobs, progress)
-    write_manifests(result, out)
+    # The five-works rule counts the works the corpus has, not those a cap let in: a capped build is
+    # a small labelled dataset, not an unlabelled one.
+    available = list_pieces(replace(options, max_pieces_per_composer=10**6))
+    write_manifests(result, out, set(labelled_composers(available)))
     atomic.write_text(out / "build.json", json.dumps({**asdict(options), "version": CORPUS_VERSION}, indent=2))
     return result
