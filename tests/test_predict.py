@@ -20,6 +20,16 @@ def _edit_json(path, **changes) -> None:
     path.write_text(json.dumps(json.loads(path.read_text()) | changes))
 
 
+def _poison_weights(path) -> None:
+    """One weight of a model made NaN, the file otherwise intact (as a diverged save would leave it)."""
+    from classicfy.rundir import load_tensors, save_tensors
+
+    tensors, state = load_tensors(path)
+    name = next(k for k, t in tensors.items() if t.is_floating_point())
+    tensors[name].view(-1)[0] = float("nan")
+    save_tensors(path, tensors, state)
+
+
 def test_prediction_walks_the_training_road(trained):
     """The same recording scored from the training cache and from a fresh prediction agrees."""
     _, run, cache = trained
@@ -182,6 +192,8 @@ def test_parallel_prediction_gives_the_same_answers_in_the_same_order(trained, c
         (lambda models: _edit_json(models / "gru.json", format=99), "gru.json has model format 99"),
         (lambda models: _edit_json(models / "gru.json", labels=["a", "b", "c"]), "other labels"),
         (lambda models: _edit_json(models / "cnn.json", family="transformer"), "does not describe a model"),
+        (lambda models: _edit_json(models / "ensemble.json", weights=[float("nan"), 1.0]), "ensemble.json is damaged"),
+        (lambda models: _poison_weights(models / "gru.safetensors"), "gru.safetensors holds weights that are not"),
     ],
 )
 def test_a_damaged_or_incompatible_model_is_a_one_line_error(trained, tmp_path, capsys, damage, message):
@@ -194,6 +206,14 @@ def test_a_damaged_or_incompatible_model_is_a_one_line_error(trained, tmp_path, 
     assert main(["predict", str(copy), str(data / "low" / "work00" / "00.flac")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_predict_json_is_strict_json(trained, tmp_path, capsys):
+    """Issue 23, defect 3: `--format json` wrote NaN, which is not JSON."""
+    data, run, _ = trained
+    assert main(["predict", str(run), str(data / "low" / "work00" / "00.flac"), "--format", "json"]) == 0
+    answers = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert all(np.isfinite(list(a["probabilities"].values())).all() for a in answers)
 
 
 def test_audio_errors_survive_the_trip_back_from_a_worker():

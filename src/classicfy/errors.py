@@ -15,6 +15,10 @@ class RunError(ClassicfyError):
     """A run folder is missing, incomplete or inconsistent."""
 
 
+class DivergedError(ClassicfyError):
+    """A model's loss stopped being a finite number: its training cannot go on."""
+
+
 def skip_reason(kind: str, detail: str) -> str:
     """The kind and the detail together, as a run lists a skipped file (remembered failures too)."""
     return f"{kind} ({detail})" if detail else kind

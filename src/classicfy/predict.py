@@ -141,6 +141,9 @@ class Classifier:
         probs, keys = self._member_probabilities(path, source)
         common, positions = shared_windows(keys)
         window_probs = self.ensemble.predict_proba({name: probs[name][at] for name, at in positions.items()})
+        if not np.all(np.isfinite(window_probs)):  # never a silently wrong answer: say which run misbehaves
+            members = ", ".join(self.ensemble.members)
+            raise RunError(f"the run's models ({members}) answer {path.name} with numbers that are not finite")
         recording, _ = recording_probabilities(window_probs, np.zeros(len(window_probs), dtype=int))
         audio = self.feature_configs[0].audio
         starts = (common % KEY_STRIDE) * audio.hop_s

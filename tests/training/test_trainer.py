@@ -106,3 +106,19 @@ def test_keep_last_runs_every_epoch_and_saves_the_final_weights(tmp_path):
     assert state.stopped_early and state.epoch < 5  # the same fit, stopped by patience
     with pytest.raises(ValueError, match="keep"):
         TrainConfig(keep="middle")
+
+
+def test_a_model_whose_loss_diverges_is_stopped_and_never_saved_as_best(data, tmp_path, capsys):
+    """Issue 23, defect 3: `train --lr 1e9` kept a NaN epoch as the best and saved it."""
+    from classicfy.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", str(data), "--out", str(run), "--models", "gru", "--epochs", "3", "--lr", "1e9",
+            "--window", "2", "--augment-copies", "0", "--cache", str(tmp_path / "c"), "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "gru diverged in epoch" in err and "lower --lr" in err and err.count("\n") == 1
+    saved = run / "models" / "gru.safetensors"
+    if saved.exists():  # an epoch before the divergence was finite: only it may have been kept
+        tensors, _ = load_tensors(saved)
+        assert all(t.isfinite().all() for t in tensors.values() if t.is_floating_point())

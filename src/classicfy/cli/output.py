@@ -77,7 +77,7 @@ def answer_each(
                 writer.writerow(header)
             writer.writerow(row)
     if args.format == "json":
-        print(json.dumps([json_of(r) for r in answers], indent=2))
+        print(json.dumps([json_of(r) for r in answers], indent=2, allow_nan=False))  # strict JSON
     if not answers:
         raise ClassicfyError(nothing)
     if skipped:

@@ -131,7 +131,7 @@ def run_crossval(
                 log.info("fold seed %d, seed %d: fold %d of %d", fold_seed, seed, fold, plan.folds)
                 _run_fold(plan.seeded(seed), split, run_folder(out, fold_seed, seed, fold), work, n_bootstrap)
     summary = summarise(out, plan, n_bootstrap)
-    atomic.write_text(out / "summary.json", json.dumps(summary, indent=2))
+    atomic.write_text(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
     from classicfy.evaluation.crossval_report import write_crossval_report
 
     write_crossval_report(out, summary)

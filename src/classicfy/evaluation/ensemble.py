@@ -42,7 +42,12 @@ class EnsembleModel:
             self._set_weights(np.asarray(weights, dtype=float))
 
     def _set_weights(self, weights: np.ndarray) -> None:
-        if len(weights) != len(self.members) or np.any(weights < 0) or weights.sum() <= 0:
+        if (
+            len(weights) != len(self.members)
+            or not np.all(np.isfinite(weights))
+            or np.any(weights < 0)
+            or weights.sum() <= 0
+        ):
             raise ValueError(f"need {len(self.members)} non-negative weights, got {weights.tolist()}")
         self.weights_ = weights / weights.sum()
 

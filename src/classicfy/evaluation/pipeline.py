@@ -294,7 +294,7 @@ def _write_metrics(
         "data": scope.scored_on,
         "skipped": _skipped_rows(skipped),
     }
-    atomic.write_text(out / "metrics.json", json.dumps(document, indent=2))
+    atomic.write_text(out / "metrics.json", json.dumps(document, indent=2, allow_nan=False))
 
 
 def _write_window_predictions(

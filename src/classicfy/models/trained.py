@@ -66,11 +66,14 @@ def load_model(run_dir: str | Path, name: str) -> TrainedModel:
     try:
         weights, _ = load_tensors(weights_path)
         module.load_state_dict(weights)
+        bad = [key for key, tensor in weights.items() if tensor.is_floating_point() and not tensor.isfinite().all()]
     except FileNotFoundError:
         raise RunError(f"{weights_path} is missing") from None
     except Exception as error:  # safetensors raises its own SafetensorError for damaged files
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise RunError(f"{weights_path} is damaged or does not match {run.card_path(name).name}: {reason}") from None
+    if bad:
+        raise RunError(f"{weights_path} holds weights that are not finite numbers ({bad[0]}): train the model again")
     return TrainedModel(name, module.eval(), card)
 
 

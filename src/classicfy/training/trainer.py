@@ -24,7 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from classicfy import atomic
 from classicfy.config import TrainConfig
-from classicfy.errors import RunError
+from classicfy.errors import DivergedError, RunError
 from classicfy.evaluation.metrics import macro_f1
 from classicfy.features.inputs import LabelledInputs
 from classicfy.models.base import ClassifierModel
@@ -271,11 +271,21 @@ class Trainer:
         val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val.labels)))
         return val_loss, val_logits.argmax(1)
 
+    def _check_finite(self, train_loss: float, val_loss: float) -> None:
+        """Stop a diverged model before anything of its epoch is kept (a NaN would otherwise count as
+        an epoch, and be saved as the best when nothing better came before it)."""
+        if not (np.isfinite(train_loss) and np.isfinite(val_loss)):
+            raise DivergedError(
+                f"{self.name} diverged in epoch {self.state.epoch + 1} (training loss {train_loss}, validation "
+                f"loss {val_loss}); {_kept_weights(self.state)}: lower --lr and train again"
+            )
+
     def _end_epoch(
         self, epoch: EpochResult, val_loss: float, val_predictions: np.ndarray, val_labels: np.ndarray, seconds: float
     ) -> None:
         """Record the epoch, keep the weights if they are the ones to keep, decide on stopping, checkpoint."""
         predictions, targets = np.concatenate(epoch.predictions), np.concatenate(epoch.targets)
+        self._check_finite(float(np.mean(epoch.losses)), val_loss)
         row = {
             "epoch": self.state.epoch + 1,
             "lr": epoch.lr,
@@ -307,6 +317,10 @@ class Trainer:
             self.name, self.state.epoch, self.config.epochs, row["train_loss"], row["train_accuracy"],
             val_loss, row["val_accuracy"], row["val_macro_f1"], " *" if improved else "", seconds,
         )  # fmt: skip
+
+
+def _kept_weights(state: TrainState) -> str:
+    return f"the weights of epoch {state.best_epoch} are kept" if state.best_epoch > 0 else "no weights were saved"
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, class_weights: torch.Tensor | None) -> torch.Tensor:
