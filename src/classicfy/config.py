@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 DEFAULT_MODELS = ("cnn", "gru", "vgg")
+# What a model name may be: it names files in a run folder, so never a path (no "/", "..", or ":").
+MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 BALANCE_STRATEGIES = ("oversample", "weights", "none")
 PRECISIONS = ("auto", "bf16", "fp32")
 KEEPS = ("best", "last")
@@ -289,6 +292,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not self.models:
             raise ValueError("name at least one model to train")
+        misnamed = [name for name in self.models if not isinstance(name, str) or not MODEL_NAME.fullmatch(name)]
+        if misnamed:
+            raise ValueError(f"{misnamed[0]!r} is not a model name (lower-case letters, digits and dashes)")
         if not (
             0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1 and self.val_fraction + self.test_fraction < 1
         ):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from classicfy import atomic
-from classicfy.config import AnyFeatureConfig, RunConfig, feature_config_from
+from classicfy.config import MODEL_NAME, AnyFeatureConfig, RunConfig, feature_config_from
 from classicfy.data.manifest import Recording
 from classicfy.errors import RunError
 
@@ -173,16 +173,22 @@ class RunFolder:
     baseline_path = property(lambda self: self.models_dir / "baseline.json")
 
     def weights_path(self, name: str) -> Path:
-        return self.models_dir / f"{name}.safetensors"
+        return self._model_file("models", name, ".safetensors")
 
     def card_path(self, name: str) -> Path:
-        return self.models_dir / f"{name}.json"
+        return self._model_file("models", name, ".json")
 
     def checkpoint_path(self, name: str) -> Path:
-        return self.path / "checkpoints" / f"{name}.safetensors"
+        return self._model_file("checkpoints", name, ".safetensors")
 
     def history_path(self, name: str) -> Path:
-        return self.path / "history" / f"{name}.csv"
+        return self._model_file("history", name, ".csv")
+
+    def _model_file(self, folder: str, name: str, suffix: str) -> Path:
+        """A model's file, inside the run whatever the name says: a name from a crafted run is refused."""
+        if not MODEL_NAME.fullmatch(name):
+            raise RunError(f"{self.path}: {name!r} is not a model name (lower-case letters, digits and dashes)")
+        return self.path / folder / f"{name}{suffix}"
 
     def exists(self) -> bool:
         return self.config_path.exists()

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from classicfy.cli import main
+from classicfy.errors import RunError
+from classicfy.rundir import RunFolder
+
+
+def _crafted(run, tmp_path):
+    """A copy of a trained run whose config.toml names a model by a path out of the run."""
+    copy = tmp_path / "deep" / "er" / "RUN"
+    shutil.copytree(run, copy)
+    config = copy / "config.toml"
+    text = re.sub(r"models = \[[^\]]*\]", 'models = ["cnn", "x/../../../../ESCAPED"]', config.read_text(), flags=re.S)
+    config.write_text(text)
+    return copy
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict", "export"])
+def test_a_model_name_that_is_a_path_is_refused_and_nothing_is_written_outside(trained, tmp_path, capsys, command):
+    """Issue 23, defect 4: names from a crafted config.toml were joined into paths unchecked."""
+    data, run, cache = trained
+    copy = _crafted(run, tmp_path)
+    before = {p for p in tmp_path.rglob("*")}
+    args = {
+        "evaluate": ["evaluate", str(copy), "--cache", str(cache), "--no-progress"],
+        "predict": ["predict", str(copy), str(data / "low" / "work00" / "00.flac")],
+        "export": ["export", str(copy), "--out", str(tmp_path / "exported")],
+    }[command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "is not a model name" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not [p for p in tmp_path.rglob("*") if p not in before and copy not in p.parents]
+
+
+def test_run_folder_paths_never_leave_the_run(tmp_path):
+    run = RunFolder(tmp_path / "RUN")
+    assert run.weights_path("vgg-pretrained") == tmp_path / "RUN" / "models" / "vgg-pretrained.safetensors"
+    for name in ("../x", "a/b", "", "..", "C:x", "Cnn"):
+        with pytest.raises(RunError, match="is not a model name"):
+            run.card_path(name)
