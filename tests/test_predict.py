@@ -21,13 +21,20 @@ def _edit_json(path, **changes) -> None:
 
 
 def _poison_weights(path) -> None:
-    """One weight of a model made NaN, the file otherwise intact (as a diverged save would leave it)."""
+    """One weight of a model made NaN, its card's checksum matching (as an older diverged save left it)."""
     from classicfy.rundir import load_tensors, save_tensors
 
     tensors, state = load_tensors(path)
     name = next(k for k, t in tensors.items() if t.is_floating_point())
     tensors[name].view(-1)[0] = float("nan")
-    save_tensors(path, tensors, state)
+    _edit_json(path.with_suffix(".json"), weights_sha256=save_tensors(path, tensors, state))
+
+
+def _flip_a_byte(path) -> None:
+    """One byte inside the weights changed: the file still loads, and would answer differently."""
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x10
+    path.write_bytes(bytes(data))
 
 
 def test_prediction_walks_the_training_road(trained):
@@ -194,6 +201,7 @@ def test_parallel_prediction_gives_the_same_answers_in_the_same_order(trained, c
         (lambda models: _edit_json(models / "cnn.json", family="transformer"), "does not describe a model"),
         (lambda models: _edit_json(models / "ensemble.json", weights=[float("nan"), 1.0]), "ensemble.json is damaged"),
         (lambda models: _poison_weights(models / "gru.safetensors"), "gru.safetensors holds weights that are not"),
+        (lambda models: _flip_a_byte(models / "gru.safetensors"), "gru.safetensors is damaged: its SHA-256"),
     ],
 )
 def test_a_damaged_or_incompatible_model_is_a_one_line_error(trained, tmp_path, capsys, damage, message):

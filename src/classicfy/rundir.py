@@ -19,10 +19,11 @@ Tensors are safetensors (no pickle: loading never executes code) and everything 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -52,14 +53,25 @@ def read_run_file(path: str | Path, load: Callable[[Path], T] | None = None) -> 
         raise RunError(f"{path} is damaged: {error!r}") from None
 
 
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], state: dict[str, Any] | None = None) -> None:
-    """Write tensors (and optional JSON state in the header, so the two never disagree) atomically."""
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], state: dict[str, Any] | None = None) -> str:
+    """Write tensors (and optional JSON state in the header, so the two never disagree) atomically;
+    returns the SHA-256 of the bytes written."""
     path = Path(path)
     from safetensors.torch import save
 
     metadata = {"state": json.dumps(state)} if state is not None else None
     contiguous = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
-    atomic.write_bytes(path, save(contiguous, metadata=metadata))
+    data = save(contiguous, metadata=metadata)
+    atomic.write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
@@ -110,6 +122,7 @@ class ModelCard:
     config: dict[str, Any]
     features: dict[str, Any]
     training: dict[str, Any] | None = None
+    weights_sha256: str | None = None  # of models/NAME.safetensors: flipped bytes are found, not loaded
     format: int = MODEL_FORMAT
     extra: dict[str, Any] = field(default_factory=dict)  # keys this classicfy does not know, kept as read
 
@@ -122,8 +135,9 @@ class ModelCard:
         extra = values.pop("extra")
         values = {"format": values.pop("format"), **values, **extra}
         values["input_shape"] = list(self.input_shape)
-        if self.training is None:
-            del values["training"]
+        for optional in ("training", "weights_sha256"):
+            if values[optional] is None:
+                del values[optional]
         return json.dumps(values, indent=2)
 
     @classmethod
@@ -143,6 +157,7 @@ class ModelCard:
                 "(train the run again, or use the classicfy version that wrote it)"
             )
         known = {"format", "family", "input_kind", "input_shape", "labels", "config", "features", "training"}
+        known |= {"weights_sha256"}
         try:
             return cls(
                 family=str(values["family"]),
@@ -152,6 +167,7 @@ class ModelCard:
                 config=dict(values["config"]),
                 features=dict(values["features"]),
                 training=values.get("training"),
+                weights_sha256=str(values["weights_sha256"]) if values.get("weights_sha256") else None,
                 extra={k: v for k, v in values.items() if k not in known},
             )
         except (KeyError, TypeError, ValueError) as error:
@@ -249,10 +265,11 @@ class RunFolder:
         return ModelCard.read(self.card_path(name))
 
     def write_model(self, name: str, weights: dict[str, torch.Tensor], card: ModelCard | None) -> None:
-        """The weights, then the card that rebuilds them (none for a bare trainer's model)."""
-        save_tensors(self.weights_path(name), weights)
+        """The weights, then the card that rebuilds them and names their SHA-256 (none for a bare
+        trainer's model)."""
+        digest = save_tensors(self.weights_path(name), weights)
         if card is not None:
-            atomic.write_text(self.card_path(name), card.to_json())
+            atomic.write_text(self.card_path(name), replace(card, weights_sha256=digest).to_json())
 
     def read_json(self, path: str | Path) -> dict[str, Any]:
         """A JSON object of the run (ensemble, baseline); a `RunError` when missing, damaged or not an object."""

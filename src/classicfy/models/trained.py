@@ -16,7 +16,7 @@ from classicfy.config import AnyFeatureConfig
 from classicfy.errors import RunError
 from classicfy.features.inputs import ModelInputs, iter_batches
 from classicfy.models.base import ClassifierModel
-from classicfy.rundir import ModelCard, RunFolder, load_tensors
+from classicfy.rundir import ModelCard, RunFolder, file_sha256, load_tensors
 
 
 @dataclass
@@ -63,6 +63,8 @@ def load_model(run_dir: str | Path, name: str) -> TrainedModel:
     card = run.read_card(name)
     module = build_from_card(card, run.card_path(name))
     weights_path = run.weights_path(name)
+    if card.weights_sha256 and weights_path.is_file() and file_sha256(weights_path) != card.weights_sha256:
+        raise RunError(f"{weights_path} is damaged: its SHA-256 is not the one {run.card_path(name).name} records")
     try:
         weights, _ = load_tensors(weights_path)
         module.load_state_dict(weights)
