@@ -43,3 +43,27 @@ def test_run_folder_paths_never_leave_the_run(tmp_path):
     for name in ("../x", "a/b", "", "..", "C:x", "Cnn"):
         with pytest.raises(RunError, match="is not a model name"):
             run.card_path(name)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text.replace("path,label,group,split", "path,label,group"),
+        lambda text: text.replace(",test\n", ",elsewhere\n", 1),
+        lambda text: text.replace(",low,", ",nobody,", 1),
+        lambda text: text.replace("\n", "\n\x00,,,\n", 1),
+        lambda text: "",
+        lambda text: text + "just one field\n",
+    ],
+    ids=["no split column", "unknown side", "unknown label", "empty row", "empty file", "short row"],
+)
+def test_a_damaged_split_csv_is_a_one_line_error(trained, tmp_path, capsys, damage):
+    """Issue 23, defect 6: a damaged split.csv made `evaluate` raise a KeyError with a traceback."""
+    _, run, cache = trained
+    copy = tmp_path / "RUN"
+    shutil.copytree(run, copy)
+    split = copy / "split.csv"
+    split.write_text(damage(split.read_text()))
+    assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "split.csv" in err and err.count("\n") == 1 and "Traceback" not in err

@@ -31,7 +31,7 @@ import numpy as np
 
 from classicfy import atomic
 from classicfy.config import MODEL_NAME, AnyFeatureConfig, RunConfig, feature_config_from
-from classicfy.data.manifest import Recording
+from classicfy.data.manifest import SPLITS, Recording
 from classicfy.errors import RunError
 
 if TYPE_CHECKING:
@@ -231,8 +231,13 @@ class RunFolder:
     def write_labels(self, labels: list[str]) -> None:
         atomic.write_text(self.labels_path, json.dumps(labels, indent=2))
 
-    def read_split(self) -> list[Recording]:
-        return read_run_file(self.split_path, _read_split)
+    def read_split(self, labels: list[str] | None = None) -> list[Recording]:
+        """The run's split; with `labels`, every row's label must be one of them."""
+        split = read_run_file(self.split_path, _read_split)
+        strangers = sorted({r.label for r in split} - set(labels)) if labels is not None else []
+        if strangers:
+            raise RunError(f"{self.split_path} is damaged: label {strangers[0]!r} is not in {self.labels_path.name}")
+        return split
 
     def write_split(self, recordings: list[Recording]) -> None:
         """The run's split; the `val_draws` column (draw numbers, space-separated) only when validation
@@ -297,15 +302,26 @@ def _read_csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 def _read_split(path: Path) -> list[Recording]:
+    """The run's split, every row checked: a damaged split.csv is an error, never a silent subset."""
     with open(path, newline="", encoding="utf-8") as handle:
-        return [
-            Recording(
-                Path(row["path"]),
-                row["label"],
-                row["group"],
-                row["split"],
-                tuple(int(draw) for draw in (row.get("val_draws") or "").split()),
-                Path(row["rendition_of"]) if row.get("rendition_of") else None,
-            )
-            for row in csv.DictReader(handle)
-        ]
+        reader = csv.DictReader(handle)
+        missing = {"path", "label", "group", "split"} - set(reader.fieldnames or ())
+        if missing:
+            raise RunError(f"{path} is damaged: no {', '.join(sorted(missing))} column")
+        recordings = [_split_row(path, line, row) for line, row in enumerate(reader, start=2)]
+    if not recordings:
+        raise RunError(f"{path} is damaged: it lists no recording")
+    return recordings
+
+
+def _split_row(path: Path, line: int, row: dict[str, Any]) -> Recording:
+    if not all(isinstance(row.get(key), str) and row[key] for key in ("path", "label", "group")):
+        raise RunError(f"{path}:{line} is damaged: a row needs a path, a label and a group")
+    if row["split"] not in SPLITS:
+        raise RunError(f"{path}:{line} is damaged: split {row['split']!r} is not one of {', '.join(SPLITS)}")
+    try:
+        draws = tuple(int(draw) for draw in (row.get("val_draws") or "").split())
+    except ValueError:
+        raise RunError(f"{path}:{line} is damaged: val_draws {row.get('val_draws')!r} are not numbers") from None
+    of = row.get("rendition_of")
+    return Recording(Path(row["path"]), row["label"], row["group"], row["split"], draws, Path(of) if of else None)

@@ -76,8 +76,8 @@ def _csv_row(prediction: Prediction, top_k: int) -> tuple[list[str], list[Any]]:
 def _predictions(args: argparse.Namespace) -> Iterator[Prediction | AudioError]:
     """Predictions (or skips) for every file: in this process, or spread over `--jobs` workers."""
     from classicfy.features.audio import audio_files
-    from classicfy.features.extraction import map_in_pool
     from classicfy.predict import Classifier, predict_files
+    from classicfy.workers import map_in_pool
 
     classifier = Classifier.load(args.run, args.model)  # a damaged run fails here, before any work
     files = list(audio_files(args.paths))

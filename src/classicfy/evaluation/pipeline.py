@@ -372,7 +372,7 @@ def evaluate_run(
     if not names:
         raise RunError(f"{run.path} holds no trained model yet")
     models = {name: load_model(run.path, name) for name in names}
-    split = run.read_split()
+    split = run.read_split(labels)
     scope = _scope(run, split, labels, data, Path(out) if out is not None else None, work)
     scope.out.mkdir(parents=True, exist_ok=True)
     configs: set[AnyFeatureConfig] = {config.features, *(m.feature_config for m in models.values())}

@@ -7,8 +7,6 @@ never holds the dataset's features in memory. An unusable file becomes a skip wi
 from __future__ import annotations
 
 import functools
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from classicfy.features.audio import load_recording, resample, window_recording
 from classicfy.features.augment import DataAugmenter, copy_key
 from classicfy.features.cache import FeatureCache
 from classicfy.features.spectral import AudioFeatureExtractor, MusicnnFeatureExtractor, extractor_for
+from classicfy.workers import map_in_pool
 from classicfy.workspace import Workspace
 
 
@@ -142,34 +141,6 @@ def featurise(path: str | Path, config: AnyFeatureConfig, cache_root: str | Path
         return RecordingStatus(path, digest, skip_reason=error.reason)
     cache.put(digest, audio, extractor.arrays(audio.windows))
     return RecordingStatus(path, digest, len(audio.windows), audio.duration_s, silent_windows=audio.silent_windows)
-
-
-def _init_worker() -> None:
-    # Each worker is one of `jobs` processes: let it use one core, not all of them.
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
-def map_in_pool(function, tasks: list[tuple], jobs: int, description: str, progress: bool) -> list:
-    """`function(*task)` for every task, in `jobs` worker processes, results in task order."""
-    from tqdm import tqdm
-
-    results: list = [None] * len(tasks)
-    bar = tqdm(total=len(tasks), desc=description, unit="rec", disable=not progress, leave=False)
-    if jobs == 1 or len(tasks) <= 1:
-        for index, task in enumerate(tasks):
-            results[index] = function(*task)
-            bar.update()
-    else:
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker) as pool:
-            futures = {pool.submit(function, *task): index for index, task in enumerate(tasks)}
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.update()
-    bar.close()
-    return results
 
 
 def extract_dataset(

@@ -1,0 +1,94 @@
+"""Faults during `classicfy features --jobs 2`: SIGTERM and kill -9 leave no worker behind, and a
+rerun completes the cache as a clean run fills it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import write
+
+
+def _children(pid: int) -> set[int]:
+    """Every live descendant of `pid`, read from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":  # a zombie has ended; only its parent has not yet collected it
+            alive.add(pid)
+    return alive
+
+
+@pytest.fixture(scope="module")
+def many_recordings(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("many")
+    rng = np.random.default_rng(0)
+    for i in range(240):
+        write(root / f"l{i % 3}" / f"w{i}" / "a.flac", (0.1 * rng.standard_normal(22050 * 12)).astype(np.float32))
+    return root
+
+
+def _features(data: Path, cache: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "classicfy.cli", "features", str(data), "--cache", str(cache), "--jobs", "2"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _workers_started(process: subprocess.Popen) -> set[int]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        children = _children(process.pid)
+        if len(children) >= 3:
+            time.sleep(1.0)  # the forkserver and two workers: let them take some recordings first
+            return _children(process.pid)
+        time.sleep(0.1)
+    pytest.fail("the pool never started")
+
+
+def _cache_files(cache: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(cache)): p.read_bytes() for p in sorted(cache.rglob("*.npy"))}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
+def test_workers_end_with_their_parent_and_a_rerun_completes_the_cache(many_recordings, tmp_path, how):
+    """Issue 23, defect 5: after SIGTERM or kill -9, the pool's workers kept running for 35-45 s."""
+    process = _features(many_recordings, tmp_path / "cache")
+    workers = _workers_started(process)
+    os.kill(process.pid, how)
+    process.wait(timeout=20)
+    if how == signal.SIGTERM:
+        assert process.returncode == 143 and "terminated" in process.stderr.read()
+    deadline = time.monotonic() + 5
+    while _alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(workers), "workers outlived their parent"
+    rerun = _features(many_recordings, tmp_path / "cache")
+    assert rerun.wait(timeout=300) == 0
+    clean = _features(many_recordings, tmp_path / "clean")
+    assert clean.wait(timeout=300) == 0
+    assert _cache_files(tmp_path / "cache") == _cache_files(tmp_path / "clean")
