@@ -67,3 +67,25 @@ def test_a_damaged_split_csv_is_a_one_line_error(trained, tmp_path, capsys, dama
     assert main(["evaluate", str(copy), "--cache", str(cache), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "split.csv" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_train_and_evaluate_never_write_over_files_they_did_not_write(trained, tmp_path, capsys):
+    """Issue 23, defect 2: `train --out` / `evaluate --out` into a user's folder overwrote report.html."""
+    data, run, cache = trained
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.html").write_text("my own report")
+    common = ["--cache", str(cache), "--no-progress"]
+    train = ["train", str(data), "--out", str(mine), "--models", "gru", "--epochs", "1", "--window", "2", *common]
+    assert main(train) == 2
+    assert "is not empty and holds no classicfy run" in capsys.readouterr().err
+    assert main([*train, "--force"]) == 2  # beside other files, yes; over them, never
+    assert "report.html was not written by classicfy" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--out", str(mine), *common]) == 2
+    assert main(["evaluate", str(run), "--out", str(mine), "--force", *common]) == 2
+    assert (mine / "report.html").read_text() == "my own report"
+    assert sorted(p.name for p in mine.iterdir()) == ["report.html"]
+    (mine / "report.html").rename(mine / "notes.html")
+    assert main(["evaluate", str(run), "--out", str(mine), "--force", *common]) == 0
+    assert main(["evaluate", str(run), "--out", str(mine), *common]) == 0  # its own evaluation: written again
+    assert (mine / "notes.html").read_text() == "my own report"

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 MODEL_FORMAT = 1  # version of models/NAME.json + NAME.safetensors; bump when old runs can no longer load
 RUN_FILES = ("config.toml", "labels.json", "split.csv")
+# What an evaluation writes, into the run or into `--out`; a run writes these and more.
+EVALUATION_OUTPUTS = ("metrics.json", "predictions.csv", "windows.safetensors", "plots", "report.html")
+RUN_OUTPUTS = (*RUN_FILES, "dataset.json", "models", "checkpoints", "history", *EVALUATION_OUTPUTS)
 T = TypeVar("T")
 
 
@@ -172,6 +175,34 @@ class ModelCard:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise RunError(f"{path} does not describe a model this classicfy can build: {error!r}") from None
+
+
+def _is_evaluation(folder: Path) -> bool:
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(metrics, dict) and {"labels", "models"} <= set(metrics)
+
+
+def check_output_folder(folder: str | Path, outputs: tuple[str, ...], force: bool = False) -> None:
+    """Refuse to write into a folder classicfy did not make: one that is not empty and holds no run
+    or evaluation of ours, unless `force`; and even then, never over a file of the same name."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise RunError(f"{folder} is a file, not a folder: choose another --out")
+    if not folder.exists() or not any(folder.iterdir()):
+        return
+    if RunFolder(folder).exists() or _is_evaluation(folder):
+        return
+    if not force:
+        raise RunError(
+            f"{folder} is not empty and holds no classicfy run: choose an empty --out, or pass --force to "
+            "write beside its files"
+        )
+    taken = [name for name in outputs if (folder / name).exists()]
+    if taken:
+        raise RunError(f"{folder / taken[0]} was not written by classicfy and is not overwritten: move it first")
 
 
 class RunFolder:

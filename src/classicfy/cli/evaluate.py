@@ -29,6 +29,9 @@ def add_parser(commands: Any) -> None:
         metavar="DIR",
         help="where to write the results (default: RUN, or RUN/evaluation-<DATA> with --data)",
     )
+    parser.add_argument(
+        "--force", action="store_true", help="write into a --out that holds other files (never over them)"
+    )
     add_ensemble_option(parser)
     add_work_options(parser)
     parser.set_defaults(handler=run)
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data,
         out=args.out,
         fitted_ensemble=True if args.fit_ensemble else None,
+        force=args.force,
     )
     print_evaluation(evaluation)
     return 0

@@ -35,6 +35,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder to write")
     add_recipe_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN")
+    parser.add_argument(
+        "--force", action="store_true", help="write the run into a RUN that holds other files (never over them)"
+    )
     add_ensemble_option(parser)
     add_feature_options(parser)
     parser.set_defaults(handler=run)
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if config.rotate_validation and args.fit_ensemble:  # refused before training, not after it
         raise ClassicfyError("--fit-ensemble needs a validation side shared by every model: drop --rotate-validation")
     work = workspace(args)
-    result = train_run(config, args.out, work, resume=args.resume)
+    result = train_run(config, args.out, work, resume=args.resume, force=args.force)
     _print_training(result, config, args.out)
     if any(r.split == "test" for r in result.recordings):
         fitted = True if args.fit_ensemble else None  # None: a resumed run keeps the ensemble it saved

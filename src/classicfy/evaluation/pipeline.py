@@ -37,7 +37,7 @@ from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
 from classicfy.features.inputs import WindowSet
 from classicfy.models.trained import TrainedModel, load_model, window_probabilities
-from classicfy.rundir import RunFolder, save_arrays
+from classicfy.rundir import EVALUATION_OUTPUTS, RunFolder, check_output_folder, save_arrays
 from classicfy.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -358,12 +358,14 @@ def evaluate_run(
     out: str | Path | None = None,
     n_bootstrap: int = 1000,
     fitted_ensemble: bool | None = None,
+    force: bool = False,
 ) -> Evaluation:
     """Score every model of a run, its ensemble and the baseline; write metrics, plots and report.
 
     `work` defaults as on the command line. `fitted_ensemble`: True fits the ensemble's weights on the
     validation split, False makes it a plain average (either is saved as the run's ensemble, which
-    `predict` uses); None keeps the run's own.
+    `predict` uses); None keeps the run's own. `force` writes into an `out` that holds other files
+    (never over them).
     """
     run, work = RunFolder(run_dir), work or Workspace()
     config, labels = run.read_config(), run.read_labels()
@@ -374,6 +376,8 @@ def evaluate_run(
     models = {name: load_model(run.path, name) for name in names}
     split = run.read_split(labels)
     scope = _scope(run, split, labels, data, Path(out) if out is not None else None, work)
+    if scope.out != run.path:
+        check_output_folder(scope.out, EVALUATION_OUTPUTS, force)
     scope.out.mkdir(parents=True, exist_ok=True)
     configs: set[AnyFeatureConfig] = {config.features, *(m.feature_config for m in models.values())}
     features = _Features(scope.recordings, configs, work)

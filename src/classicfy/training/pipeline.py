@@ -22,7 +22,7 @@ from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import ExtractionReport, augment_dataset, extract_dataset
 from classicfy.features.inputs import EmbeddingSet, LabelledInputs, WindowSet
 from classicfy.models.base import ClassifierModel
-from classicfy.rundir import ModelCard, RunFolder
+from classicfy.rundir import RUN_OUTPUTS, ModelCard, RunFolder, check_output_folder
 from classicfy.training.balance import at_most_per_class
 from classicfy.training.trainer import Trainer, TrainState, seed_everything
 from classicfy.workspace import Workspace
@@ -94,12 +94,15 @@ def _check_trainable(config: RunConfig, recordings: list[Recording], labels: lis
 
 
 def prepare_run(
-    config: RunConfig, run_dir: str | Path, work: Workspace | None = None, resume: bool = False
+    config: RunConfig, run_dir: str | Path, work: Workspace | None = None, resume: bool = False, force: bool = False
 ) -> tuple[list[str], list[Recording], ExtractionReport]:
-    """Extract features, split (or reuse the run's split), then write the run's config, split and labels."""
+    """Extract features, split (or reuse the run's split), then write the run's config, split and labels.
+
+    `force` lets a run be written into a folder that holds other files, never over them."""
     run, work = RunFolder(run_dir), work or Workspace()
     if run.exists() and not resume:
         raise RunError(f"{run.path} already holds a run: pass --resume to continue it, or choose a new --out")
+    check_output_folder(run.path, RUN_OUTPUTS, force)
     report = extract_dataset(list_dataset(resolve_dataset(config.data, work)), config.features, work)
     if not report.usable:
         raise DatasetError(f"no usable recordings in {config.data}")
@@ -126,8 +129,11 @@ def prepare_run(
     return labels, recordings, report
 
 
-def train_run(config: RunConfig, run_dir: str | Path, work: Workspace | None = None, resume: bool = False) -> RunResult:
-    """Train every model of the config into `run_dir`; with `resume`, continue each from its last checkpoint.
+def train_run(
+    config: RunConfig, run_dir: str | Path, work: Workspace | None = None, resume: bool = False, force: bool = False
+) -> RunResult:
+    """Train every model of the config into `run_dir`; with `resume`, continue each from its last checkpoint;
+    with `force`, into a folder that holds other files (never over them).
 
     `work` defaults as on the command line: the user cache folder (or $CLASSICFY_CACHE), every core.
     """
@@ -142,7 +148,7 @@ def train_run(config: RunConfig, run_dir: str | Path, work: Workspace | None = N
             DataAugmenter(config.augment)  # a bad --background is found here, not in a worker
         except ValueError as error:
             raise DatasetError(str(error)) from None
-    labels, recordings, report = prepare_run(config, run_dir, work, resume)
+    labels, recordings, report = prepare_run(config, run_dir, work, resume, force)
     sets, feature_configs = _model_window_sets(config, labels, recordings, report, work)
     models = _build_models(config, labels, sets)
     run = RunFolder(run_dir)
