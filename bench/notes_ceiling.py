@@ -1,15 +1,17 @@
 """How much the notes themselves tell composers apart: the ceiling the audio models work under.
 
     python bench/notes_ceiling.py [--data builtin:composers] [--folds 4] [--fold-seed 0] [--seed 0]
+                                  [--model notes-cnn|notes-gru] [--max-windows-per-class 300]
 
 Every recording of a built-in dataset was rendered from a score. Here the score itself is
 classified, on the folds `classicfy crossval` deals (the same recordings tested by the same fold):
 - `statistics`: a logistic regression on whole-piece statistics of the true notes (pitch-class
   profile relative to the piece's tonic, melodic and harmonic intervals, polyphony, note density,
   register), with its regularisation tuned on the validation side;
-- `notes-cnn (true roll)`: classicfy's `notes-cnn` trained on the true piano roll (note and onset
-  rolls of 88 keys in basic-pitch's frames) in 10 s windows, transposed at random by up to a tritone
-  while training, windows averaged per recording by their log-probabilities as `classicfy` does.
+- `notes-cnn (true roll)` (or `notes-gru`): classicfy's model trained on the true piano roll (note
+  and onset rolls of 88 keys in basic-pitch's frames) in 10 s windows, at most N windows per class
+  drawn per epoch, transposed at random by up to a tritone while training, windows averaged per
+  recording by their log-probabilities as `classicfy` does.
 
 The scores are played as the corpus build plays them (the same drawn tempo), so the rolls line up
 with the audio. The gap between these figures and the audio models' is what transcription, timbre
@@ -114,17 +116,16 @@ def fit_statistics(x: np.ndarray, y: np.ndarray, sides: dict[str, np.ndarray], n
     return fit.predict(x[sides["test"]])
 
 
-def fit_roll_model(
-    windows: list[np.ndarray], y: np.ndarray, sides: dict[str, np.ndarray], n_labels: int, seed: int, epochs: int
-):
-    """Window log-probabilities of notes-cnn on each test recording, trained on the train side and
-    stopped at its best validation window macro-F1."""
+def fit_roll_model(windows: list[np.ndarray], y: np.ndarray, sides: dict[str, np.ndarray], n_labels: int, args):
+    """Window log-probabilities of the model on each test recording, trained on the train side (each
+    epoch at most `max_windows_per_class` windows of each class) and stopped at its best validation
+    window macro-F1."""
     import torch
 
-    from classicfy.models.notes import NotesCNN
+    from classicfy.models import MODELS
 
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
 
     def stack(side: str) -> tuple[np.ndarray, np.ndarray]:
         chosen = sides[side]
@@ -132,20 +133,19 @@ def fit_roll_model(
 
     x_train, y_train = stack("train")
     x_val, y_val = stack("val")
-    model = NotesCNN(x_train.shape[1:], n_labels)
+    model = MODELS[args.model](x_train.shape[1:], n_labels)
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
-    weights = torch.tensor(
-        len(y_train) / (n_labels * np.maximum(np.bincount(y_train, minlength=n_labels), 1)), dtype=torch.float32
-    )
-    loss_of = torch.nn.CrossEntropyLoss(weight=weights)
     best, best_state, waited = -1.0, None, 0
-    for _ in range(epochs):
+    for _ in range(args.epochs):
         model.train()
-        for batch in np.array_split(rng.permutation(len(y_train)), max(len(y_train) // 32, 1)):
+        drawn = np.concatenate([
+            rng.permutation(np.flatnonzero(y_train == label))[: args.max_windows_per_class] for label in range(n_labels)
+        ])  # fmt: skip
+        for batch in np.array_split(rng.permutation(drawn), max(len(drawn) // 32, 1)):
             shift = int(rng.integers(-PITCH_SHIFT, PITCH_SHIFT + 1))
             x = torch.roll(torch.from_numpy(x_train[batch]), shift, dims=2)
             optimiser.zero_grad()
-            loss_of(model(x), torch.from_numpy(y_train[batch])).backward()
+            torch.nn.functional.cross_entropy(model(x), torch.from_numpy(y_train[batch])).backward()
             optimiser.step()
         score = macro_f1(y_val, _log_probabilities(model, x_val).argmax(1), n_labels)
         if score > best:
@@ -182,7 +182,11 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=4, help="folds grouped by work (default: %(default)s)")
     parser.add_argument("--fold-seed", type=int, default=0, help="seed that deals the folds (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the model (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=20, help="most epochs of notes-cnn (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=20, help="most epochs of the model (default: %(default)s)")
+    parser.add_argument("--model", choices=("notes-cnn", "notes-gru"), default="notes-cnn", help="model of the roll")
+    parser.add_argument(
+        "--max-windows-per-class", type=int, default=300, help="training windows per class and epoch (default: 300)"
+    )
     args = parser.parse_args()
     import torch
 
@@ -201,7 +205,7 @@ def main() -> None:
         sides = {side: np.array([index[r.path] for r in fold if r.split == side]) for side in ("train", "val", "test")}
         truth.extend(y[sides["test"]])
         by_statistics.extend(fit_statistics(x, y, sides, n))
-        by_roll.extend(fit_roll_model(windows, y, sides, n, args.seed, args.epochs))
+        by_roll.extend(fit_roll_model(windows, y, sides, n, args))
     truth = np.array(truth)
     window_truth = np.repeat(truth, [len(w) for w in by_roll])
     roll_recordings = np.array([w.mean(0).argmax() for w in by_roll])
@@ -213,9 +217,9 @@ def main() -> None:
     print(f"| chance (1/{n}) | {1 / n:.3f} | {1 / n:.3f} |")
     print(f"| statistics + logistic regression | | {macro_f1(truth, np.array(by_statistics), n):.3f} |")
     window_f1 = macro_f1(window_truth, np.concatenate(by_roll).argmax(1), n)
-    print(f"| notes-cnn (true roll) | {window_f1:.3f} | {macro_f1(truth, roll_recordings, n):.3f} |")
+    print(f"| {args.model} (true roll) | {window_f1:.3f} | {macro_f1(truth, roll_recordings, n):.3f} |")
     recalls = (f"{label} {np.mean(roll_recordings[truth == i] == i):.2f}" for i, label in enumerate(labels))
-    print("\nrecall per label, notes-cnn per recording: " + ", ".join(recalls))
+    print(f"\nrecall per label, {args.model} per recording: " + ", ".join(recalls))
     print(f"({time.perf_counter() - start:.0f} s)")
 
 
