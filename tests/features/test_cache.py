@@ -108,3 +108,44 @@ def test_a_read_that_fails_part_way_for_the_disk_is_skipped_now_and_tried_again_
     assert FeatureCache(tmp_path / "cache", config).get_failure(content_hash(path)) is None
     monkeypatch.setattr(audio, "_soundfile_blocks", real_blocks)  # the disk is back
     assert featurise(path, config, tmp_path / "cache").n_windows == 3
+
+
+def test_a_momentary_read_failure_is_not_cached_as_corrupt(tmp_path, monkeypatch):
+    """Issue 23, defect 1: a file that hashed fine but could not be opened (permission flipped, EIO,
+    too many open files) was cached as `corrupt` and skipped on every later run."""
+    import builtins
+
+    from classicfy.data.manifest import content_hash
+    from classicfy.features import audio
+    from classicfy.features.extraction import featurise
+    from helpers import write
+
+    path = write(tmp_path / "take.flac", sine(6.0))
+    config = FeatureConfig(audio=AudioConfig(window_s=2.0, hop_s=2.0))
+    real_open, real_blocks = builtins.open, audio._soundfile_blocks
+
+    real_pyav = audio._pyav_blocks
+    opened = []
+
+    def refused_after_hashing(file, *args, **kwargs):
+        if str(file) == str(path) and opened:  # the hash reads it first; then the permission flips
+            raise PermissionError(13, "Permission denied", str(file))
+        opened.append(str(file) == str(path))
+        return real_open(file, *args, **kwargs)
+
+    def system_error(file):
+        raise RuntimeError("Error opening 'take.flac': System error.")  # libsndfile's words for it
+
+    def ffmpeg_refused(file):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(builtins, "open", refused_after_hashing)
+    monkeypatch.setattr(audio, "_soundfile_blocks", system_error)
+    monkeypatch.setattr(audio, "_pyav_blocks", ffmpeg_refused)
+    status = featurise(path, config, tmp_path / "cache")
+    assert status.skip_reason == "unreadable (Permission denied)"
+    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(audio, "_soundfile_blocks", real_blocks)
+    monkeypatch.setattr(audio, "_pyav_blocks", real_pyav)
+    assert FeatureCache(tmp_path / "cache", config).get_failure(content_hash(path)) is None
+    assert featurise(path, config, tmp_path / "cache").n_windows == 3  # the next run reads it

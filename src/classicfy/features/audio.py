@@ -94,10 +94,23 @@ def decode_blocks(path: str | Path) -> tuple[int, Iterator[np.ndarray]]:
         except NotAudioError:
             raise
         except Exception as ffmpeg_error:
+            if refusal := _refused_by_the_system(path):  # the permissions, the disk or the machine, not the bytes
+                raise UnreadableAudioError(str(path), refusal) from ffmpeg_error
             error = CorruptAudioError if path.suffix.lower() in AUDIO_EXTENSIONS else NotAudioError
             detail = getattr(sndfile_error, "error_string", "") if error is CorruptAudioError else ""
             raise error(str(path), detail or type(ffmpeg_error).__name__) from ffmpeg_error
     return rate, _checked_blocks(path, first, blocks)
+
+
+def _refused_by_the_system(path: Path) -> str | None:
+    """Why the operating system will not read the file now (permission, I/O error, no file handles
+    left), or None when it reads: only then is a decoder's failure the bytes' own."""
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as error:
+        return error.strerror or type(error).__name__
+    return None
 
 
 def _checked_blocks(path: Path, first: np.ndarray | None, blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
