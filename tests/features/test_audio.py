@@ -221,3 +221,19 @@ def test_damage_found_part_way_through_a_streamed_file_is_a_corrupt_audio_error(
     _, blocks = decode_blocks(damaged)
     with pytest.raises(CorruptAudioError, match="unreadable after"):
         sum(len(block) for block in blocks)
+
+
+@pytest.mark.parametrize("suffix", ["mp3", "flac", "m4a"])
+def test_a_truncated_file_is_corrupt_not_a_shorter_or_padded_recording(tmp_path, suffix):
+    """Issue 23, defect 9: a third of a 14 s MP3 decoded as 14 s (silence and made-up audio)."""
+    if suffix == "m4a":
+        whole = write_m4a(tmp_path / "whole.m4a", sine(14.0, 440.0, 44100), 44100)
+    else:
+        whole = write(tmp_path / f"whole.{suffix}", sine(14.0))
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut.{suffix}"
+    cut.write_bytes(data[: len(data) // 3])
+    samples, rate = decode(whole)
+    assert abs(len(samples) / rate - 14.0) < 0.1
+    with pytest.raises(CorruptAudioError, match="truncated"):
+        decode(cut)

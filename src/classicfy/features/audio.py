@@ -71,6 +71,9 @@ def audio_files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
+TRUNCATION_TOLERANCE = 0.01  # the share of its declared length a file may come up short by
+
+
 def decode_blocks(path: str | Path) -> tuple[int, Iterator[np.ndarray]]:
     """Open a file: its sample rate and its mono float32 samples as a stream of blocks.
 
@@ -144,14 +147,28 @@ def _soundfile_blocks(path: Path) -> tuple[int, Iterator[np.ndarray]]:
     sound = soundfile.SoundFile(path)
 
     def blocks() -> Iterator[np.ndarray]:
+        decoded = 0
         with sound:
-            for block in sound.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
+            # Read until the decoder runs dry, not for as long as the header promises: past the end of
+            # a truncated file, `SoundFile.blocks` hands out stale buffer contents as audio.
+            while (block := sound.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)).shape[0]:
+                decoded += block.shape[0]
                 if block.shape[1] == 1:
                     yield np.ascontiguousarray(block[:, 0])
                 else:  # the mean of the channels as a matrix-vector product: faster than block.mean
                     yield block @ np.full(block.shape[1], 1.0 / block.shape[1], dtype=np.float32)
+            _check_complete(path, decoded, sound.frames, sound.samplerate)
 
     return sound.samplerate, blocks()
+
+
+def _check_complete(path: Path, decoded: int, declared: int, rate: int) -> None:
+    """A file that decodes to less than its header declares was cut short: corrupt, not a shorter piece.
+    (MP3 headers estimate their length, so a few frames' difference is allowed.)"""
+    if declared > 0 and decoded < declared * (1 - TRUNCATION_TOLERANCE) - rate * 0.1:
+        raise CorruptAudioError(
+            str(path), f"truncated: {decoded / rate:.1f} s of the {declared / rate:.1f} s it declares"
+        )
 
 
 def _pyav_blocks(path: Path) -> tuple[int, Iterator[np.ndarray]]:
@@ -169,15 +186,18 @@ def _pyav_blocks(path: Path) -> tuple[int, Iterator[np.ndarray]]:
         # _BLOCK_FRAMES so that windowing works on a few large arrays, not many small ones.
         resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
         pending: list[np.ndarray] = []
-        size = 0
+        size = decoded = 0
         with container:
             for frame in itertools.chain(container.decode(stream), [None]):
                 for converted in resampler.resample(frame):  # type: ignore[arg-type]  # audio frames only
                     pending.append(converted.to_ndarray()[0].astype(np.float32, copy=False))
                     size += len(pending[-1])
                 if size >= _BLOCK_FRAMES or (frame is None and pending):
+                    decoded += size
                     yield np.concatenate(pending)
                     pending, size = [], 0
+            declared = stream.duration * stream.time_base * rate if stream.duration and stream.time_base else 0
+            _check_complete(path, decoded, int(declared), rate)
 
     return rate, blocks()
 
