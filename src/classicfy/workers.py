@@ -30,7 +30,12 @@ def _exit_when_gone(parent: int) -> None:
 
 
 def _init_worker(parent: int) -> None:
-    # Each worker is one of `jobs` processes: let it use one core, not all of them.
+    # Each worker is one of `jobs` processes: let it use one core, not all of them. The thread pools
+    # of libraries loaded later read the environment; those loaded already are limited now (numpy's
+    # BLAS first, which threadpoolctl could not limit before it is loaded).
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = "1"
+    import numpy  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
@@ -54,9 +59,12 @@ def map_in_pool(function: Callable[..., Any], tasks: list[tuple], jobs: int, des
     results: list = [None] * len(tasks)
     bar = tqdm(total=len(tasks), desc=description, unit="rec", disable=not progress, leave=False)
     if jobs == 1 or len(tasks) <= 1:
-        for index, task in enumerate(tasks):
-            results[index] = function(*task)
-            bar.update()
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # as in a worker: results bit for bit the same whatever `jobs` is
+            for index, task in enumerate(tasks):
+                results[index] = function(*task)
+                bar.update()
         bar.close()
         return results
     context = multiprocessing.get_context("forkserver")

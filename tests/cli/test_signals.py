@@ -92,3 +92,14 @@ def test_workers_end_with_their_parent_and_a_rerun_completes_the_cache(many_reco
     clean = _features(many_recordings, tmp_path / "clean")
     assert clean.wait(timeout=300) == 0
     assert _cache_files(tmp_path / "cache") == _cache_files(tmp_path / "clean")
+
+
+@pytest.mark.slow
+def test_cached_features_are_bit_identical_whatever_the_number_of_jobs(tone_dataset, tmp_path):
+    """Issue 23, defect 10: in-process and worker extraction differed by up to 3.8e-6."""
+    from classicfy.cli import main
+
+    for jobs in ("1", "2"):
+        assert main(["features", str(tone_dataset), "--cache", str(tmp_path / jobs), "--jobs", jobs, "-q"]) == 0
+    one, two = _cache_files(tmp_path / "1"), _cache_files(tmp_path / "2")
+    assert one and one == two
