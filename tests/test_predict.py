@@ -30,6 +30,11 @@ def _poison_weights(path) -> None:
     _edit_json(path.with_suffix(".json"), weights_sha256=save_tensors(path, tensors, state))
 
 
+def _edit_card_config(path, **changes) -> None:
+    card = json.loads(path.read_text())
+    _edit_json(path, config=card["config"] | changes)
+
+
 def _flip_a_byte(path) -> None:
     """One byte inside the weights changed: the file still loads, and would answer differently."""
     data = bytearray(path.read_bytes())
@@ -202,6 +207,8 @@ def test_parallel_prediction_gives_the_same_answers_in_the_same_order(trained, c
         (lambda models: _edit_json(models / "ensemble.json", weights=[float("nan"), 1.0]), "ensemble.json is damaged"),
         (lambda models: _poison_weights(models / "gru.safetensors"), "gru.safetensors holds weights that are not"),
         (lambda models: _flip_a_byte(models / "gru.safetensors"), "gru.safetensors is damaged: its SHA-256"),
+        (lambda models: _edit_card_config(models / "cnn.json", channels=[60000] * 4), "parameters; classicfy builds"),
+        (lambda models: _edit_json(models / "cnn.json", input_shape=[1, -96, 87]), "describes an input of shape"),
     ],
 )
 def test_a_damaged_or_incompatible_model_is_a_one_line_error(trained, tmp_path, capsys, damage, message):

@@ -34,6 +34,10 @@ class TrainedModel:
         return self.card.feature_config
 
 
+MAX_PARAMETERS = 200_000_000  # far above any model classicfy trains (the largest has about 2 million)
+MAX_INPUT_SIZE = 1_000_000
+
+
 def _tuples(value: Any) -> Any:
     """JSON lists back to the tuples frozen configs hold."""
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
@@ -49,9 +53,25 @@ def build_from_card(card: ModelCard, where: str | Path) -> ClassifierModel:
         # Keys newer than the file take the value that files without them meant.
         saved = family.config_before_key | card.config
         config = family.Config(**{k: _tuples(v) for k, v in saved.items()})
+        _check_size(family, card, config, where)
         return family(card.input_shape, len(card.labels), config)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise RunError(f"{where} does not describe a model this classicfy can build: {error!r}") from None
+
+
+def _check_size(family: type[ClassifierModel], card: ModelCard, config: Any, where: Path) -> None:
+    """Refuse a card that describes an absurd model before memory is spent on it: the model is first
+    built on torch's meta device, which allocates nothing, and its parameters counted."""
+    if not card.input_shape or any(n < 1 or n > MAX_INPUT_SIZE for n in card.input_shape) or not card.labels:
+        raise RunError(f"{where} describes an input of shape {list(card.input_shape)}: not one classicfy makes")
+    try:
+        with torch.device("meta"):
+            probe = family(card.input_shape, len(card.labels), config)
+    except RuntimeError:  # pretrained backbones load their weights as they are built: those never grow
+        return
+    size = sum(parameter.numel() for parameter in probe.parameters())
+    if size > MAX_PARAMETERS:
+        raise RunError(f"{where} describes a model of {size:,} parameters; classicfy builds at most {MAX_PARAMETERS:,}")
 
 
 def load_model(run_dir: str | Path, name: str) -> TrainedModel:
