@@ -299,3 +299,36 @@ def test_a_rendition_of_a_recording_the_csv_lacks_is_a_dataset_error(tmp_path):
         list_dataset(tmp_path / "d.csv")
     (tmp_path / "d.csv").write_text("path,label,group,rendition_of\na.wav,x,w,\nb.wav,x,w,a.wav\n")
     assert [r.rendition_of for r in list_dataset(tmp_path / "d.csv")] == [None, tmp_path / "a.wav"]
+
+
+def test_symlinks_are_followed_everywhere_loops_cut_and_each_file_listed_once(tmp_path, caplog):
+    """Issue 23, defect 8: a symlinked work folder was dropped without a word (a whole label vanished)."""
+    elsewhere = tmp_path / "elsewhere"
+    touch(elsewhere / "quartet" / "1.wav")
+    touch(elsewhere / "sonatas" / "1.wav")
+    data = tmp_path / "data"
+    touch(data / "haydn" / "op1" / "1.wav")
+    (data / "haydn" / "quartet").symlink_to(elsewhere / "quartet")  # a linked work folder
+    (data / "mozart").symlink_to(elsewhere / "sonatas")  # a linked label folder
+    (data / "haydn" / "op1" / "loop").symlink_to(data / "haydn")  # a loop
+    (data / "haydn" / "op1" / "gone.wav").symlink_to(tmp_path / "nowhere.wav")  # a broken link
+    (data / "haydn" / "op1" / "again.wav").symlink_to(data / "haydn" / "op1" / "1.wav")  # the same file twice
+    with caplog.at_level(logging.WARNING):
+        recordings = list_dataset(data)
+    assert sorted((r.label, r.group) for r in recordings) == [
+        ("haydn", "haydn/op1"),
+        ("haydn", "haydn/quartet"),
+        ("mozart", "mozart/1.wav"),
+    ]
+    warned = caplog.text
+    assert "loop: a link back into a folder already listed" in warned
+    assert "gone.wav: a broken link" in warned and "again.wav: the same file as" in warned
+
+
+def test_predict_lists_a_folder_as_a_dataset_is_listed(tmp_path):
+    from classicfy.features.audio import audio_files
+
+    touch(tmp_path / "elsewhere" / "a.flac")
+    touch(tmp_path / "in" / "b.flac")
+    (tmp_path / "in" / "linked").symlink_to(tmp_path / "elsewhere")
+    assert [p.name for p in audio_files([tmp_path / "in"])] == ["b.flac", "a.flac"]

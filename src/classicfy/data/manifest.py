@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classicfy.data.walk import files_under
 from classicfy.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,8 @@ def list_folder(root: str | Path) -> list[Recording]:
     root = Path(root)
     recordings = []
     for label_dir in sorted(p for p in root.iterdir() if p.is_dir() and _visible(p, root)):
-        for path in sorted(label_dir.rglob("*")):
-            if not path.is_file() or not _visible(path, root):
+        for path in files_under(label_dir):  # links followed, like a label folder that is one
+            if not _visible(path, root):
                 continue
             below_label = path.relative_to(label_dir).parts
             group = below_label[0] if len(below_label) > 1 else path.name

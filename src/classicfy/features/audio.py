@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from classicfy.config import AudioConfig
+from classicfy.data.walk import files_under
 from classicfy.errors import (
     AudioError,
     CorruptAudioError,
@@ -65,8 +66,8 @@ class RecordingAudio:
 def audio_files(paths: list[Path]) -> Iterator[Path]:
     """Files as given; folders replaced by the audio files under them, sorted."""
     for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+        if path.is_dir():  # links followed, as in a dataset folder
+            yield from (p for p in files_under(path) if p.suffix.lower() in AUDIO_EXTENSIONS)
         else:
             yield path
 
