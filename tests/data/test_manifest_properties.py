@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from classicfy.data.manifest import read_csv
@@ -25,7 +27,5 @@ def test_any_csv_text_parses_or_is_a_dataset_error(tmp_path, text):
 def test_any_bytes_as_a_csv_parse_or_are_a_dataset_error(tmp_path, data):
     path = tmp_path / "data.csv"
     path.write_bytes(data)
-    try:
+    with contextlib.suppress(DatasetError):  # a clear refusal is fine; any other exception fails
         read_csv(path)
-    except DatasetError:
-        pass
