@@ -49,6 +49,7 @@ def score_notes(source: str, seed: int) -> np.ndarray:
     score = scores.parse(source)
     if BuildOptions.tempo == "drawn":
         scores.set_tempo(score, scores.drawn_tempo(source, seed))
+    pretty_midi.pretty_midi.MAX_TICK = scores.LONGEST_MIDI_TICKS  # a quartet's MIDI is that long
     midi = pretty_midi.PrettyMIDI(io.BytesIO(scores.to_midi(score)))
     notes = [(n.start, n.end, n.pitch) for i in midi.instruments if not i.is_drum for n in i.notes]
     return np.array(sorted(notes), dtype=np.float64).reshape(-1, 3)

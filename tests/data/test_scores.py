@@ -34,3 +34,17 @@ def test_a_tune_is_named_by_its_opening_intervals_whatever_the_key_and_harmony()
     in_e_minor = scores.tune_signature(scores.parse("bach/bwv81.7.mxl"))
     assert jesu_meine_freude[0] == jesu_meine_freude[1] == in_e_minor == "-2 -2 -1 -2 +7 +2"
     assert scores.tune_signature(scores.parse("bach/bwv1.6.mxl")) != in_e_minor
+
+
+def test_a_long_score_is_humanised_too():
+    """A quartet's MIDI passes 10^7 ticks, which pretty_midi took for a corrupt file."""
+    long = pretty_midi.PrettyMIDI(resolution=10080)
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes = [pretty_midi.Note(80, 60 + i % 12, i * 0.5, i * 0.5 + 0.4) for i in range(1200)]
+    long.instruments.append(piano)
+    buffer = io.BytesIO()
+    long.write(buffer)
+    played = pretty_midi.PrettyMIDI(io.BytesIO(scores.humanised(buffer.getvalue(), "key")))
+    assert len(played.instruments[0].notes) == 1200
+    assert played.instruments[0].notes[5].start != pytest.approx(2.5, abs=1e-4)  # moved, by a little
+    assert played.instruments[0].notes[5].start == pytest.approx(2.5, abs=0.05)

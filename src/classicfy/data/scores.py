@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 BEATS_PER_MINUTE = (60.0, 120.0)
 HUMAN_ONSET_S = 0.015  # spread of a humanised onset (seconds)
 HUMAN_VELOCITY = 10.0  # spread of a humanised velocity (MIDI steps)
+LONGEST_MIDI_TICKS = 10**10
 TUNE_INTERVALS = 6  # a melody's opening intervals that name its tune (Bach varies later phrases)
 
 
@@ -59,6 +60,8 @@ def humanised(midi: bytes, key: str) -> bytes:
     15 ms (its length kept), drawn by a hash of `key`."""
     import pretty_midi
 
+    # pretty_midi takes a file of more than 10^7 ticks for a corrupt one; a quartet's are that long.
+    pretty_midi.pretty_midi.MAX_TICK = max(pretty_midi.pretty_midi.MAX_TICK, LONGEST_MIDI_TICKS)
     music = pretty_midi.PrettyMIDI(io.BytesIO(midi))
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
     for instrument in music.instruments:
