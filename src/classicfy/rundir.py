@@ -297,7 +297,7 @@ class RunFolder:
 
     def read_card(self, name: str) -> ModelCard:
         if not self.card_path(name).is_file():
-            raise RunError(f"{self.path} has no trained model {name!r}")
+            raise RunError(f"{self.path} has no trained model {name!r}: {self.card_path(name).name} is missing")
         return ModelCard.read(self.card_path(name))
 
     def write_model(self, name: str, weights: dict[str, torch.Tensor], card: ModelCard | None) -> None:
