@@ -29,6 +29,11 @@ def _exit_when_gone(parent: int) -> None:
             pass  # it exists, under another user (a reused pid cannot be ours to signal)
 
 
+def exit_with_parent(parent: int) -> None:
+    """Make this (child) process exit within half a second of `parent`, however the parent ended."""
+    threading.Thread(target=_exit_when_gone, args=(parent,), daemon=True, name="parent-watch").start()
+
+
 def _init_worker(parent: int) -> None:
     # Each worker is one of `jobs` processes: let it use one core, not all of them. The thread pools
     # of libraries loaded later read the environment; those loaded already are limited now (numpy's
@@ -39,7 +44,7 @@ def _init_worker(parent: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-    threading.Thread(target=_exit_when_gone, args=(parent,), daemon=True, name="parent-watch").start()
+    exit_with_parent(parent)
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:

@@ -58,11 +58,11 @@ def _features(data: Path, cache: Path) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _workers_started(process: subprocess.Popen) -> set[int]:
+def _workers_started(process: subprocess.Popen, count: int = 3) -> set[int]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         children = _children(process.pid)
-        if len(children) >= 3:
+        if len(children) >= count:
             time.sleep(1.0)  # the forkserver and two workers: let them take some recordings first
             return _children(process.pid)
         time.sleep(0.1)
@@ -103,3 +103,21 @@ def test_cached_features_are_bit_identical_whatever_the_number_of_jobs(tone_data
         assert main(["features", str(tone_dataset), "--cache", str(tmp_path / jobs), "--jobs", jobs, "-q"]) == 0
     one, two = _cache_files(tmp_path / "1"), _cache_files(tmp_path / "2")
     assert one and one == two
+
+
+@pytest.mark.slow
+def test_a_killed_corpus_build_leaves_no_renderer_and_no_half_written_flac(tmp_path):
+    import soundfile
+
+    command = [sys.executable, "-m", "classicfy.cli", "corpus", "build", "--out", str(tmp_path / "corpus"),
+               "--composers", "beethoven", "--max-pieces-per-composer", "3", "--jobs", "2", "-q"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    renderers = _workers_started(process, count=2)  # quartets: minutes of rendering each
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=20)
+    deadline = time.monotonic() + 5
+    while _alive(renderers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(renderers), "renderers outlived the build"
+    for flac in (tmp_path / "corpus").rglob("*.flac"):  # whatever was written is whole
+        assert soundfile.info(flac).duration > 1

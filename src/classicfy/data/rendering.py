@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from classicfy import atomic
 from classicfy.config import TEMPI, TIMBRES, BuildOptions
 from classicfy.data import scores
 from classicfy.errors import DatasetError
+from classicfy.workers import exit_with_parent
 
 if TYPE_CHECKING:
     from classicfy.data.corpus import Piece
@@ -122,6 +124,7 @@ def render_piece(piece: Piece, out: str | Path, options: BuildOptions) -> None:
 
 
 def _render_child(piece: Piece, out: Path, options: BuildOptions, errors) -> None:
+    exit_with_parent(os.getppid())  # a quartet takes minutes: not for a build that is gone
     try:
         render_piece(piece, out, options)
     except Exception as error:
