@@ -121,3 +121,25 @@ def test_a_killed_corpus_build_leaves_no_renderer_and_no_half_written_flac(tmp_p
     assert not _alive(renderers), "renderers outlived the build"
     for flac in (tmp_path / "corpus").rglob("*.flac"):  # whatever was written is whole
         assert soundfile.info(flac).duration > 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after_s", [1.0, 2.5, 4.0])
+def test_a_killed_evaluation_leaves_no_half_written_metrics_or_report(trained, tmp_path, after_s):
+    import json
+    import shutil
+
+    _, run, cache = trained
+    copy = tmp_path / "RUN"
+    shutil.copytree(run, copy)
+    for written in ("metrics.json", "report.html", "predictions.csv", "windows.safetensors"):
+        (copy / written).unlink(missing_ok=True)
+    command = [sys.executable, "-m", "classicfy.cli", "evaluate", str(copy), "--cache", str(cache), "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(after_s)
+    process.kill()
+    process.wait(timeout=20)
+    if (copy / "metrics.json").exists():
+        assert "ensemble" in json.loads((copy / "metrics.json").read_text())
+    if (copy / "report.html").exists():
+        assert (copy / "report.html").read_text().rstrip().endswith("</html>")
