@@ -18,7 +18,8 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from classicfy.config import BuildOptions
-from classicfy.data.corpus import SAMPLE_RATE, default_soundfont, list_pieces, render_midi, score_to_midi
+from classicfy.data.corpus import list_pieces
+from classicfy.data.rendering import SAMPLE_RATE, default_soundfont, render_midi, score_to_midi
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
     parse_s, midis = [], []
     for piece in pieces:
         start = time.perf_counter()
-        midis.append(score_to_midi(piece.source))
+        midis.append(score_to_midi(piece.source, options)[0])
         parse_s.append(time.perf_counter() - start)
     soundfont = default_soundfont()
     with threadpool_limits(1):

@@ -8,7 +8,7 @@ import pytest
 
 from classicfy.cli import main
 from classicfy.config import BuildOptions
-from classicfy.data import builtin, corpus
+from classicfy.data import build, builtin, corpus
 from classicfy.data.builtin import resolve_dataset
 from classicfy.data.corpus import list_pieces
 from classicfy.errors import DatasetError
@@ -82,5 +82,5 @@ def test_a_build_of_another_corpus_version_is_not_taken_for_this_one(tmp_path):
     options = BuildOptions(composers=("bach",))
     (tmp_path / "build.json").write_text('{"composers": ["bach"]}')  # written before versions were recorded
     assert not builtin._covers(tmp_path, options)
-    (tmp_path / "build.json").write_text(f'{{"composers": ["bach"], "version": {corpus.CORPUS_VERSION}}}')
+    (tmp_path / "build.json").write_text(f'{{"composers": ["bach"], "version": {build.CORPUS_VERSION}}}')
     assert builtin._covers(tmp_path, options)

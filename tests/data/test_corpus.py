@@ -9,8 +9,9 @@ import pytest
 import soundfile
 
 from classicfy.config import BuildOptions
-from classicfy.data import corpus, rendering
-from classicfy.data.corpus import build_corpus, list_pieces
+from classicfy.data import build, corpus, rendering
+from classicfy.data.build import build_corpus
+from classicfy.data.corpus import list_pieces
 from classicfy.data.manifest import content_hash, list_dataset
 from classicfy.errors import DatasetError
 
@@ -171,7 +172,7 @@ def test_harmonisations_of_one_tune_and_encodings_of_one_piece_share_a_group(tmp
     for piece, tune in zip(pieces, tunes, strict=False):  # k2 has no signature: rendered by an older build
         piece.tune_path(tmp_path).parent.mkdir(parents=True, exist_ok=True)
         piece.tune_path(tmp_path).write_text(tune + "\n")
-    groups = corpus.tune_groups(pieces, tmp_path)
+    groups = build.tune_groups(pieces, tmp_path)
     assert groups["bach/bwv358"] == groups["bach/bwv87"] == "bach/bwv358"  # one tune, two works, one group
     assert groups["bach/bwv1"] == "bach/bwv1"
     assert groups["mozart/k1"] == "mozart/k1"  # the same opening by another composer is another piece

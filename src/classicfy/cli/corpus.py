@@ -77,7 +77,7 @@ def add_parser(commands: Any) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     """Render the built-in corpus from music21's scores and print what it holds."""
-    from classicfy.data.corpus import build_corpus
+    from classicfy.data.build import build_corpus
 
     options = BuildOptions(
         timbre=args.timbre,

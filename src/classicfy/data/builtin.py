@@ -9,7 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from classicfy.config import BUILTIN_DATASETS, BuildOptions
-from classicfy.data.corpus import CORPUS_VERSION, build_corpus, labelled_composers, list_pieces
+from classicfy.data.build import CORPUS_VERSION, build_corpus
+from classicfy.data.corpus import labelled_composers, list_pieces
 from classicfy.errors import DatasetError
 from classicfy.workspace import Workspace
 

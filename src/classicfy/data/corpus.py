@@ -1,33 +1,21 @@
-"""The built-in corpus: real scores from music21's corpus, rendered to audio with a SoundFont.
-
-Which scores, with which composer, era and work, comes from the corpus layout, so a split keeps
-all movements of a work together. Each score is parsed, its repeats expanded (when music21 can),
-exported to MIDI and rendered by TinySoundFont at 22.05 kHz mono into `OUT/<composer>/<piece>.flac`
-(`rendering.py`); the build then writes the manifests that make the folder a dataset.
+"""The built-in corpus's catalogue: which of music21's scores are classical music, and the composer,
+era and work of each, read from the corpus layout, so that a split keeps all movements of a work
+together. `rendering.py` plays them; `build.py` makes a dataset folder of them.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from classicfy import atomic
 from classicfy.config import BuildOptions
-from classicfy.data import scores
-from classicfy.data.rendering import BuildResult, render_all
 from classicfy.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
-# Bumped whenever a build renders the same options differently, so that no cache of an older
-# rendering is reused: 2 draws every piece's tempo and groups chorales by tune.
-CORPUS_VERSION = 2
-MANIFEST_COLUMNS = ["path", "label", "group", "composer", "era", "title", "duration_s", "source"]
 MIN_WORKS_FOR_LABEL = 5  # a composer needs this many works for a work-grouped train/val/test split
 SCORE_SUFFIXES = (".mxl", ".musicxml", ".xml", ".krn", ".abc")  # in order of preference
 
@@ -190,92 +178,3 @@ def labelled_composers(pieces: list[Piece]) -> tuple[str, ...]:
         if piece.composer not in COLLECTIONS:
             works.setdefault(piece.composer, set()).add(piece.work)
     return tuple(c for c in ERAS if len(works.get(c, ())) >= MIN_WORKS_FOR_LABEL)
-
-
-def write_manifests(result: BuildResult, out: str | Path, labelled: set[str]) -> tuple[Path, Path]:
-    """`manifest.csv` (label = composer for the `labelled` composers, else empty), `eras.csv`, and
-    with renditions `varied.csv`: the labelled rows of `manifest.csv` and their renditions."""
-    out = Path(out)
-    originals = [p for p in result.rendered if not p.rendition]
-    groups = tune_groups(originals, out)
-    rows = [_row(piece, piece.composer if piece.composer in labelled else "", groups, out) for piece in originals]
-    manifest, eras = out / "manifest.csv", out / "eras.csv"
-    atomic.write_text(manifest, _csv_text(MANIFEST_COLUMNS, rows))
-    atomic.write_text(eras, _csv_text(MANIFEST_COLUMNS, [[r[0], r[4], *r[2:]] for r in rows]))
-    rendered = {p.audio_path(out) for p in originals}
-    renditions = [p for p in result.rendered if p.rendition and p.composer in labelled]
-    if renditions:
-        of = [replace(p, rendition=0).audio_path(out) for p in renditions]
-        varied = [[*row, ""] for row in rows if row[1]] + [
-            [*_row(p, p.composer, groups, out), original.relative_to(out).as_posix()]
-            for p, original in zip(renditions, of, strict=True)
-            if original in rendered
-        ]
-        atomic.write_text(out / "varied.csv", _csv_text([*MANIFEST_COLUMNS, "rendition_of"], varied))
-    failures = [[piece.name, reason] for piece, reason in result.failures]
-    atomic.write_text(out / "failures.csv", _csv_text(["source", "reason"], failures))
-    return manifest, eras
-
-
-def _row(piece: Piece, label: str, groups: dict[str, str], out: Path) -> list[str]:
-    import soundfile
-
-    path = piece.audio_path(out)
-    duration = soundfile.info(path).duration
-    rel = path.relative_to(out).as_posix()
-    return [rel, label, groups[piece.work], piece.composer, piece.era, piece.title, f"{duration:.2f}", piece.source]
-
-
-def tune_groups(pieces: list[Piece], out: Path) -> dict[str, str]:
-    """The group of each work: works of one composer whose pieces open with the same tune share one.
-
-    Two harmonisations of a chorale tune (or two encodings of one madrigal) are one piece of music:
-    apart, they could land on both sides of a split. The group is named by its first work.
-    """
-    parent = {piece.work: piece.work for piece in pieces}
-
-    def root(work: str) -> str:
-        while parent[work] != work:
-            work = parent[work]
-        return work
-
-    first_with: dict[tuple[str, str], str] = {}
-    for piece in sorted(pieces, key=lambda p: p.source):
-        try:
-            tune = piece.tune_path(out).read_text().strip()
-        except OSError:
-            continue  # rendered by an older build: no signature, its own group
-        if len(tune.split()) < scores.TUNE_INTERVALS:
-            continue  # too short an opening to name a tune
-        other = first_with.setdefault((piece.composer, tune), piece.work)
-        a, b = sorted((root(piece.work), root(other)))
-        parent[b] = a
-    return {work: root(work) for work in parent}
-
-
-def _csv_text(header: list[str], rows: list[list[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def build_corpus(out: str | Path, options: BuildOptions, jobs: int = 2, progress: bool = True) -> BuildResult:
-    """Render the corpus into `out` (only what is missing) and write its manifests."""
-    out = Path(out)
-    import json
-    from dataclasses import asdict
-
-    out.mkdir(parents=True, exist_ok=True)
-    pieces = list_pieces(options)
-    pieces += [replace(p, rendition=k) for k in range(1, options.renditions + 1) for p in pieces]
-    root = corpus_root()
-    sizes = {p.source: (root / p.source).stat().st_size for p in pieces}
-    result = render_all(pieces, sizes, out, options, jobs, progress)
-    # The five-works rule counts the works the corpus has, not those a cap let in: a capped build is
-    # a small labelled dataset, not an unlabelled one.
-    available = list_pieces(replace(options, max_pieces_per_composer=10**6))
-    write_manifests(result, out, set(labelled_composers(available)))
-    atomic.write_text(out / "build.json", json.dumps({**asdict(options), "version": CORPUS_VERSION}, indent=2))
-    return result
