@@ -223,7 +223,7 @@ def test_damage_found_part_way_through_a_streamed_file_is_a_corrupt_audio_error(
         sum(len(block) for block in blocks)
 
 
-@pytest.mark.parametrize("suffix", ["mp3", "flac", "m4a"])
+@pytest.mark.parametrize("suffix", ["mp3", "flac", "m4a", "wav"])
 def test_a_truncated_file_is_corrupt_not_a_shorter_or_padded_recording(tmp_path, suffix):
     """Issue 23, defect 9: a third of a 14 s MP3 decoded as 14 s (silence and made-up audio)."""
     if suffix == "m4a":

@@ -72,6 +72,7 @@ def audio_files(paths: list[Path]) -> Iterator[Path]:
             yield path
 
 
+WAV_SAMPLE_BYTES = {"PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8}
 TRUNCATION_TOLERANCE = 0.01  # the share of its declared length a file may come up short by
 
 
@@ -158,9 +159,28 @@ def _soundfile_blocks(path: Path) -> tuple[int, Iterator[np.ndarray]]:
                     yield np.ascontiguousarray(block[:, 0])
                 else:  # the mean of the channels as a matrix-vector product: faster than block.mean
                     yield block @ np.full(block.shape[1], 1.0 / block.shape[1], dtype=np.float32)
-            _check_complete(path, decoded, sound.frames, sound.samplerate)
+            declared = _wav_declared_frames(path, sound) or sound.frames
+            _check_complete(path, decoded, declared, sound.samplerate)
 
     return sound.samplerate, blocks()
+
+
+def _wav_declared_frames(path: Path, sound) -> int | None:
+    """The frames a WAV file's `data` chunk declares: libsndfile reports what the file still holds, so
+    a WAV cut short would pass for a shorter recording. None when not a WAV or the size is unknown."""
+    if sound.format != "WAV" or sound.subtype not in WAV_SAMPLE_BYTES:
+        return None
+    with open(path, "rb") as handle:
+        header = handle.read(1 << 16)
+    at = 12  # after "RIFF", the size, "WAVE"
+    while at + 8 <= len(header):
+        chunk, size = header[at : at + 4], int.from_bytes(header[at + 4 : at + 8], "little")
+        if chunk == b"data":
+            if size in (0, 0xFFFFFFFF):  # written while streaming: no size was known
+                return None
+            return size // (WAV_SAMPLE_BYTES[sound.subtype] * sound.channels)
+        at += 8 + size + (size & 1)
+    return None
 
 
 def _check_complete(path: Path, decoded: int, declared: int, rate: int) -> None:
