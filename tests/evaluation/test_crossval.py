@@ -108,3 +108,17 @@ def test_compare_pairs_two_recipes_on_the_same_folds_and_refuses_other_folds(dat
     assert main(_cv_args(data, tmp_path / "C", "--fold-seeds", "5")) == 0
     assert main(["crossval", "compare", str(tmp_path / "A"), str(tmp_path / "C")]) == 2
     assert "same folds" in capsys.readouterr().err
+
+
+def test_crossval_never_writes_into_a_folder_that_is_not_its_own(data, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "summary.json").write_text("my summary")
+    assert main(_cv_args(data, mine)) == 2
+    assert "holds no cross-validation" in capsys.readouterr().err
+    assert [p.name for p in mine.iterdir()] == ["summary.json"]
+    damaged = tmp_path / "CV"
+    damaged.mkdir()
+    (damaged / "crossval.json").write_text("{")
+    assert main(_cv_args(data, damaged, "--resume")) == 2
+    assert "crossval.json is damaged" in capsys.readouterr().err

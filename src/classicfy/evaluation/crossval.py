@@ -88,12 +88,18 @@ def _check_plan(out: Path, plan: CrossvalPlan, resume: bool) -> None:
     """A CV folder continues only under the plan it began with, and only when asked to."""
     path = out / PLAN_FILE
     if not path.exists():
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):  # never write among files not ours
+            raise RunError(f"{out} is not an empty folder and holds no cross-validation: choose an empty --out")
         out.mkdir(parents=True, exist_ok=True)
         atomic.write_text(path, json.dumps(plan.to_dict(), indent=2))
         return
     if not resume:
         raise RunError(f"{out} already holds a cross-validation: pass --resume to continue it, or choose a new --out")
-    if json.loads(path.read_text()) != plan.to_dict():
+    try:
+        begun_with = json.loads(path.read_text())
+    except ValueError:
+        raise RunError(f"{path} is damaged: not JSON") from None
+    if begun_with != plan.to_dict():
         raise RunError(f"{out} was begun with another recipe, folds or seeds ({path}): choose a new --out")
 
 
