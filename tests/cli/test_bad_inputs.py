@@ -146,6 +146,13 @@ CASES: list[tuple[str, Callable[[Sandbox], list[str]], str]] = [
     ("export: no run", lambda s: ["export", str(s.root / "norun"), "--out", str(s.root / "e")], "not a complete classicfy run"),
     ("export: out is a file", lambda s: ["export", str(s.run), "--out", str(s.file("exportfile"))], "exportfile"),
     ("export: model name escapes", lambda s: ["export", str(s.copy_run(lambda r: _models_named(r, '["../../E"]'))), "--out", str(s.root / "e")], "is not a model name"),
+    ("transcribe: missing file", lambda s: ["transcribe", str(s.root / "nofile.wav"), "--out", str(s.root / "m")], "no recording could be transcribed"),
+    ("transcribe: out is a file", lambda s: ["transcribe", str(s.recording()), "--out", str(s.file("midifile"))], "midifile"),
+    ("crossval compare: not a cross-validation", lambda s: ["crossval", "compare", str(s.run), str(s.run)], "is not a cross-validation folder"),
+    ("crossval compare: one folder", lambda s: ["crossval", "compare", str(s.run)], "takes two cross-validation folders"),
+    ("crossval: out is someone's folder", lambda s: ["crossval", str(s.data), "--out", _foreign_folder(s)], "holds no cross-validation"),
+    ("corpus build: out is a file", lambda s: ["corpus", "build", "--out", str(s.file("corpusfile")), "--composers", "bach"], "corpusfile"),
+    ("corpus build: unknown composer", lambda s: ["corpus", "build", "--out", str(s.root / "r"), "--composers", "salieri"], "salieri"),
 ]  # fmt: skip
 
 
