@@ -143,3 +143,19 @@ def test_a_killed_evaluation_leaves_no_half_written_metrics_or_report(trained, t
         assert "ensemble" in json.loads((copy / "metrics.json").read_text())
     if (copy / "report.html").exists():
         assert (copy / "report.html").read_text().rstrip().endswith("</html>")
+
+
+def test_output_to_a_closed_pipe_ends_quietly(trained, monkeypatch, capsys):
+    """Issue 23, defect 6: `classicfy predict ... | head` printed a BrokenPipeError traceback."""
+    from classicfy.cli import main
+
+    data, run, _ = trained
+    read, write_end = os.pipe()
+    os.close(read)  # the reader (head) has gone
+    closed = os.fdopen(write_end, "w")
+    monkeypatch.setattr(sys, "stdout", closed)
+    try:
+        assert main(["predict", str(run), str(data), "--format", "csv"]) == 141
+    finally:
+        monkeypatch.undo()
+    assert "Traceback" not in capsys.readouterr().err

@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may take signals
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # a reader that went away shows here, not in a traceback at exit
+        return code
     except ClassicfyError as error:
         print(f"classicfy: error: {error}", file=sys.stderr)
         return 2
