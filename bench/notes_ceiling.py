@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import sys
 import time
 from pathlib import Path
 
@@ -196,7 +197,11 @@ def main() -> None:
     recordings, labels, sources = dataset(args.data)
     n = len(labels)
     y = np.array([labels.index(r.label) for r in recordings])
-    notes = [score_notes(source, BuildOptions.seed) for source in sources]
+    notes = []
+    for count, source in enumerate(sources, start=1):
+        notes.append(score_notes(source, BuildOptions.seed))
+        if count % 20 == 0 or count == len(sources):
+            print(f"scores read: {count} of {len(sources)} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     x = np.stack([statistics(piece) for piece in notes])
     windows = [rolls(piece) for piece in notes]
     index = {r.path: i for i, r in enumerate(recordings)}
@@ -207,6 +212,7 @@ def main() -> None:
         truth.extend(y[sides["test"]])
         by_statistics.extend(fit_statistics(x, y, sides, n))
         by_roll.extend(fit_roll_model(windows, y, sides, n, args))
+        print(f"fold done ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     truth = np.array(truth)
     window_truth = np.repeat(truth, [len(w) for w in by_roll])
     roll_recordings = np.array([w.mean(0).argmax() for w in by_roll])
