@@ -58,12 +58,13 @@ def _row(piece: Piece, label: str, groups: dict[str, str], out: Path) -> list[st
     return [rel, label, groups[piece.work], piece.composer, piece.era, piece.title, f"{duration:.2f}", piece.source]
 
 
-def tune_groups(pieces: list[Piece], out: Path) -> dict[str, str]:
+def tune_groups(pieces: list[Piece], out: str | Path) -> dict[str, str]:
     """The group of each work: works of one composer whose pieces open with the same tune share one.
 
     Two harmonisations of a chorale tune (or two encodings of one madrigal) are one piece of music:
     apart, they could land on both sides of a split. The group is named by its first work.
     """
+    out = Path(out)
     parent = {piece.work: piece.work for piece in pieces}
 
     def root(work: str) -> str:
