@@ -66,7 +66,8 @@ class Head(nn.Module):
     def __init__(self, size: int, n_labels: int, pooling: str) -> None:
         super().__init__()
         self.pooling = pooling
-        self.hidden = nn.Sequential(nn.BatchNorm1d(size), nn.Linear(size, HIDDEN), nn.ReLU(), nn.Dropout(0.3))
+        # No batch norm: a recording's bag may hold a single window. Embeddings come standardised.
+        self.hidden = nn.Sequential(nn.Linear(size, HIDDEN), nn.ReLU(), nn.Dropout(0.3))
         self.classify = nn.Linear(HIDDEN, n_labels)
         self.score = nn.Linear(HIDDEN, 1)  # confidence: one score per window
         self.gate_tanh, self.gate_sigmoid = nn.Linear(HIDDEN, 64), nn.Linear(HIDDEN, 64)  # attention
@@ -102,6 +103,9 @@ def fit_head(pooling: str, embeddings: list[np.ndarray], y: np.ndarray, sides: d
     """A head trained on the training side, at its epoch of lowest validation recording log loss."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    training = np.concatenate([embeddings[i] for i in sides["train"]])
+    mean, std = training.mean(axis=0), training.std(axis=0) + 1e-6  # the layers' spreads differ 40-fold
+    embeddings = [((e - mean) / std).astype(np.float32) for e in embeddings]
     head = Head(embeddings[0].shape[1], n_labels, pooling)
     optimiser = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=1e-2)
     best, best_state, waited = np.inf, None, 0
