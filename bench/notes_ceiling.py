@@ -33,6 +33,7 @@ from classicfy.config import NOTES_SAMPLE_RATE, BuildOptions
 from classicfy.data.builtin import resolve_dataset
 from classicfy.data.manifest import list_dataset
 from classicfy.evaluation.folds import fold_splits
+from classicfy.evaluation.metrics import macro_f1
 from classicfy.workspace import Workspace
 
 FRAMES_PER_S = NOTES_SAMPLE_RATE / 256  # basic-pitch's frame rate, which notes-cnn is built for
@@ -46,12 +47,11 @@ def score_notes(source: str, seed: int) -> np.ndarray:
     import pretty_midi
 
     from classicfy.data import scores
+    from classicfy.data.rendering import score_to_midi
 
-    score = scores.parse(source)
-    if BuildOptions.tempo == "drawn":
-        scores.set_tempo(score, scores.drawn_tempo(source, seed))
+    midi_bytes, _ = score_to_midi(source, BuildOptions(seed=seed))
     pretty_midi.pretty_midi.MAX_TICK = scores.LONGEST_MIDI_TICKS  # a quartet's MIDI is that long
-    midi = pretty_midi.PrettyMIDI(io.BytesIO(scores.to_midi(score)))
+    midi = pretty_midi.PrettyMIDI(io.BytesIO(midi_bytes))
     notes = [(n.start, n.end, n.pitch) for i in midi.instruments if not i.is_drum for n in i.notes]
     return np.array(sorted(notes), dtype=np.float64).reshape(-1, 3)
 
@@ -92,12 +92,6 @@ def rolls(notes: np.ndarray) -> np.ndarray:
     count = max(frames // width, 1)
     roll = np.pad(roll, ((0, 0), (0, 0), (0, max(count * width - frames, 0))))
     return np.stack([roll[:, :, i * width : (i + 1) * width] for i in range(count)])
-
-
-def macro_f1(truth: np.ndarray, predicted: np.ndarray, n_labels: int) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(truth, predicted, labels=list(range(n_labels)), average="macro", zero_division=0))
 
 
 def fit_statistics(x: np.ndarray, y: np.ndarray, sides: dict[str, np.ndarray], n_labels: int) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 
 from classicfy.data.builtin import resolve_dataset
 from classicfy.data.manifest import list_dataset
+from classicfy.evaluation.metrics import macro_f1
 from classicfy.features.audio import decode, resample
 from classicfy.workspace import Workspace
 
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="fold seed (default: %(default)s)")
     args = parser.parse_args()
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.metrics import accuracy_score
     from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -68,7 +69,7 @@ def main() -> None:
     ]:
         predicted = cross_val_predict(model, x[:, columns], y, groups=groups, cv=folds)
         rows[name] = {
-            "macro_f1": float(f1_score(y, predicted, average="macro")),
+            "macro_f1": macro_f1(y, predicted, len(labels)),
             "accuracy": float(accuracy_score(y, predicted)),
         }
     title = f"timing features ({args.data}, {len(recordings)} recordings, {args.folds} folds by work)"
