@@ -29,6 +29,28 @@ def write(path: Path, samples: np.ndarray, sr: int = SR, **kwargs) -> Path:
     return path
 
 
+def edit_json(path: Path, **changes: Any) -> None:
+    """A run file's JSON object with some keys changed, as a hand or a fault would change them."""
+    import json
+
+    path.write_text(json.dumps(json.loads(path.read_text()) | changes))
+
+
+def flip_a_byte(path: Path) -> None:
+    """One byte near the end of a file changed: a weights file still loads, and would answer differently."""
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def name_models(run: Path, names: str) -> None:
+    """A run's config.toml with its `models` list replaced by `names` (TOML), as a crafted run would have it."""
+    import re
+
+    config = run / "config.toml"
+    config.write_text(re.sub(r"models = \[[^\]]*\]", f"models = {names}", config.read_text(), flags=re.S))
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     """`python -m classicfy.cli ARGS` in a child process, as from the shell."""
     return subprocess.run([sys.executable, "-m", "classicfy.cli", *args], capture_output=True, text=True, timeout=300)

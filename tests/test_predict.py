@@ -13,11 +13,7 @@ from classicfy.features.inputs import WindowSet
 from classicfy.models.trained import load_model, window_probabilities
 from classicfy.predict import Classifier
 from classicfy.rundir import RunFolder
-from helpers import sine, write
-
-
-def _edit_json(path, **changes) -> None:
-    path.write_text(json.dumps(json.loads(path.read_text()) | changes))
+from helpers import edit_json, flip_a_byte, sine, write
 
 
 def _poison_weights(path) -> None:
@@ -27,19 +23,12 @@ def _poison_weights(path) -> None:
     tensors, state = load_tensors(path)
     name = next(k for k, t in tensors.items() if t.is_floating_point())
     tensors[name].view(-1)[0] = float("nan")
-    _edit_json(path.with_suffix(".json"), weights_sha256=save_tensors(path, tensors, state))
+    edit_json(path.with_suffix(".json"), weights_sha256=save_tensors(path, tensors, state))
 
 
 def _edit_card_config(path, **changes) -> None:
     card = json.loads(path.read_text())
-    _edit_json(path, config=card["config"] | changes)
-
-
-def _flip_a_byte(path) -> None:
-    """One byte inside the weights changed: the file still loads, and would answer differently."""
-    data = bytearray(path.read_bytes())
-    data[-100] ^= 0x10
-    path.write_bytes(bytes(data))
+    edit_json(path, config=card["config"] | changes)
 
 
 def test_prediction_walks_the_training_road(trained):
@@ -200,15 +189,15 @@ def test_parallel_prediction_gives_the_same_answers_in_the_same_order(trained, c
         (lambda models: (models / "cnn.safetensors").unlink(), "cnn.safetensors is missing"),
         (lambda models: (models / "gru.json").write_text("{"), "gru.json is damaged"),
         (lambda models: (models / "ensemble.json").write_text("{"), "ensemble.json is damaged"),
-        (lambda models: _edit_json(models / "ensemble.json", members=None), "ensemble.json is damaged"),
-        (lambda models: _edit_json(models / "gru.json", format=99), "gru.json has model format 99"),
-        (lambda models: _edit_json(models / "gru.json", labels=["a", "b", "c"]), "other labels"),
-        (lambda models: _edit_json(models / "cnn.json", family="transformer"), "does not describe a model"),
-        (lambda models: _edit_json(models / "ensemble.json", weights=[float("nan"), 1.0]), "ensemble.json is damaged"),
+        (lambda models: edit_json(models / "ensemble.json", members=None), "ensemble.json is damaged"),
+        (lambda models: edit_json(models / "gru.json", format=99), "gru.json has model format 99"),
+        (lambda models: edit_json(models / "gru.json", labels=["a", "b", "c"]), "other labels"),
+        (lambda models: edit_json(models / "cnn.json", family="transformer"), "does not describe a model"),
+        (lambda models: edit_json(models / "ensemble.json", weights=[float("nan"), 1.0]), "ensemble.json is damaged"),
         (lambda models: _poison_weights(models / "gru.safetensors"), "gru.safetensors holds weights that are not"),
-        (lambda models: _flip_a_byte(models / "gru.safetensors"), "gru.safetensors is damaged: its SHA-256"),
+        (lambda models: flip_a_byte(models / "gru.safetensors"), "gru.safetensors is damaged: its SHA-256"),
         (lambda models: _edit_card_config(models / "cnn.json", channels=[60000] * 4), "parameters; classicfy builds"),
-        (lambda models: _edit_json(models / "cnn.json", input_shape=[1, -96, 87]), "describes an input of shape"),
+        (lambda models: edit_json(models / "cnn.json", input_shape=[1, -96, 87]), "describes an input of shape"),
     ],
 )
 def test_a_damaged_or_incompatible_model_is_a_one_line_error(trained, tmp_path, capsys, damage, message):

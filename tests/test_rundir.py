@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 import shutil
 
 import pytest
@@ -8,15 +7,14 @@ import pytest
 from classicfy.cli import main
 from classicfy.errors import RunError
 from classicfy.rundir import RunFolder
+from helpers import name_models
 
 
 def _crafted(run, tmp_path):
     """A copy of a trained run whose config.toml names a model by a path out of the run."""
     copy = tmp_path / "deep" / "er" / "RUN"
     shutil.copytree(run, copy)
-    config = copy / "config.toml"
-    text = re.sub(r"models = \[[^\]]*\]", 'models = ["cnn", "x/../../../../ESCAPED"]', config.read_text(), flags=re.S)
-    config.write_text(text)
+    name_models(copy, '["cnn", "x/../../../../ESCAPED"]')
     return copy
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from classicfy import atomic
 from classicfy.config import MODEL_NAME, AnyFeatureConfig, RunConfig, feature_config_from
-from classicfy.data.manifest import SPLITS, Recording
+from classicfy.data.manifest import SPLITS, Recording, file_digest
 from classicfy.errors import RunError
 
 if TYPE_CHECKING:
@@ -70,11 +70,7 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], state: dict
 
 
 def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, hashlib.sha256())
 
 
 def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:

@@ -4,8 +4,6 @@ traceback, and changes no file outside the folders the command may write (its ca
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +13,7 @@ import numpy as np
 import pytest
 
 from classicfy.cli import main
-from helpers import sine, write
+from helpers import edit_json, flip_a_byte, name_models, sine, write
 
 
 @dataclass
@@ -43,21 +41,6 @@ class Sandbox:
 
     def run_args(self, run: Path) -> list[str]:
         return [str(run), "--cache", str(self.cache), "--no-progress"]
-
-
-def _edit(path: Path, **changes) -> None:
-    path.write_text(json.dumps(json.loads(path.read_text()) | changes))
-
-
-def _models_named(run: Path, names: str) -> None:
-    config = run / "config.toml"
-    config.write_text(re.sub(r"models = \[[^\]]*\]", f"models = {names}", config.read_text(), flags=re.S))
-
-
-def _flip(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[-100] ^= 0x10
-    path.write_bytes(bytes(data))
 
 
 def _csv(s: Sandbox, text: str) -> str:
@@ -123,9 +106,9 @@ CASES: list[tuple[str, Callable[[Sandbox], list[str]], str]] = [
     ("evaluate: labels not a list", lambda s: ["evaluate", *s.run_args(s.copy_run(lambda r: (r / "labels.json").write_text('{"a": 1}')))], "labels.json is damaged"),
     ("evaluate: split.csv unknown side", lambda s: ["evaluate", *s.run_args(s.copy_run(lambda r: (r / "split.csv").write_text((r / "split.csv").read_text().replace(",test", ",later"))))], "split.csv"),
     ("evaluate: split.csv empty", lambda s: ["evaluate", *s.run_args(s.copy_run(lambda r: (r / "split.csv").write_text("")))], "split.csv"),
-    ("evaluate: model name escapes", lambda s: ["evaluate", *s.run_args(s.copy_run(lambda r: _models_named(r, '["cnn", "x/../../../E"]')))], "is not a model name"),
-    ("evaluate: weights flipped", lambda s: ["evaluate", *s.run_args(s.copy_run(lambda r: _flip(r / "models" / "gru.safetensors")))], "gru.safetensors is damaged"),
-    ("evaluate: card format 99", lambda s: ["evaluate", *s.run_args(s.copy_run(lambda r: _edit(r / "models" / "cnn.json", format=99)))], "cnn.json has model format 99"),
+    ("evaluate: model name escapes", lambda s: ["evaluate", *s.run_args(s.copy_run(lambda r: name_models(r, '["cnn", "x/../../../E"]')))], "is not a model name"),
+    ("evaluate: weights flipped", lambda s: ["evaluate", *s.run_args(s.copy_run(lambda r: flip_a_byte(r / "models" / "gru.safetensors")))], "gru.safetensors is damaged"),
+    ("evaluate: card format 99", lambda s: ["evaluate", *s.run_args(s.copy_run(lambda r: edit_json(r / "models" / "cnn.json", format=99)))], "cnn.json has model format 99"),
     ("evaluate: card missing", lambda s: ["evaluate", *s.run_args(s.copy_run(lambda r: (r / "models" / "cnn.json").unlink()))], "cnn.json"),
     ("evaluate: data of other labels", lambda s: ["evaluate", *s.run_args(s.run), "--data", _csv(s, "path,label\nREC,elsewhere\n")], "has a label the run knows"),
     ("evaluate: out is a file", lambda s: ["evaluate", *s.run_args(s.run), "--out", str(s.file("evalfile"))], "evalfile"),
@@ -136,8 +119,8 @@ CASES: list[tuple[str, Callable[[Sandbox], list[str]], str]] = [
     ("predict: silent file", lambda s: ["predict", str(s.run), _silent(s)], "silent.flac"),
     ("predict: truncated mp3", lambda s: ["predict", str(s.run), _truncated_mp3(s)], "cut.mp3"),
     ("predict: missing file", lambda s: ["predict", str(s.run), str(s.root / "nofile.wav")], "nofile.wav"),
-    ("predict: nan weights in ensemble", lambda s: ["predict", str(s.copy_run(lambda r: _edit(r / "models" / "ensemble.json", weights=[float("nan"), 1.0]))), str(s.recording())], "ensemble.json is damaged"),
-    ("predict: absurd card", lambda s: ["predict", str(s.copy_run(lambda r: _edit(r / "models" / "cnn.json", input_shape=[1, 10**9, 87]))), str(s.recording())], "describes an input of shape"),
+    ("predict: nan weights in ensemble", lambda s: ["predict", str(s.copy_run(lambda r: edit_json(r / "models" / "ensemble.json", weights=[float("nan"), 1.0]))), str(s.recording())], "ensemble.json is damaged"),
+    ("predict: absurd card", lambda s: ["predict", str(s.copy_run(lambda r: edit_json(r / "models" / "cnn.json", input_shape=[1, 10**9, 87]))), str(s.recording())], "describes an input of shape"),
     ("predict: timeline is a file", lambda s: ["predict", str(s.run), str(s.recording()), "--timeline", str(s.file("tlfile"))], "tlfile"),
     ("predict: top-k zero", lambda s: ["predict", str(s.run), str(s.recording()), "--top-k", "0"], "--top-k"),
     ("tag: nothing usable", lambda s: ["tag", _corrupt_folder(s)], "no recording could be tagged"),
@@ -145,7 +128,7 @@ CASES: list[tuple[str, Callable[[Sandbox], list[str]], str]] = [
     ("tag: unknown tagger", lambda s: ["tag", str(s.recording()), "--model", "gpt"], "--model"),
     ("export: no run", lambda s: ["export", str(s.root / "norun"), "--out", str(s.root / "e")], "not a complete classicfy run"),
     ("export: out is a file", lambda s: ["export", str(s.run), "--out", str(s.file("exportfile"))], "exportfile"),
-    ("export: model name escapes", lambda s: ["export", str(s.copy_run(lambda r: _models_named(r, '["../../E"]'))), "--out", str(s.root / "e")], "is not a model name"),
+    ("export: model name escapes", lambda s: ["export", str(s.copy_run(lambda r: name_models(r, '["../../E"]'))), "--out", str(s.root / "e")], "is not a model name"),
     ("transcribe: missing file", lambda s: ["transcribe", str(s.root / "nofile.wav"), "--out", str(s.root / "m")], "no recording could be transcribed"),
     ("transcribe: out is a file", lambda s: ["transcribe", str(s.recording()), "--out", str(s.file("midifile"))], "midifile"),
     ("crossval compare: not a cross-validation", lambda s: ["crossval", "compare", str(s.run), str(s.run)], "is not a cross-validation folder"),

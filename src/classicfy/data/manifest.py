@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,11 @@ class Recording:
 
 def content_hash(path: str | Path) -> str:
     """BLAKE2b digest of a file's bytes: the identity of its audio for caching and duplicates."""
-    digest = hashlib.blake2b(digest_size=16)
+    return file_digest(path, hashlib.blake2b(digest_size=16))
+
+
+def file_digest(path: str | Path, digest: Any) -> str:
+    """`digest` (a hashlib object) of a file's bytes, read a megabyte at a time."""
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
@@ -329,8 +334,8 @@ def _rotate_validation(
 def model_sides(recordings: list[Recording], draw: int) -> tuple[list[Recording], list[Recording]]:
     """The training and validation recordings of the run's model number `draw`."""
     train = [r for r in recordings if r.split == "train" and draw not in r.val_draws]
-    validates = [r.split == "val" or (r.split == "train" and draw in r.val_draws) for r in recordings]
-    val = [r for r, v in zip(recordings, validates, strict=True) if v and r.rendition_of is None]
+    validating = [r for r in recordings if r.split == "val" or (r.split == "train" and draw in r.val_draws)]
+    val = [r for r in validating if r.rendition_of is None]  # a rendition only ever trains
     return train, val
 
 

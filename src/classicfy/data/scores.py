@@ -39,9 +39,14 @@ def parse(source: str):
     return score
 
 
+def _hash64(key: str) -> int:
+    """64 bits drawn by a hash of `key`: the same for the same key on every machine."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+
+
 def _uniform(key: str) -> float:
-    """A number in [0, 1) drawn by a hash of `key`: the same for the same key on every machine."""
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    """A number in [0, 1) drawn by a hash of `key`."""
+    return _hash64(key) / 2**64
 
 
 def drawn_tempo(source: str, seed: int) -> float:
@@ -63,7 +68,7 @@ def humanised(midi: bytes, key: str) -> bytes:
     # pretty_midi takes a file of more than 10^7 ticks for a corrupt one; a quartet's are that long.
     pretty_midi.pretty_midi.MAX_TICK = max(pretty_midi.pretty_midi.MAX_TICK, LONGEST_MIDI_TICKS)
     music = pretty_midi.PrettyMIDI(io.BytesIO(midi))
-    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
+    rng = np.random.default_rng(_hash64(key))
     for instrument in music.instruments:
         for note in instrument.notes:
             shift = float(np.clip(rng.normal(0.0, HUMAN_ONSET_S), -3 * HUMAN_ONSET_S, 3 * HUMAN_ONSET_S))
