@@ -21,9 +21,9 @@ import torch
 
 from classicfy.config import AugmentConfig, RunConfig, TrainConfig
 from classicfy.data.synthetic import write_tone_dataset
+from classicfy.devices import training_precision
 from classicfy.models import MODELS
 from classicfy.training.pipeline import train_run
-from classicfy.training.trainer import uses_bf16
 from classicfy.workspace import Workspace
 
 
@@ -58,7 +58,7 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for name, value in figures.items():
         ratio = value["bf16"] / value["fp32"]
-        chosen = "bf16" if uses_bf16("auto", MODELS[name]) else "fp32"
+        chosen = training_precision("auto", torch.device("cpu"), MODELS[name].prefers_bf16).name
         print(f"| {name} | {value['fp32']:.0f} | {value['bf16']:.0f} | {ratio:.2f} | {chosen} |")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classicfy.devices import resolve_device
 from classicfy.errors import AudioError, RunError, TooShortAudioError
 from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
 from classicfy.evaluation.metrics import recording_probabilities
@@ -82,9 +83,10 @@ class Classifier:
         self._extractors = [extractor_for(config) for config in self.feature_configs]
 
     @classmethod
-    def load(cls, run_dir: str | Path, model: str = "ensemble") -> Classifier:
-        """The run's ensemble (default) or one of its models by name; a damaged run is a `RunError`."""
-        run = RunFolder(run_dir)
+    def load(cls, run_dir: str | Path, model: str = "ensemble", device: str = "cpu") -> Classifier:
+        """The run's ensemble (default) or one of its models by name, on `device` ("auto", "cpu",
+        "cuda", ...); a damaged run is a `RunError`."""
+        run, where = RunFolder(run_dir), resolve_device(device)
         run.read_config()
         labels = run.read_labels()
         names = run.trained_model_names()
@@ -98,7 +100,7 @@ class Classifier:
             ensemble = EnsembleModel.from_dict(run.read_json(run.ensemble_path), run.ensemble_path)
         else:
             ensemble = EnsembleModel(names)  # one model, or a plain average before the run is evaluated
-        models = {name: load_model(run_dir, name) for name in ensemble.members}
+        models = {name: load_model(run_dir, name, where) for name in ensemble.members}
         for name, trained in models.items():
             if trained.card.labels != labels:
                 raise RunError(f"{run_dir}: model {name!r} was trained on other labels than labels.json lists")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from classicfy.config import MUSICNN_SAMPLE_RATE
+from classicfy.devices import resolve_device
 from classicfy.errors import MissingAudioError, SilentAudioError
 from classicfy.features.audio import decode, resample
 from classicfy.features.spectral import musicnn_input
@@ -43,9 +44,9 @@ def musicnn_samples(path: str | Path) -> np.ndarray:
 class Tagger:
     """One pretrained tagger, loaded once, applied to many recordings."""
 
-    def __init__(self, model: str = "musicnn-mtt") -> None:
+    def __init__(self, model: str = "musicnn-mtt", device: str = "cpu") -> None:
         self.name = model
-        self.model = load_pretrained(model)
+        self.model = load_pretrained(model).to(resolve_device(device))
         self.tags = PRETRAINED[model].tags
 
     def tag(self, path: str | Path) -> TagResult:

@@ -1,7 +1,8 @@
-"""Where heavy work happens: the cache folder, how many worker processes, whether progress shows.
+"""Where heavy work happens: the cache folder, how many worker processes, the device models run
+on, whether progress shows.
 
 One `Workspace` travels from the command line (or a Python caller) to every step that extracts,
-builds or trains, instead of the same three arguments passed by hand.
+builds, trains or predicts, instead of the same four arguments passed by hand.
 """
 
 from __future__ import annotations
@@ -10,6 +11,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+DEVICE_HELP = "auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps"
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
 def default_cache_dir() -> Path:
@@ -22,7 +30,21 @@ def default_cache_dir() -> Path:
 
 
 def default_jobs() -> int:
-    return os.cpu_count() or 1
+    """The CPUs this process may use: its affinity mask, within its cgroup's CPU quota (a container's
+    limit), not every CPU of the machine."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(allowed, quota)) if quota else allowed
+
+
+def _cgroup_cpu_quota() -> int | None:
+    """The CPUs a cgroup v2 quota (`cpu.max`, "max 100000" when unlimited) allows, rounded up; None
+    without one."""
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
+        return None if quota == "max" else -(-int(quota) // int(period))
+    except (OSError, ValueError):
+        return None
 
 
 def _stderr_is_terminal() -> bool:
@@ -31,7 +53,8 @@ def _stderr_is_terminal() -> bool:
 
 @dataclass(frozen=True)
 class Workspace:
-    """The cache folder (features and the built-in corpus), worker processes, and progress bars.
+    """The cache folder (features and the built-in corpus), worker processes, the device models run
+    on (`classicfy.devices.resolve_device` reads it), and progress bars.
 
     Progress shows by default only when stderr is a terminal, so logs and pipes stay quiet.
     """
@@ -39,19 +62,32 @@ class Workspace:
     cache: Path = field(default_factory=default_cache_dir)
     jobs: int = field(default_factory=default_jobs)
     progress: bool = field(default_factory=_stderr_is_terminal)
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cache", Path(self.cache))
         if self.jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {self.jobs}")
 
+    @property
+    def torch_device(self) -> torch.device:
+        """The device itself: a malformed or absent one is a one-line `ClassicfyError`."""
+        from classicfy.devices import resolve_device
+
+        return resolve_device(self.device)
+
     @classmethod
     def create(
-        cls, cache: str | Path | None = None, jobs: int | None = None, progress: bool | None = None
+        cls,
+        cache: str | Path | None = None,
+        jobs: int | None = None,
+        progress: bool | None = None,
+        device: str = "auto",
     ) -> Workspace:
         """A workspace where each `None` takes its default."""
         return cls(
             cache=Path(cache) if cache is not None else default_cache_dir(),
             jobs=jobs if jobs is not None else default_jobs(),
             progress=progress if progress is not None else _stderr_is_terminal(),
+            device=device,
         )

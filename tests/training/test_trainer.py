@@ -9,13 +9,14 @@ import torch
 from torch import nn
 
 from classicfy.config import TrainConfig
+from classicfy.devices import training_precision
 from classicfy.features.inputs import EmbeddingSet
 from classicfy.models import MODELS
 from classicfy.models.base import ClassifierModel
 from classicfy.models.trained import predict_logits
 from classicfy.rundir import ModelCard, load_tensors
 from classicfy.training.pipeline import train_run
-from classicfy.training.trainer import Trainer, uses_bf16
+from classicfy.training.trainer import Trainer
 from classicfy.workspace import Workspace
 from helpers import config_for
 
@@ -47,11 +48,13 @@ def test_bfloat16_training_learns_too_and_the_model_says_so(data, tmp_path, name
         TrainConfig(precision="fp16")
 
 
-def test_auto_precision_keeps_a_gru_in_float32():
-    gru = MODELS["gru"]((87, 108), 3)  # bfloat16 makes its recurrence slower, on any CPU
-    assert (
-        not uses_bf16("auto", gru) and uses_bf16("bf16", gru) and not uses_bf16("fp32", MODELS["cnn"]((1, 96, 87), 3))
-    )
+def test_auto_precision_keeps_a_gru_in_float32_on_a_cpu():
+    cpu = torch.device("cpu")
+    gru, cnn = MODELS["gru"]((87, 108), 3), MODELS["cnn"]((1, 96, 87), 3)  # bfloat16 slows a recurrence on any CPU
+    assert training_precision("auto", cpu, gru.prefers_bf16).name == "fp32"
+    assert training_precision("bf16", cpu, gru.prefers_bf16).name == "bf16"
+    assert training_precision("fp32", cpu, cnn.prefers_bf16).name == "fp32"
+    assert not training_precision("bf16", cpu, True).scales_gradients
 
 
 def test_with_weight_averaging_the_saved_model_is_the_average_that_was_scored(tmp_path):

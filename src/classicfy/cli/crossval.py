@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from classicfy.cli.options import add_feature_options, int_at_least, split_names, workspace
+from classicfy.cli.options import add_device_option, add_feature_options, int_at_least, split_names, workspace
 from classicfy.cli.recipe_options import add_recipe_options, run_config
 from classicfy.config import RunConfig
 from classicfy.errors import ClassicfyError
@@ -65,6 +65,7 @@ def add_parser(commands: Any) -> None:
         )
     add_recipe_options(parser)
     add_feature_options(parser)
+    add_device_option(parser)
     parser.set_defaults(handler=run, parser=parser)
 
 
@@ -117,13 +118,15 @@ def run(args: argparse.Namespace) -> int:
     from classicfy.evaluation.crossval import CrossvalPlan, run_crossval
     from classicfy.evaluation.crossval_report import print_summary
 
+    work = workspace(args)
+    work.torch_device  # noqa: B018 - an absent device is refused before the folds are planned
     data = args.targets[0]
     data = data if data.startswith("builtin:") else str(Path(data).resolve())
     try:
         plan = CrossvalPlan(_recipe(args, data), args.folds, args.seeds, args.fold_seeds)
     except ValueError as error:
         raise ClassicfyError(str(error)) from None
-    summary = run_crossval(plan, args.out, workspace(args), resume=args.resume)
+    summary = run_crossval(plan, args.out, work, resume=args.resume)
     print_summary(summary)
     print(f"summary: {args.out / 'summary.json'}  report: {args.out / 'report.html'}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from classicfy.cli.options import add_work_options, positive_int, split_names, workspace
+from classicfy.cli.options import add_device_option, add_work_options, positive_int, split_names, workspace
 from classicfy.cli.output import print_evaluation
 from classicfy.errors import ClassicfyError
 from classicfy.training.recipes import DEMO_MODELS, DEMO_RECIPES
@@ -46,6 +46,7 @@ def add_parser(commands: Any) -> None:
         "look, not for the figures",
     )
     add_work_options(parser)
+    add_device_option(parser)
     parser.set_defaults(handler=run)
 
 

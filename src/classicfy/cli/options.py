@@ -8,7 +8,7 @@ from pathlib import Path
 
 from classicfy.config import AudioConfig, FeatureConfig
 from classicfy.errors import ClassicfyError
-from classicfy.workspace import Workspace, default_jobs
+from classicfy.workspace import DEVICE_HELP, Workspace, default_jobs
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -62,19 +62,35 @@ def add_work_options(parser: argparse.ArgumentParser, cache: bool = True) -> Non
         )
     parser.add_argument(
         "--jobs",
-        type=positive_int,
+        type=jobs_count,
         default=default_jobs(),
         metavar="N",
-        help="worker processes (default: the number of cores)",
+        help="worker processes; -1: all the CPUs this process may use (default: all of them, %(default)s here)",
     )
     parser.add_argument(
         "--no-progress", action="store_true", help="hide progress bars (hidden anyway when stderr is not a terminal)"
     )
 
 
+def jobs_count(text: str) -> int:
+    """A worker count: a positive number, or -1 for every CPU this process may use."""
+    value = int(text)
+    if value == -1:
+        return default_jobs()
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, or -1 for every CPU, got {value}")
+    return value
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """--device, for the commands that run models."""
+    parser.add_argument("--device", default="auto", metavar="DEVICE", help=f"where models run: {DEVICE_HELP}")
+
+
 def workspace(args: argparse.Namespace) -> Workspace:
-    """The cache folder, worker count and progress display a command's options ask for."""
-    return Workspace.create(getattr(args, "cache", None), args.jobs, progress=False if args.no_progress else None)
+    """The cache folder, worker count, device and progress display a command's options ask for."""
+    progress = False if args.no_progress else None
+    return Workspace.create(getattr(args, "cache", None), args.jobs, progress, getattr(args, "device", "auto"))
 
 
 def add_output_options(parser: argparse.ArgumentParser, top: int, formats: tuple[str, ...], json_help: str) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classicfy.cli.options import add_output_options, add_work_options, workspace
+from classicfy.cli.options import add_device_option, add_output_options, add_work_options, workspace
 from classicfy.cli.output import answer_each, each_file, unique_stem
 from classicfy.errors import AudioError
 
@@ -42,6 +42,7 @@ def add_parser(commands: Any) -> None:
         "below it the notes basic-pitch hears",
     )
     add_work_options(parser, cache=False)
+    add_device_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -79,13 +80,16 @@ def _predictions(args: argparse.Namespace) -> Iterator[Prediction | AudioError]:
     from classicfy.predict import Classifier, predict_files
     from classicfy.workers import map_in_pool
 
-    classifier = Classifier.load(args.run, args.model)  # a damaged run fails here, before any work
-    files = list(audio_files(args.paths))
     work = workspace(args)
-    if work.jobs == 1 or len(files) <= 1:
+    # A damaged run or an absent device fails here, before any work.
+    classifier = Classifier.load(args.run, args.model, work.device)
+    files = list(audio_files(args.paths))
+    on_cpu = work.torch_device.type == "cpu"
+    if work.jobs == 1 or len(files) <= 1 or not on_cpu:  # one process feeds a GPU
         import torch
 
-        torch.set_num_threads(work.jobs)  # one process: the cores go to the models' threads
+        if on_cpu:
+            torch.set_num_threads(work.jobs)  # one process: the cores go to the models' threads
         yield from each_file(files, classifier.predict_one, work.progress)
         return
     tasks = [(args.run, args.model, [path]) for path in files]

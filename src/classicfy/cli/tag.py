@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from classicfy.cli.options import add_output_options
+from classicfy.cli.options import add_device_option, add_output_options
 from classicfy.cli.output import answer_each, each_file
 from classicfy.config import TAGGERS
 
@@ -26,6 +26,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--no-progress", action="store_true", help="hide progress bars (hidden anyway when stderr is not a terminal)"
     )
+    add_device_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     def line(result: Any) -> str:
         return f"{result.path}: " + ", ".join(f"{tag} {p:.2f}" for tag, p in result.top(args.top_k))
 
-    tagger = Tagger(args.model)
+    tagger = Tagger(args.model, args.device)
     progress = Workspace.create(progress=False if args.no_progress else None).progress
     results = each_file(args.paths, tagger.tag, progress)
     return answer_each(results, line, args, "no recording could be tagged", lambda r: r.to_json())

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classicfy.cli.options import (
+    add_device_option,
     add_ensemble_option,
     add_feature_options,
     workspace,
@@ -40,6 +41,7 @@ def add_parser(commands: Any) -> None:
     )
     add_ensemble_option(parser)
     add_feature_options(parser)
+    add_device_option(parser)
     parser.set_defaults(handler=run)
 
 

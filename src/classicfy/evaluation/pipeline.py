@@ -373,7 +373,7 @@ def evaluate_run(
     names = run.trained_model_names()
     if not names:
         raise RunError(f"{run.path} holds no trained model yet")
-    models = {name: load_model(run.path, name) for name in names}
+    models = {name: load_model(run.path, name, work.torch_device) for name in names}
     split = run.read_split(labels)
     scope = _scope(run, split, labels, data, Path(out) if out is not None else None, work)
     if scope.out != run.path:

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from classicfy.config import MUSICNN_N_MELS as N_MELS
+from classicfy.devices import device_of, to_device
 from classicfy.errors import ClassicfyError
 from classicfy.features.spectral import musicnn_patches
 from classicfy.models.tf_checkpoint import load_checkpoint, read_index
@@ -219,6 +220,6 @@ def load_pretrained(name: str) -> MusicnnVGG | Musicnn:
 @torch.no_grad()
 def tag_probabilities(model: nn.Module, representation: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Sigmoid tag outputs averaged over a recording's patches."""
-    cut = torch.from_numpy(musicnn_patches(representation))
+    cut = to_device(musicnn_patches(representation), device_of(model))
     outputs = [torch.sigmoid(model(cut[i : i + batch_size])) for i in range(0, len(cut), batch_size)]
-    return torch.cat(outputs).mean(dim=0).numpy()
+    return torch.cat(outputs).mean(dim=0).float().cpu().numpy()

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from classicfy.devices import device_of, to_device
 from classicfy.features.inputs import iter_batches
 from classicfy.models.base import ClassifierModel
 from classicfy.models.musicnn import load_pretrained
@@ -99,8 +100,9 @@ class PretrainedClassifier(ClassifierModel):
         """Backbone embeddings of every window of a set (or of those at `indices`), computed once for
         frozen training."""
         self.eval()
+        device = device_of(self)
         batches = iter_batches(inputs, batch_size, indices)
-        return torch.cat([self.embed(torch.from_numpy(batch)) for batch in batches]).numpy()
+        return torch.cat([self.embed(to_device(batch, device)).float().cpu() for batch in batches]).numpy()
 
 
 class VGGPretrained(PretrainedClassifier):

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from classicfy.config import AnyFeatureConfig
+from classicfy.devices import device_of, to_device
 from classicfy.errors import RunError
 from classicfy.features.inputs import ModelInputs, iter_batches
 from classicfy.models.base import ClassifierModel
@@ -74,8 +75,9 @@ def _check_size(family: type[ClassifierModel], card: ModelCard, config: Any, whe
         raise RunError(f"{where} describes a model of {size:,} parameters; classicfy builds at most {MAX_PARAMETERS:,}")
 
 
-def load_model(run_dir: str | Path, name: str) -> TrainedModel:
-    """Rebuild a trained model from `models/NAME.json` and `models/NAME.safetensors`.
+def load_model(run_dir: str | Path, name: str, device: torch.device | None = None) -> TrainedModel:
+    """Rebuild a trained model from `models/NAME.json` and `models/NAME.safetensors`, on `device`
+    (the CPU by default), whatever device it was trained on.
 
     A missing, damaged or incompatible file is a one-line `RunError` naming it.
     """
@@ -96,14 +98,16 @@ def load_model(run_dir: str | Path, name: str) -> TrainedModel:
         raise RunError(f"{weights_path} is damaged or does not match {run.card_path(name).name}: {reason}") from None
     if bad:
         raise RunError(f"{weights_path} holds weights that are not finite numbers ({bad[0]}): train the model again")
-    return TrainedModel(name, module.eval(), card)
+    return TrainedModel(name, module.to(device or torch.device("cpu")).eval(), card)
 
 
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, windows: ModelInputs, batch_size: int = 64) -> np.ndarray:
-    """Class logits of every window of a set, in order, in evaluation mode."""
+    """Class logits of every window of a set, in order, in evaluation mode, on the model's device."""
     model.eval()
-    return torch.cat([model(torch.from_numpy(batch)) for batch in iter_batches(windows, batch_size)]).numpy()
+    device = device_of(model)
+    batches = iter_batches(windows, batch_size)
+    return torch.cat([model(to_device(batch, device)).float().cpu() for batch in batches]).numpy()
 
 
 def window_probabilities(model: torch.nn.Module, windows: ModelInputs, batch_size: int = 32) -> np.ndarray:

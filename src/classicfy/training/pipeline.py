@@ -16,6 +16,7 @@ import numpy as np
 from classicfy.config import AnyFeatureConfig, RunConfig, feature_config_for
 from classicfy.data.builtin import resolve_dataset
 from classicfy.data.manifest import Recording, list_dataset, model_sides, split_by_group
+from classicfy.devices import resolve_device
 from classicfy.errors import DatasetError, RunError
 from classicfy.features.augment import DataAugmenter
 from classicfy.features.cache import FeatureCache
@@ -143,6 +144,7 @@ def train_run(
     unknown = [m for m in config.models if m not in MODELS]
     if unknown:
         raise RunError(f"unknown model(s): {', '.join(unknown)}; available: {', '.join(MODELS)}")
+    resolve_device(work.device)  # an absent device is refused before any work
     if config.augment.copies:
         try:
             DataAugmenter(config.augment)  # a bad --background is found here, not in a worker
@@ -163,7 +165,7 @@ def train_run(
             config=asdict(model.config),
             features=feature_configs[model.input_kind].to_dict(),
         )
-        states[name] = _train_model(name, model, (train_set, val_set), card, config, run, work.progress, resume)
+        states[name] = _train_model(name, model, (train_set, val_set), card, config, run, work, resume)
     return RunResult(labels, recordings, report, states)
 
 
@@ -221,14 +223,14 @@ def _train_model(
     card: ModelCard,
     config: RunConfig,
     run: RunFolder,
-    progress: bool,
+    work: Workspace,
     resume: bool,
 ) -> TrainState:
     """Standardise the inputs, embed once through a frozen backbone, then train (or continue) one model."""
     import torch
 
     train_set, val_set = sets
-    trainer = Trainer(name, model, config.train, run, card, len(card.labels))
+    trainer = Trainer(name, model, config.train, run, card, len(card.labels), work.torch_device)
     if resume and trainer.resume():
         log.info("%s: resuming after epoch %d", name, trainer.state.epoch)
         if trainer.finished:  # its saved model stands: no statistics or embeddings to compute again
@@ -241,7 +243,7 @@ def _train_model(
     if model.frozen:
         train_set, val_set = _frozen_embeddings(name, model, train_set, val_set, config)
     log.info("%s: %d training windows, %d validation windows", name, len(train_set), len(val_set))
-    return trainer.fit(train_set, val_set, progress)
+    return trainer.fit(train_set, val_set, work.progress)
 
 
 def _frozen_embeddings(

@@ -24,6 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from classicfy import atomic
 from classicfy.config import TrainConfig
+from classicfy.devices import to_device, training_precision
 from classicfy.errors import DivergedError, RunError
 from classicfy.evaluation.metrics import macro_f1
 from classicfy.features.inputs import LabelledInputs
@@ -47,21 +48,6 @@ HISTORY_COLUMNS = (
     "windows_per_s",
     "seconds",
 )
-
-
-def uses_bf16(precision: str, model: ClassifierModel) -> bool:
-    """Whether a model trains under bfloat16 autocast.
-
-    On CPUs with native bfloat16 (AMX, AVX512-BF16) it makes a convolutional model's epoch about
-    twice as fast (docs/benchmarks.md); a GRU's is slower, and elsewhere bfloat16 is emulated and slower, so "auto"
-    takes it only for models that say they gain (`prefers_bf16`) on CPUs that have it. Evaluation
-    and prediction always run in float32.
-    """
-    if precision != "auto":
-        return precision == "bf16"
-    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private, so looked up with care
-    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
-    return native and model.prefers_bf16
 
 
 @dataclass
@@ -115,15 +101,18 @@ class Trainer:
         run: RunFolder | str | Path,
         card: ModelCard | None,
         n_classes: int,
+        device: torch.device | None = None,
     ) -> None:
-        self.name, self.model, self.config = name, model, config
+        self.device = device or torch.device("cpu")
+        self.name, self.model, self.config = name, model.to(self.device), config
         self.run = run if isinstance(run, RunFolder) else RunFolder(run)
         self.card, self.n_classes = card, n_classes
         self.optimizer = torch.optim.AdamW(
             model.parameter_groups(config.learning_rate), lr=config.learning_rate, weight_decay=config.weight_decay
         )
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=config.epochs)
-        self.bf16 = uses_bf16(config.precision, model)
+        self.precision = training_precision(config.precision, self.device, model.prefers_bf16)
+        self.scaler = self.precision.grad_scaler()
         self.state = TrainState()
         self.average: AveragedModel | None = None  # made in `fit`, once the epoch's length is known
         self._resumed_average: dict[str, torch.Tensor] = {}
@@ -163,6 +152,8 @@ class Trainer:
             self._resumed_average = {k[len("average.") :]: v for k, v in tensors.items() if k.startswith("average.")}
             restore_optimizer(self.optimizer, tensors, saved["optimizer"])
             self.scheduler.load_state_dict(saved["scheduler"])
+            if saved.get("scaler"):
+                self.scaler.load_state_dict(saved["scaler"])
             self.state = TrainState(**saved["train"])
         except Exception as error:  # safetensors, torch and JSON each raise their own kinds
             raise RunError(
@@ -176,7 +167,12 @@ class Trainer:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()} | opt_tensors
         if self.average is not None:
             tensors |= {f"average.{k}": v for k, v in self.average.state_dict().items()}
-        state = {"optimizer": opt_state, "scheduler": self.scheduler.state_dict(), "train": self.state.__dict__}
+        state = {
+            "optimizer": opt_state,
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "train": self.state.__dict__,
+        }
         save_tensors(self.checkpoint_path, tensors, state)
 
     def _save_model(self) -> None:
@@ -185,7 +181,7 @@ class Trainer:
             "epoch": self.state.epoch,
             "best_epoch": self.state.best_epoch,
             "val_macro_f1": self.state.history[-1]["val_macro_f1"],
-            "precision": "bf16" if self.bf16 else "fp32",
+            "precision": self.precision.name,
             "ema_epochs": self.config.ema_epochs,
         }
         card = replace(self.card, training=summary) if self.card is not None else None
@@ -208,7 +204,7 @@ class Trainer:
             train.labels, self.n_classes, train.augmented if config.balance_copies else None
         )
         weights = balancer.loss_weights()
-        loss_weights = torch.from_numpy(weights) if weights is not None else None
+        loss_weights = to_device(torch.from_numpy(weights), self.device) if weights is not None else None
         self._start_average(balancer)
         while not self.finished:
             start = time.perf_counter()
@@ -240,12 +236,13 @@ class Trainer:
             indices = order[begin : begin + config.batch_size]
             if len(indices) < 2:
                 continue  # batch norm needs two examples
-            labels = torch.from_numpy(train.labels[indices])
+            labels = train.labels[indices]
             inputs = torch.from_numpy(train.inputs(indices))
             if config.spec_augment and train.kind == "mel":
-                spec_augment(inputs, generator)
-            logits, loss = self._step(inputs, labels, generator, loss_weights)
-            result.add(loss, logits.argmax(1).numpy(), labels.numpy())
+                spec_augment(inputs, generator)  # on the CPU, where the generator draws
+            inputs, targets = to_device(inputs, self.device), to_device(labels, self.device)
+            logits, loss = self._step(inputs, targets, generator, loss_weights)
+            result.add(loss, logits.argmax(1).cpu().numpy(), labels)
             bar.set_postfix(loss=f"{np.mean(result.losses):.3f}")
         self.scheduler.step()
         return result
@@ -256,12 +253,13 @@ class Trainer:
         """Mix up one batch, take one optimizer step, update the weight average; the logits and loss."""
         soft = nn.functional.one_hot(labels, self.n_classes).float()
         inputs, soft = mixup(inputs, soft, self.config.mixup, generator)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        with self.precision.autocast():
             logits = self.model(inputs)
         loss = soft_cross_entropy(logits.float(), soft, loss_weights)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         if self.average is not None:
             self.average.update_parameters(self.model)
         return logits, loss.item()
