@@ -8,6 +8,7 @@ one kind of machine loads on any other.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +60,14 @@ def to_device(batch: torch.Tensor | np.ndarray, device: torch.device) -> torch.T
     if device.type != "cuda":
         return tensor.to(device)
     return tensor.pin_memory().to(device, non_blocking=True)
+
+
+def in_passes(layer: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, cpu_pass: int) -> torch.Tensor:
+    """`layer` over a batch in passes of `cpu_pass` examples on a CPU, where a pass whose activations
+    outgrow the cache runs several times slower (bench/embeddings.py), and in one pass elsewhere."""
+    if batch.device.type != "cpu" or len(batch) <= cpu_pass:
+        return layer(batch)
+    return torch.cat([layer(batch[start : start + cpu_pass]) for start in range(0, len(batch), cpu_pass)])
 
 
 @dataclass(frozen=True)

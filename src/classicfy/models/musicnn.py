@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from classicfy.config import MUSICNN_N_MELS as N_MELS
-from classicfy.devices import device_of, to_device
+from classicfy.devices import device_of, in_passes, to_device
 from classicfy.errors import ClassicfyError
 from classicfy.features.spectral import musicnn_patches
 from classicfy.models.tf_checkpoint import load_checkpoint, read_index
@@ -217,9 +217,13 @@ def load_pretrained(name: str) -> MusicnnVGG | Musicnn:
     return model.eval()
 
 
+# On a CPU a pass over more than one patch spills the first block's activations (9 MB a patch) out
+# of the cache, and runs two to four times slower (bench/embeddings.py).
+CPU_PATCHES_PER_PASS = 1
+
+
 @torch.no_grad()
-def tag_probabilities(model: nn.Module, representation: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def tag_probabilities(model: nn.Module, representation: np.ndarray) -> np.ndarray:
     """Sigmoid tag outputs averaged over a recording's patches."""
-    cut = to_device(musicnn_patches(representation), device_of(model))
-    outputs = [torch.sigmoid(model(cut[i : i + batch_size])) for i in range(0, len(cut), batch_size)]
-    return torch.cat(outputs).mean(dim=0).float().cpu().numpy()
+    patches = to_device(musicnn_patches(representation), device_of(model))
+    return torch.sigmoid(in_passes(model, patches, CPU_PATCHES_PER_PASS)).mean(dim=0).float().cpu().numpy()

@@ -19,8 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from classicfy.devices import device_of, to_device
+from classicfy.devices import device_of, in_passes, to_device
 from classicfy.features.inputs import iter_batches
+from classicfy.models import musicnn
 from classicfy.models.base import ClassifierModel
 from classicfy.models.musicnn import load_pretrained
 
@@ -76,7 +77,8 @@ class PretrainedClassifier(ClassifierModel):
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
         batch, n_patches = patches.shape[:2]
         flat = patches.flatten(0, 1)
-        features = self.backbone.layer_features(flat) if self.config.features == "layers" else self.backbone.embed(flat)
+        layer = self.backbone.layer_features if self.config.features == "layers" else self.backbone.embed
+        features = in_passes(layer, flat, musicnn.CPU_PATCHES_PER_PASS)
         return features.view(batch, n_patches, -1).mean(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
