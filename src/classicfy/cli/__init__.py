@@ -56,6 +56,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]  # what a launcher passes on (train --nproc)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(format="%(levelname)s: %(message)s", level=level)
     in_main_thread = threading.current_thread() is threading.main_thread()  # only it may take signals

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from classicfy.cli.options import (
     add_device_option,
     add_ensemble_option,
     add_feature_options,
+    positive_int,
     workspace,
 )
 from classicfy.cli.output import print_evaluation
@@ -42,6 +44,14 @@ def add_parser(commands: Any) -> None:
     add_ensemble_option(parser)
     add_feature_options(parser)
     add_device_option(parser)
+    parser.add_argument(
+        "--nproc",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="train on N processes with DistributedDataParallel, launched as `torchrun --nproc-per-node N -m "
+        "classicfy train ...` (default: 1, this process)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -59,6 +69,7 @@ def _resumed_config(args: argparse.Namespace, data: str) -> RunConfig:
 def run(args: argparse.Namespace) -> int:
     """Train the chosen models on DATA into the run folder RUN, then evaluate them if it has a test side."""
     from classicfy.evaluation.pipeline import evaluate_run
+    from classicfy.training import distributed
     from classicfy.training.pipeline import train_run
 
     # A run remembers its dataset by absolute path, so that it can be resumed from anywhere.
@@ -68,11 +79,34 @@ def run(args: argparse.Namespace) -> int:
     if config.rotate_validation and args.fit_ensemble:  # refused before training, not after it
         raise ClassicfyError("--fit-ensemble needs a validation side shared by every model: drop --rotate-validation")
     work = workspace(args)
+    if args.nproc > 1 and not distributed.launched():
+        return _launch(args.nproc, args.argv)
+    if distributed.launched():
+        work = replace(work, device=str(distributed.join_launched_group(work.torch_device)))
     result = train_run(config, args.out, work, resume=args.resume, force=args.force)
+    if distributed.launched():
+        leader = distributed.ranks().leader
+        distributed.leave_group()
+        if not leader:
+            return 0  # the leader reports and evaluates
     _print_training(result, config, args.out)
     if any(r.split == "test" for r in result.recordings):
         fitted = True if args.fit_ensemble else None  # None: a resumed run keeps the ensemble it saved
         print_evaluation(evaluate_run(args.out, work, fitted_ensemble=fitted))
+    return 0
+
+
+def _launch(nproc: int, argv: list[str]) -> int:
+    """Run this same command as `torchrun --nproc-per-node N -m classicfy ...` and wait for its ranks."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun
+
+    passed_on = [a for i, a in enumerate(argv) if a != "--nproc" and not a.startswith("--nproc=")
+                 and (i == 0 or argv[i - 1] != "--nproc")]  # fmt: skip
+    try:
+        torchrun(["--nproc-per-node", str(nproc), "--standalone", "-m", "classicfy", *passed_on])
+    except ChildFailedError:
+        return 2  # the failing rank printed its own one-line error
     return 0
 
 

@@ -24,6 +24,7 @@ from classicfy.features.extraction import ExtractionReport, augment_dataset, ext
 from classicfy.features.inputs import EmbeddingSet, LabelledInputs, WindowSet
 from classicfy.models.base import ClassifierModel
 from classicfy.rundir import RUN_OUTPUTS, ModelCard, RunFolder, check_output_folder
+from classicfy.training import distributed
 from classicfy.training.balance import at_most_per_class
 from classicfy.training.trainer import Trainer, TrainState, seed_everything
 from classicfy.workspace import Workspace
@@ -130,6 +131,15 @@ def prepare_run(
     return labels, recordings, report
 
 
+def _read_prepared(
+    config: RunConfig, run_dir: str | Path, work: Workspace
+) -> tuple[list[str], list[Recording], ExtractionReport]:
+    """What `prepare_run` made, read back by a rank that follows the leader (from the cache it filled)."""
+    run = RunFolder(run_dir)
+    report = extract_dataset(list_dataset(resolve_dataset(config.data, work)), config.features, work)
+    return run.read_labels(), _split(config, report, run, resume=True), report
+
+
 def train_run(
     config: RunConfig, run_dir: str | Path, work: Workspace | None = None, resume: bool = False, force: bool = False
 ) -> RunResult:
@@ -150,8 +160,19 @@ def train_run(
             DataAugmenter(config.augment)  # a bad --background is found here, not in a worker
         except ValueError as error:
             raise DatasetError(str(error)) from None
-    labels, recordings, report = prepare_run(config, run_dir, work, resume, force)
-    sets, feature_configs = _model_window_sets(config, labels, recordings, report, work)
+    leader = distributed.ranks().leader
+    work = replace(work, progress=work.progress and leader)
+
+    def prepare() -> tuple[list[str], list[Recording], ExtractionReport]:
+        return prepare_run(config, run_dir, work, resume, force)
+
+    labels, recordings, report = distributed.leader_first(prepare, lambda: _read_prepared(config, run_dir, work))
+
+    def window_sets() -> tuple[dict[str, SideSets], dict[str, AnyFeatureConfig]]:
+        return _model_window_sets(config, labels, recordings, report, work)
+
+    # The leader augments and caches first; the others then find its cache entries.
+    sets, feature_configs = distributed.leader_first(window_sets, window_sets)
     models = _build_models(config, labels, sets)
     run = RunFolder(run_dir)
     states = {}

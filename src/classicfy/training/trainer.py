@@ -31,6 +31,7 @@ from classicfy.features.inputs import LabelledInputs
 from classicfy.models.base import ClassifierModel
 from classicfy.models.trained import predict_logits
 from classicfy.rundir import ModelCard, RunFolder, load_tensors, save_tensors
+from classicfy.training import distributed
 from classicfy.training.balance import DataBalancer
 from classicfy.training.batch_augment import mixup, spec_augment
 from classicfy.training.checkpoint import optimizer_tensors, restore_optimizer
@@ -114,6 +115,8 @@ class Trainer:
         self.precision = training_precision(config.precision, self.device, model.prefers_bf16)
         self.scaler = self.precision.grad_scaler()
         self.state = TrainState()
+        self.ranks = distributed.ranks()
+        self.network: nn.Module = self.model  # what trains: the model, or its DistributedDataParallel wrapper
         self.average: AveragedModel | None = None  # made in `fit`, once the epoch's length is known
         self._resumed_average: dict[str, torch.Tensor] = {}
 
@@ -206,15 +209,35 @@ class Trainer:
         weights = balancer.loss_weights()
         loss_weights = to_device(torch.from_numpy(weights), self.device) if weights is not None else None
         self._start_average(balancer)
+        self._wrap_for_ranks()
         while not self.finished:
             start = time.perf_counter()
-            epoch = self._train_epoch(train, balancer, loss_weights, progress)
+            epoch = self._gathered(self._train_epoch(train, balancer, loss_weights, progress and self.ranks.leader))
             epoch.seconds = time.perf_counter() - start
-            val_loss, val_predictions = self._validate(val)
+            val_loss, val_predictions = distributed.from_leader(self._validate(val) if self.ranks.leader else None)
             self._end_epoch(epoch, val_loss, val_predictions, val.labels, time.perf_counter() - start)
             if stop_after is not None and self.state.epoch >= stop_after:
                 break
         return self.state
+
+    def _wrap_for_ranks(self) -> None:
+        """Under several ranks, train through DistributedDataParallel: it starts every rank from the
+        leader's weights and averages the gradients of each step."""
+        if self.ranks.distributed and self.network is self.model:
+            from torch.nn.parallel import DistributedDataParallel
+
+            device_ids = [self.device] if self.device.type == "cuda" else None
+            self.network = DistributedDataParallel(self.model, device_ids=device_ids)
+
+    def _gathered(self, epoch: EpochResult) -> EpochResult:
+        """Every rank's losses, predictions and targets of an epoch, so each reports the whole epoch."""
+        if not self.ranks.distributed:
+            return epoch
+        losses = distributed.gathered([np.asarray(epoch.losses, dtype=np.float64)])
+        epoch.losses = [float(loss) for part in losses for loss in part]
+        epoch.predictions = distributed.gathered(epoch.predictions)
+        epoch.targets = distributed.gathered(epoch.targets)
+        return epoch
 
     def _train_epoch(
         self, train: LabelledInputs, balancer: DataBalancer, loss_weights: torch.Tensor | None, progress: bool
@@ -224,8 +247,9 @@ class Trainer:
 
         config, number = self.config, self.state.epoch
         seed = config.seed * 100_003 + number
-        torch.manual_seed(seed)  # dropout
-        generator = torch.Generator().manual_seed(seed)
+        own_seed = seed + self.ranks.rank * 1_000_003  # each rank its own dropout and masks
+        torch.manual_seed(own_seed)
+        generator = torch.Generator().manual_seed(own_seed)
         order = balancer.epoch_indices(np.random.default_rng(seed))
         self.model.train()
         result = EpochResult(lr=self.optimizer.param_groups[0]["lr"])
@@ -233,9 +257,10 @@ class Trainer:
         description = f"{self.name} epoch {number + 1}/{config.epochs}"
         bar = tqdm(batches, desc=description, unit="batch", disable=not progress, leave=False)
         for begin in bar:
-            indices = order[begin : begin + config.batch_size]
-            if len(indices) < 2:
-                continue  # batch norm needs two examples
+            batch = order[begin : begin + config.batch_size]
+            if len(batch) < 2 * self.ranks.world:
+                continue  # batch norm needs two examples on every rank
+            indices = self.ranks.shard(batch)
             labels = train.labels[indices]
             inputs = torch.from_numpy(train.inputs(indices))
             if config.spec_augment and train.kind == "mel":
@@ -254,7 +279,7 @@ class Trainer:
         soft = nn.functional.one_hot(labels, self.n_classes).float()
         inputs, soft = mixup(inputs, soft, self.config.mixup, generator)
         with self.precision.autocast():
-            logits = self.model(inputs)
+            logits = self.network(inputs)
         loss = soft_cross_entropy(logits.float(), soft, loss_weights)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -306,6 +331,8 @@ class Trainer:
             self.state.epochs_without_improvement += 1
             patience_spent = self.state.epochs_without_improvement >= self.config.patience
             self.state.stopped_early = self.config.keep == "best" and patience_spent
+        if not self.ranks.leader:
+            return  # the leader alone writes
         if improved or self.config.keep == "last":
             self._save_model()
         self._write_history()
