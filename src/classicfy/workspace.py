@@ -63,6 +63,7 @@ class Workspace:
     jobs: int = field(default_factory=default_jobs)
     progress: bool = field(default_factory=_stderr_is_terminal)
     device: str = "auto"
+    cluster: str | None = None  # "dask": a local Dask cluster of `jobs` processes; "tcp://host:port": a running one
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cache", Path(self.cache))
@@ -83,6 +84,7 @@ class Workspace:
         jobs: int | None = None,
         progress: bool | None = None,
         device: str = "auto",
+        cluster: str | None = None,
     ) -> Workspace:
         """A workspace where each `None` takes its default."""
         return cls(
@@ -90,4 +92,5 @@ class Workspace:
             jobs=jobs if jobs is not None else default_jobs(),
             progress=progress if progress is not None else _stderr_is_terminal(),
             device=device,
+            cluster=cluster,
         )

@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from classicfy.cli.options import add_device_option, add_ensemble_option, add_work_options, workspace
+from classicfy.cli.options import (
+    add_cluster_option,
+    add_device_option,
+    add_ensemble_option,
+    add_work_options,
+    workspace,
+)
 from classicfy.cli.output import print_evaluation
 
 
@@ -34,6 +40,7 @@ def add_parser(commands: Any) -> None:
     )
     add_ensemble_option(parser)
     add_work_options(parser)
+    add_cluster_option(parser)
     add_device_option(parser)
     parser.set_defaults(handler=run)
 

@@ -87,10 +87,30 @@ def add_device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", metavar="DEVICE", help=f"where models run: {DEVICE_HELP}")
 
 
+def cluster_address(text: str) -> str:
+    if text == "dask" or "://" in text:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"must be dask (a local cluster) or a scheduler's address, tcp://HOST:PORT; got {text!r}"
+    )
+
+
+def add_cluster_option(parser: argparse.ArgumentParser) -> None:
+    """--cluster, for the commands that extract features."""
+    parser.add_argument(
+        "--cluster",
+        type=cluster_address,
+        metavar="ADDRESS",
+        help="extract features on Dask: 'dask' starts a local cluster of --jobs workers; tcp://HOST:PORT uses a "
+        "running scheduler whose workers see the same --cache folder (default: worker processes on this machine)",
+    )
+
+
 def workspace(args: argparse.Namespace) -> Workspace:
-    """The cache folder, worker count, device and progress display a command's options ask for."""
+    """The cache folder, worker count, device, cluster and progress display a command's options ask for."""
     progress = False if args.no_progress else None
-    return Workspace.create(getattr(args, "cache", None), args.jobs, progress, getattr(args, "device", "auto"))
+    device, cluster = getattr(args, "device", "auto"), getattr(args, "cluster", None)
+    return Workspace.create(getattr(args, "cache", None), args.jobs, progress, device, cluster)
 
 
 def add_output_options(parser: argparse.ArgumentParser, top: int, formats: tuple[str, ...], json_help: str) -> None:
@@ -122,6 +142,7 @@ def add_ensemble_option(parser: argparse.ArgumentParser) -> None:
 
 def add_feature_options(parser: argparse.ArgumentParser) -> None:
     add_work_options(parser)
+    add_cluster_option(parser)
     parser.add_argument(
         "--sr",
         type=positive_int,

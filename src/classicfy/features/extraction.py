@@ -17,7 +17,7 @@ from classicfy.features.audio import load_recording, resample, window_recording
 from classicfy.features.augment import DataAugmenter, copy_key
 from classicfy.features.cache import FeatureCache
 from classicfy.features.spectral import AudioFeatureExtractor, MusicnnFeatureExtractor, extractor_for
-from classicfy.workers import map_in_pool
+from classicfy.workers import map_tasks
 from classicfy.workspace import Workspace
 
 
@@ -155,7 +155,7 @@ def extract_dataset(
     """
     work = work or Workspace()
     tasks = [(r.path, config, work.cache) for r in recordings]
-    found = map_in_pool(featurise, tasks, work.jobs, "features", work.progress)
+    found = map_tasks(featurise, tasks, work, "features")
     statuses = {status.path: status for status in found}
     usable = [r for r in recordings if statuses[r.path].usable]
     hashes = {path: s.content_hash for path, s in statuses.items() if s.usable and s.content_hash}
@@ -221,7 +221,7 @@ def augment_dataset(
         for path, digest, copies in recordings
         for copy in range(copies)
     ]
-    keys = iter(map_in_pool(augment_copy, tasks, work.jobs, "augmenting", work.progress))
+    keys = iter(map_tasks(augment_copy, tasks, work, "augmenting"))
     per_recording = [[next(keys) for _ in range(copies)] for _, _, copies in recordings]
     return [
         {config: [k[c] for k in copies if k[c] is not None] for c, config in enumerate(configs)}
