@@ -53,11 +53,13 @@ def test_a_worker_killed_mid_way_loses_nothing(tmp_path):
     assert _cache_files(tmp_path / "C1") == _cache_files(tmp_path / "C2")
 
 
+# The peak resident memory of this process alone (VmHWM): getrusage's ru_maxrss survives fork and
+# exec, so it would report pytest's own.
 PEAK_SCRIPT = """
-import resource, sys
+import re, sys
 from classicfy.cli import main
 assert main(sys.argv[1:]) == 0
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r"VmHWM:\\s*(\\d+)", open("/proc/self/status").read()).group(1))
 """
 
 
