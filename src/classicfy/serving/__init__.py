@@ -1,0 +1,1 @@
+"""`classicfy serve`: an HTTP API and a web page for one trained run."""
