@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -60,15 +61,16 @@ def run(args: argparse.Namespace) -> int:
     """Serve until stopped."""
     import uvicorn
 
+    from classicfy.cli import Terminated
     from classicfy.serving.app import ServeSettings, serve_app
 
     settings = ServeSettings(args.run.resolve(), args.max_upload_mb, args.max_concurrent, args.top_k, args.device)
     app = serve_app(settings)  # the run is loaded here: a damaged one fails before the port opens
     print(f"classicfy serve: http://{args.host}:{args.port}/  (run {args.run}; API docs at /docs)", flush=True)
-    if args.workers == 1:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
-        return 0
     os.environ[SETTINGS_VARIABLE] = json.dumps(vars(settings) | {"run": str(settings.run)})
-    uvicorn.run("classicfy.cli.serve:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", timeout_graceful_shutdown=30)  # fmt: skip
+    served = app if args.workers == 1 else "classicfy.cli.serve:app_from_environment"
+    with contextlib.suppress(KeyboardInterrupt, Terminated):  # uvicorn passes the signal on, once it stopped
+        uvicorn.run(served, factory=args.workers > 1, host=args.host, port=args.port, workers=args.workers,
+                    log_level="warning", timeout_graceful_shutdown=30)  # fmt: skip
+    print("classicfy serve: stopped", flush=True)
     return 0
