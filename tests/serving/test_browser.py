@@ -4,6 +4,7 @@ the answer `classicfy predict` gives. CI installs Debian's chromium and chromium
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -27,11 +28,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(trained):
+def server(trained, tmp_path):
     data, run, _ = trained
     port = _free_port()
     command = [sys.executable, "-m", "classicfy", "serve", str(run), "--port", str(port), "--device", "cpu"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    temporary = tmp_path / "server-tmp"
+    temporary.mkdir()
+    environment = os.environ | {"TMPDIR": str(temporary)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -42,6 +46,20 @@ def server(trained):
     yield data, run, url
     process.terminate()
     assert process.wait(timeout=30) == 0  # SIGTERM stops it cleanly
+    assert list(temporary.iterdir()) == []  # and leaves no temporary file
+
+
+def test_a_client_that_goes_away_mid_upload_leaves_no_temporary_file(server, tmp_path):
+    _, _, url = server
+    port = int(url.rsplit(":", 1)[1])
+    head = (f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {5 * 2**20}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\nContent-Disposition: form-data; "
+            'name="file"; filename="x.flac"\r\n\r\n')  # fmt: skip
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(head.encode() + b"\0" * (2 * 2**20))
+    time.sleep(1)
+    uploads = list((tmp_path / "server-tmp").glob("classicfy-serve-*/*"))
+    assert uploads == [] and urllib.request.urlopen(f"{url}/healthz", timeout=5).status == 200
 
 
 def _chromium() -> webdriver.Chrome:
