@@ -20,6 +20,9 @@ class ClassifierModel(nn.Module):
     Config: ClassVar[type]
     # Its convolutions train about twice as fast under bfloat16 autocast, on CPUs that have it natively.
     prefers_bf16: ClassVar[bool] = False
+    # Windows scored per pass on a CPU: a convolutional model's activations stay in the cache only a
+    # few windows at a time; a recurrent one runs fastest on the whole batch (bench/scale.py).
+    cpu_windows_per_pass: ClassVar[int] = 64
     # It standardises each input channel by statistics of its training windows (`set_input_statistics`).
     standardizes_inputs: ClassVar[bool] = False
     # Config values that model files written before a key existed meant (a newer key's old behaviour).

@@ -34,6 +34,7 @@ class CNNModel(StandardizedModel):
     """Input (batch, 1, n_mels, frames) log-mel; output class logits."""
 
     input_kind = "mel"
+    cpu_windows_per_pass = 4
     prefers_bf16 = True
     Config = CNNConfig
     # Model files written before `pooling` existed pooled by mean and max.

@@ -30,6 +30,7 @@ class NotesCNN(ClassifierModel):
     """2-D convolutions over (pitch, time) of note and onset activations, max-pooled over both at the end."""
 
     input_kind = "notes"
+    cpu_windows_per_pass = 4
     prefers_bf16 = True
     Config = NotesCNNConfig
 

@@ -35,9 +35,6 @@ class TrainedModel:
         return self.card.feature_config
 
 
-# Scored a few windows at a time, a CPU keeps a convolutional model's activations in its cache:
-# two to three times faster than 64 at a time.
-CPU_WINDOWS_PER_PASS = 4
 MAX_PARAMETERS = 200_000_000  # far above any model classicfy trains (the largest has about 2 million)
 MAX_INPUT_SIZE = 1_000_000
 
@@ -110,7 +107,8 @@ def predict_logits(model: torch.nn.Module, windows: ModelInputs, batch_size: int
     model.eval()
     device = device_of(model)
     batches = (to_device(batch, device) for batch in iter_batches(windows, batch_size))
-    return torch.cat([in_passes(model, batch, CPU_WINDOWS_PER_PASS).float().cpu() for batch in batches]).numpy()
+    per_pass = getattr(model, "cpu_windows_per_pass", batch_size)
+    return torch.cat([in_passes(model, batch, per_pass).float().cpu() for batch in batches]).numpy()
 
 
 def window_probabilities(model: torch.nn.Module, windows: ModelInputs, batch_size: int = 32) -> np.ndarray:

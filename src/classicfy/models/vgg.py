@@ -23,6 +23,7 @@ class VGGModel(StandardizedModel):
     """Input (batch, 1, n_mels, frames) log-mel; blocks of two convolutions then pooling, as in VGG."""
 
     input_kind = "mel"
+    cpu_windows_per_pass = 4
     prefers_bf16 = True
     Config = VGGConfig
 
