@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -61,8 +62,9 @@ def _resumed_config(args: argparse.Namespace, data: str) -> RunConfig:
     config = RunFolder(args.out).read_config()
     if config.data != data:
         raise ClassicfyError(f"{args.out} was trained on {config.data}, not {data}")
-    print(f"resuming {args.out} with the options it began with (its config.toml); training options given now "
-          "are not used", file=sys.stderr)  # fmt: skip
+    if os.environ.get("RANK", "0") == "0":  # once, not once per torchrun rank
+        print(f"resuming {args.out} with the options it began with (its config.toml); training options given now "
+              "are not used", file=sys.stderr)  # fmt: skip
     return config
 
 
