@@ -1,5 +1,6 @@
-"""Work spread over a Dask cluster: a `LocalCluster` of `--jobs` processes (`--cluster dask`), or
-workers already running elsewhere (`--cluster tcp://scheduler:8786`) that see the same cache folder.
+"""Where a command's tasks run: worker processes of this machine (`classicfy.workers`), or a Dask
+cluster, a `LocalCluster` of `--jobs` processes (`--cluster dask`) or workers already running
+elsewhere (`--cluster tcp://scheduler:8786`) that see the same cache folder.
 
 Tasks write their results to the content-addressed cache themselves, atomically, and send back
 only a small status, as the local pool's do: a cache filled on a cluster is the one filled locally,
@@ -15,6 +16,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from classicfy.errors import ClassicfyError
+from classicfy.workers import exit_with_parent, map_in_pool
+from classicfy.workspace import Workspace
 
 LOCAL = "dask"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -27,12 +30,6 @@ def _one_thread(function: Callable[..., Any], *task: Any) -> Any:
 
     with threadpool_limits(1):
         return function(*task)
-
-
-def _watch_parent(parent: int) -> None:
-    from classicfy.workers import exit_with_parent
-
-    exit_with_parent(parent)
 
 
 @contextmanager
@@ -62,8 +59,16 @@ def connect(address: str, jobs: int) -> Iterator[Any]:
         ) as cluster,
         Client(cluster) as client,
     ):
-        client.run(_watch_parent, os.getpid())
+        client.run(exit_with_parent, os.getpid())
         yield client
+
+
+def map_tasks(function: Callable[..., Any], tasks: list[tuple], work: Workspace, description: str) -> list:
+    """`function(*task)` for every task, results in task order: on the workspace's Dask cluster when
+    it names one, else in a pool of `work.jobs` processes."""
+    if work.cluster:
+        return map_on_cluster(function, tasks, work.cluster, work.jobs, description, work.progress)
+    return map_in_pool(function, tasks, work.jobs, description, work.progress)
 
 
 def map_on_cluster(

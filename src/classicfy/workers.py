@@ -15,8 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-from classicfy.workspace import Workspace
-
 PARENT_CHECK_S = 0.5
 
 
@@ -57,16 +55,6 @@ def _stop_now(pool: ProcessPoolExecutor) -> None:
         process.terminate()
     for process in processes:
         process.join(timeout=5)
-
-
-def map_tasks(function: Callable[..., Any], tasks: list[tuple], work: Workspace, description: str) -> list:
-    """`function(*task)` for every task, results in task order: on the workspace's Dask cluster when
-    it names one, else in a pool of `work.jobs` processes."""
-    if work.cluster:
-        from classicfy.cluster import map_on_cluster
-
-        return map_on_cluster(function, tasks, work.cluster, work.jobs, description, work.progress)
-    return map_in_pool(function, tasks, work.jobs, description, work.progress)
 
 
 def map_in_pool(function: Callable[..., Any], tasks: list[tuple], jobs: int, description: str, progress: bool) -> list:

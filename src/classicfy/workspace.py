@@ -11,10 +11,6 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import torch
 
 DEVICE_HELP = "auto (CUDA, then MPS, then the CPU), cpu, cuda, cuda:N or mps"
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
@@ -54,7 +50,7 @@ def _stderr_is_terminal() -> bool:
 @dataclass(frozen=True)
 class Workspace:
     """The cache folder (features and the built-in corpus), worker processes, the device models run
-    on (`classicfy.devices.resolve_device` reads it), and progress bars.
+    on (`classicfy.devices.resolve_device` reads it), a Dask cluster, and progress bars.
 
     Progress shows by default only when stderr is a terminal, so logs and pipes stay quiet.
     """
@@ -69,13 +65,6 @@ class Workspace:
         object.__setattr__(self, "cache", Path(self.cache))
         if self.jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {self.jobs}")
-
-    @property
-    def torch_device(self) -> torch.device:
-        """The device itself: a malformed or absent one is a one-line `ClassicfyError`."""
-        from classicfy.devices import resolve_device
-
-        return resolve_device(self.device)
 
     @classmethod
     def create(

@@ -115,11 +115,12 @@ def run(args: argparse.Namespace) -> int:
         raise ClassicfyError("crossval takes one dataset (or: crossval compare CV_A CV_B)")
     if args.out is None:
         raise ClassicfyError("crossval needs --out CV, the folder to write")
+    from classicfy.devices import resolve_device
     from classicfy.evaluation.crossval import CrossvalPlan, run_crossval
     from classicfy.evaluation.crossval_report import print_summary
 
     work = workspace(args)
-    work.torch_device  # noqa: B018 - an absent device is refused before the folds are planned
+    resolve_device(work.device)  # an absent device is refused before the folds are planned
     data = args.targets[0]
     data = data if data.startswith("builtin:") else str(Path(data).resolve())
     try:

@@ -76,6 +76,7 @@ def _csv_row(prediction: Prediction, top_k: int) -> tuple[list[str], list[Any]]:
 
 def _predictions(args: argparse.Namespace) -> Iterator[Prediction | AudioError]:
     """Predictions (or skips) for every file: in this process, or spread over `--jobs` workers."""
+    from classicfy.devices import resolve_device
     from classicfy.features.audio import audio_files
     from classicfy.predict import Classifier, predict_files
     from classicfy.workers import map_in_pool
@@ -84,7 +85,7 @@ def _predictions(args: argparse.Namespace) -> Iterator[Prediction | AudioError]:
     # A damaged run or an absent device fails here, before any work.
     classifier = Classifier.load(args.run, args.model, work.device)
     files = list(audio_files(args.paths))
-    on_cpu = work.torch_device.type == "cpu"
+    on_cpu = resolve_device(work.device).type == "cpu"
     if work.jobs == 1 or len(files) <= 1 or not on_cpu:  # one process feeds a GPU
         import torch
 

@@ -70,6 +70,7 @@ def _resumed_config(args: argparse.Namespace, data: str) -> RunConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Train the chosen models on DATA into the run folder RUN, then evaluate them if it has a test side."""
+    from classicfy.devices import resolve_device
     from classicfy.evaluation.pipeline import evaluate_run
     from classicfy.training import distributed
     from classicfy.training.pipeline import train_run
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc > 1 and not distributed.launched():
         return _launch(args.nproc, args.argv)
     if distributed.launched():
-        work = replace(work, device=str(distributed.join_launched_group(work.torch_device)))
+        work = replace(work, device=str(distributed.join_launched_group(resolve_device(work.device))))
     result = train_run(config, args.out, work, resume=args.resume, force=args.force)
     if distributed.launched():
         leader = distributed.ranks().leader

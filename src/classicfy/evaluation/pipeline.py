@@ -21,6 +21,7 @@ from classicfy import atomic
 from classicfy.config import AnyFeatureConfig, RunConfig
 from classicfy.data.builtin import resolve_dataset
 from classicfy.data.manifest import Recording, content_hash, list_dataset
+from classicfy.devices import resolve_device
 from classicfy.errors import DatasetError, RunError
 from classicfy.evaluation.baseline import SummaryBaseline
 from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
@@ -373,7 +374,7 @@ def evaluate_run(
     names = run.trained_model_names()
     if not names:
         raise RunError(f"{run.path} holds no trained model yet")
-    models = {name: load_model(run.path, name, work.torch_device) for name in names}
+    models = {name: load_model(run.path, name, resolve_device(work.device)) for name in names}
     split = run.read_split(labels)
     scope = _scope(run, split, labels, data, Path(out) if out is not None else None, work)
     if scope.out != run.path:

@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from classicfy.cluster import map_tasks
 from classicfy.config import AnyFeatureConfig, AugmentConfig
 from classicfy.data.manifest import Recording, content_hash, merge_duplicates
 from classicfy.errors import AudioError, skip_reason
@@ -17,7 +18,6 @@ from classicfy.features.audio import load_recording, resample, window_recording
 from classicfy.features.augment import DataAugmenter, copy_key
 from classicfy.features.cache import FeatureCache
 from classicfy.features.spectral import AudioFeatureExtractor, MusicnnFeatureExtractor, extractor_for
-from classicfy.workers import map_tasks
 from classicfy.workspace import Workspace
 
 

@@ -251,7 +251,7 @@ def _train_model(
     import torch
 
     train_set, val_set = sets
-    trainer = Trainer(name, model, config.train, run, card, len(card.labels), work.torch_device)
+    trainer = Trainer(name, model, config.train, run, card, len(card.labels), resolve_device(work.device))
     if resume and trainer.resume():
         log.info("%s: resuming after epoch %d", name, trainer.state.epoch)
         if trainer.finished:  # its saved model stands: no statistics or embeddings to compute again
