@@ -324,7 +324,12 @@ class RunConfig:
         else:
             import tomli as tomllib
 
-        values = tomllib.loads(text)
+        return cls.from_dict(tomllib.loads(text))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        """A config from the tables of its TOML form."""
+        values = dict(values)
         features = dict(values.pop("features", {}))
         audio = AudioConfig(**features.pop("audio", {}))
         return cls(

@@ -128,8 +128,8 @@ def test_docs_cli_md_is_generated_from_the_parser():
 
 def test_crossval_options_given_override_the_named_recipe_and_the_rest_keep_it():
     from classicfy.cli import build_parser
-    from classicfy.cli.crossval import _recipe
-    from classicfy.training.recipes import DEMO_MODELS, demo_config
+    from classicfy.cli.recipe_options import recipe_config
+    from classicfy.training.recipes import demo_config
 
     args = build_parser().parse_args(
         [
@@ -147,9 +147,9 @@ def test_crossval_options_given_override_the_named_recipe_and_the_rest_keep_it()
             "5",
         ]
     )
-    config = _recipe(args, "DATA")
+    config = recipe_config(args, "DATA")
     demo = demo_config()
-    assert (config.data, config.models) == ("DATA", DEMO_MODELS)
+    assert (config.data, config.models) == ("DATA", demo.models)
     assert config.train.epochs == 3 and config.augment.max_semitones == 1.5 and config.features.audio.window_s == 5
     assert config.train.max_windows_per_class == demo.train.max_windows_per_class  # the recipe's, not the default
     assert config.train.patience == demo.train.patience and config.augment.copies == demo.augment.copies

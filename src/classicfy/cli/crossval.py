@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from classicfy.cli.options import add_device_option, add_feature_options, int_at_least, split_names, workspace
-from classicfy.cli.recipe_options import add_recipe_options, run_config
-from classicfy.config import RunConfig
+from classicfy.cli.recipe_options import add_recipe_options, recipe_config
 from classicfy.errors import ClassicfyError
 
-RECIPES = ("demo", "demo-quick")
 USAGE = """classicfy crossval DATA --out CV [--folds K] [--seeds 0,1,2] [--fold-seeds 0] [--config RECIPE]
                           [--resume] [--jobs N] [training options of classicfy train]
        classicfy crossval compare CV_A CV_B [--ensemble-a M,M] [--ensemble-b M,M]"""
@@ -49,12 +47,6 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--fold-seeds", type=_seed_list, default=(0,), metavar="S,S", help="seeds that deal the folds (default: 0)"
     )
-    parser.add_argument(
-        "--config",
-        choices=RECIPES,
-        help="a named recipe (demo: the demo's; demo-quick: its quick one), the options given here override it "
-        "(default: the options of classicfy train)",
-    )
     parser.add_argument("--resume", action="store_true", help="continue a killed cross-validation in CV")
     for side in ("a", "b"):
         parser.add_argument(
@@ -66,46 +58,7 @@ def add_parser(commands: Any) -> None:
     add_recipe_options(parser)
     add_feature_options(parser)
     add_device_option(parser)
-    parser.set_defaults(handler=run, parser=parser)
-
-
-def _recipe(args: argparse.Namespace, data: str) -> RunConfig:
-    """The recipe: a named one with the options given on the command line over it, or the options alone."""
-    from dataclasses import replace
-
-    from classicfy.training.recipes import demo_config
-
-    config = run_config(args, data)
-    if args.config is None:
-        return config
-    recipe = replace(demo_config(args.config == "demo-quick"), data=data)
-    return _override(recipe, config, args)
-
-
-def _override(recipe: RunConfig, given: RunConfig, args: argparse.Namespace) -> RunConfig:
-    """`recipe` with every option that differs from its command-line default taken from `given`."""
-    from dataclasses import fields, replace
-
-    parser = args.parser
-    changed = {dest for dest, value in vars(args).items() if dest != "parser" and value != parser.get_default(dest)}
-    updates: dict[str, Any] = {}
-    for section in ("train", "augment", "features"):
-        base, mine = getattr(recipe, section), getattr(given, section)
-        differing = {
-            f.name: getattr(mine, f.name) for f in fields(mine) if getattr(mine, f.name) != getattr(base, f.name)
-        }
-        updates[section] = replace(base, **{k: v for k, v in differing.items() if _given(k, changed)})
-    top = {name: getattr(given, name) for name in ("models", "val_fraction", "test_fraction", "rotate_validation")}
-    return replace(recipe, **updates, **{k: v for k, v in top.items() if _given(k, changed)})
-
-
-# Config fields named otherwise on the command line.
-_OPTION_OF = {"learning_rate": "lr", "ema_epochs": "ema", "copies": "augment_copies", "fill_to": "augment_fill",
-              "max_semitones": "pitch_shift", "audio": "window"}  # fmt: skip
-
-
-def _given(field: str, changed: set[str]) -> bool:
-    return _OPTION_OF.get(field, field) in changed or (field == "audio" and bool({"sr", "hop"} & changed))
+    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     data = args.targets[0]
     data = data if data.startswith("builtin:") else str(Path(data).resolve())
     try:
-        plan = CrossvalPlan(_recipe(args, data), args.folds, args.seeds, args.fold_seeds)
+        plan = CrossvalPlan(recipe_config(args, data), args.folds, args.seeds, args.fold_seeds)
     except ValueError as error:
         raise ClassicfyError(str(error)) from None
     summary = run_crossval(plan, args.out, work, resume=args.resume)

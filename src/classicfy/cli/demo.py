@@ -9,7 +9,7 @@ from typing import Any
 from classicfy.cli.options import add_device_option, add_work_options, positive_int, split_names, workspace
 from classicfy.cli.output import print_evaluation
 from classicfy.errors import ClassicfyError
-from classicfy.training.recipes import DEMO_MODELS, DEMO_RECIPES
+from classicfy.training.recipes import demo_config
 
 
 def add_parser(commands: Any) -> None:
@@ -30,9 +30,9 @@ def add_parser(commands: Any) -> None:
         help="run folder (default: %(default)s; an existing demo run is continued)",
     )
     parser.add_argument(
-        "--models", default=",".join(DEMO_MODELS), metavar="A,B", help="models to train (default: %(default)s)"
+        "--models", default=",".join(demo_config().models), metavar="A,B", help="models to train (default: %(default)s)"
     )
-    full, quick = DEMO_RECIPES["full"], DEMO_RECIPES["quick"]
+    full, quick = demo_config().train, demo_config(quick=True).train
     parser.add_argument(
         "--epochs",
         type=positive_int,

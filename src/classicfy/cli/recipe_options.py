@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from classicfy.cli.options import (
     feature_config,
@@ -26,7 +27,15 @@ from classicfy.errors import ClassicfyError
 
 
 def add_recipe_options(parser: argparse.ArgumentParser, models_default: str = ",".join(DEFAULT_MODELS)) -> None:
-    """--models and every training, augmentation and split option."""
+    """--config, --models and every training, augmentation and split option."""
+    parser.add_argument(
+        "--config",
+        metavar="RECIPE",
+        help="a recipe: demo or demo-quick (the demo's), or a TOML file with the schema of a run's config.toml "
+        "(RUN/config.toml repeats a run); the options given on the command line override it (default: the "
+        "defaults below)",
+    )
+    parser.set_defaults(recipe_parser=parser)  # what an option's default is, to tell which were given
     parser.add_argument(
         "--models",
         default=models_default,
@@ -214,3 +223,40 @@ def run_config(args: argparse.Namespace, data: str) -> RunConfig:
         )
     except ValueError as error:
         raise ClassicfyError(str(error)) from None
+
+
+def recipe_config(args: argparse.Namespace, data: str) -> RunConfig:
+    """The recipe: `--config` (a named recipe or a TOML file) with the options given on the command line
+    over it, or the options alone."""
+    from classicfy.training.recipes import read_recipe
+
+    config = run_config(args, data)
+    if args.config is None:
+        return config
+    return _override(read_recipe(args.config, data), config, args)
+
+
+def _override(recipe: RunConfig, given: RunConfig, args: argparse.Namespace) -> RunConfig:
+    """`recipe` with every option that differs from its command-line default taken from `given`."""
+    from dataclasses import fields, replace
+
+    parser = args.recipe_parser
+    changed = {dest for dest, value in vars(args).items() if value != parser.get_default(dest)}
+    updates: dict[str, Any] = {}
+    for section in ("train", "augment", "features"):
+        base, mine = getattr(recipe, section), getattr(given, section)
+        differing = {
+            f.name: getattr(mine, f.name) for f in fields(mine) if getattr(mine, f.name) != getattr(base, f.name)
+        }
+        updates[section] = replace(base, **{k: v for k, v in differing.items() if _given(k, changed)})
+    top = {name: getattr(given, name) for name in ("models", "val_fraction", "test_fraction", "rotate_validation")}
+    return replace(recipe, **updates, **{k: v for k, v in top.items() if _given(k, changed)})
+
+
+# Config fields named otherwise on the command line.
+_OPTION_OF = {"learning_rate": "lr", "ema_epochs": "ema", "copies": "augment_copies", "fill_to": "augment_fill",
+              "max_semitones": "pitch_shift", "audio": "window"}  # fmt: skip
+
+
+def _given(field: str, changed: set[str]) -> bool:
+    return _OPTION_OF.get(field, field) in changed or (field == "audio" and bool({"sr", "hop"} & changed))

@@ -17,7 +17,7 @@ from classicfy.cli.options import (
     workspace,
 )
 from classicfy.cli.output import print_evaluation
-from classicfy.cli.recipe_options import add_recipe_options, run_config
+from classicfy.cli.recipe_options import add_recipe_options, recipe_config
 from classicfy.config import (
     RunConfig,
 )
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     # A run remembers its dataset by absolute path, so that it can be resumed from anywhere.
     data = args.data if args.data.startswith("builtin:") else str(Path(args.data).resolve())
     resuming = args.resume and (args.out / "config.toml").exists()
-    config = _resumed_config(args, data) if resuming else run_config(args, data)
+    config = _resumed_config(args, data) if resuming else recipe_config(args, data)
     if config.rotate_validation and args.fit_ensemble:  # refused before training, not after it
         raise ClassicfyError("--fit-ensemble needs a validation side shared by every model: drop --rotate-validation")
     work = workspace(args)
