@@ -41,7 +41,8 @@ MODEL_FORMAT = 1  # version of models/NAME.json + NAME.safetensors; bump when ol
 RUN_FILES = ("config.toml", "labels.json", "split.csv")
 # What an evaluation writes, into the run or into `--out`; a run writes these and more.
 EVALUATION_OUTPUTS = ("metrics.json", "predictions.csv", "windows.safetensors", "plots", "report.html")
-RUN_OUTPUTS = (*RUN_FILES, "dataset.json", "models", "checkpoints", "history", *EVALUATION_OUTPUTS)
+CARD_FILE = "README.md"  # the run's model card (`classicfy.model_card`)
+RUN_OUTPUTS = (*RUN_FILES, "dataset.json", "models", "checkpoints", "history", CARD_FILE, *EVALUATION_OUTPUTS)
 T = TypeVar("T")
 
 

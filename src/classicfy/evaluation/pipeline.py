@@ -37,6 +37,7 @@ from classicfy.evaluation.report import probability_column, write_predictions, w
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
 from classicfy.features.inputs import WindowSet
+from classicfy.model_card import write_model_card
 from classicfy.models.trained import TrainedModel, load_model, window_probabilities
 from classicfy.rundir import EVALUATION_OUTPUTS, RunFolder, check_output_folder, save_arrays
 from classicfy.workspace import Workspace
@@ -402,4 +403,6 @@ def evaluate_run(
     title = f"classicfy run {run.path.name}: {len(labels)} classes ({', '.join(labels)})"
     config_text = run.config_path.read_text()
     write_report(scope.out, title, metrics, plots, dataset, config_text, scope.notes, answers, scope.scored_on)
+    if scope.out == run.path:  # the run's own test works: its card gets their figures
+        write_model_card(run.path)
     return Evaluation(labels, metrics, scope.out, scope.notes, scope.scored_on)

@@ -22,6 +22,7 @@ from classicfy.features.augment import DataAugmenter
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import ExtractionReport, augment_dataset, extract_dataset
 from classicfy.features.inputs import EmbeddingSet, LabelledInputs, WindowSet
+from classicfy.model_card import write_model_card
 from classicfy.models.base import ClassifierModel
 from classicfy.rundir import RUN_OUTPUTS, ModelCard, RunFolder, check_output_folder
 from classicfy.training import distributed
@@ -187,6 +188,8 @@ def train_run(
             features=feature_configs[model.input_kind].to_dict(),
         )
         states[name] = _train_model(name, model, (train_set, val_set), card, config, run, work, resume)
+    if leader:
+        write_model_card(run.path)
     return RunResult(labels, recordings, report, states)
 
 
