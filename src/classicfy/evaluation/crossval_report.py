@@ -7,9 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from classicfy import atomic
-from classicfy.evaluation.report import STYLE, html_table
 
 HEADER = ["model", "win F1 (mean ± sd)", "rec F1 (mean ± sd)", "rec acc (mean)", "rec F1 over folds", "rec F1 per run"]
+
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
+td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}"""
+
+
+def html_table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _cell(spread: dict[str, float]) -> str:

@@ -1,13 +1,14 @@
 """The self-contained HTML report and the answers table (predictions.csv) of an evaluated run.
 
-`write_report` lays out the summary table first, then the ensemble's wrong answers, the figures of
-`classicfy.evaluation.plots`, the dataset and the configuration.
+`write_report` renders `templates/report.html.j2` (Jinja2): the summary table first, then the
+ensemble's wrong answers, the figures of `classicfy.evaluation.plots` embedded as data, the dataset
+and the configuration. Moved alone, the file still shows everything, offline.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
-import html
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,18 +59,6 @@ SUMMARY_HEADER = [
     "windows / recordings",
 ]
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
-td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}img{max-width:100%;margin:.5em 0}
-.grid{display:flex;flex-wrap:wrap;gap:1em}.grid img{max-width:48%}pre{background:#f6f6f6;padding:1em;overflow:auto}"""
-
-
-def html_table(header: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
 
 def probability_column(label: str) -> str:
     """The `predictions.csv` column holding a label's probability."""
@@ -86,13 +75,12 @@ def write_predictions(path: str | Path, answers: list[dict]) -> None:
     atomic.write_text(path, buffer.getvalue())
 
 
-def _misnamed(answers: list[dict]) -> str:
-    """The recordings the ensemble names wrong, with its answer's and the truth's probabilities."""
+def _misnamed(answers: list[dict]) -> tuple[int, list[list[str]]]:
+    """How many recordings the ensemble scored, and a row for each it names wrong: its answer's and
+    the truth's probabilities."""
     scored = [a for a in answers if a["model"] == "ensemble"]
     wrong = [a for a in scored if a["predicted"] != a["label"]]
-    if not wrong:
-        return f"<p>The ensemble names all {len(scored)} recordings right.</p>"
-    rows = [
+    return len(scored), [
         [
             a["path"],
             a["label"],
@@ -102,9 +90,12 @@ def _misnamed(answers: list[dict]) -> str:
         ]
         for a in wrong
     ]
-    header = ["recording", "label", "answer", "p(answer)", "p(label)"]
-    summary = f"<p>{len(wrong)} of the {len(scored)} recordings. Every model's answers: predictions.csv.</p>"
-    return summary + html_table(header, rows)
+
+
+def _embedded(image: Path) -> dict[str, str]:
+    """An image as a data URI: the report stays whole when moved without its folder."""
+    data = base64.b64encode(image.read_bytes()).decode("ascii")
+    return {"name": image.stem, "data": f"data:image/png;base64,{data}"}
 
 
 def write_report(
@@ -118,48 +109,33 @@ def write_report(
     answers: list[dict],
     scored_on: str = "test split",
 ) -> Path:
-    """`out_dir/report.html`: summary table, the ensemble's wrong answers, plots (relative links to
-    `plots/`), dataset, configuration; `scored_on` names the recordings scored."""
-    out_dir = Path(out_dir)
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
-        f"<h2>Summary ({html.escape(scored_on)})</h2>",
-        html_table(SUMMARY_HEADER, summary_rows(metrics)),
-    ]
-    parts += [f"<p>{html.escape(note)}</p>" for note in notes]
-    parts += ["<h2>Recordings the ensemble names wrong</h2>", _misnamed(answers)]
-    for section, images in plots.items():
-        parts.append(f"<h2>{html.escape(section)}</h2><div class='grid'>")
-        parts += [
-            f"<img src='{image.relative_to(out_dir).as_posix()}' alt='{html.escape(image.stem)}'>" for image in images
-        ]
-        parts.append("</div>")
-    parts.append("<h2>Dataset</h2>")
-    per_label = dataset.get("per_label", {})
-    parts.append(
-        html_table(
-            ["label", "recordings", "works", "minutes", "windows"],
-            [
-                [label, v["recordings"], v["groups"], f"{v['minutes']:.1f}", v["windows"]]
-                for label, v in per_label.items()
-            ],
-        )
-    )
+    """`out_dir/report.html`, one self-contained file rendered from `templates/report.html.j2`:
+    summary table, the ensemble's wrong answers, the plots (embedded), dataset, configuration;
+    `scored_on` names the recordings scored."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    environment = Environment(loader=PackageLoader("classicfy.evaluation"), autoescape=select_autoescape(["j2"]))
+    scored, wrong = _misnamed(answers)
     sides = dataset.get("windows_per_split", {})
-    if sides:
-        labels = sorted({label for counts in sides.values() for label in counts})
-        parts.append(
-            html_table(
-                ["split", *labels],
-                [[side, *(counts.get(label, 0) for label in labels)] for side, counts in sorted(sides.items())],
-            )
-        )
-    skipped = dataset.get("skipped", [])
-    parts.append(f"<p>{len(skipped)} file(s) skipped.</p>")
-    if skipped:
-        parts.append(html_table(["file", "reason"], [[s["path"], s["reason"]] for s in skipped]))
-    parts.append(f"<h2>Configuration</h2><pre>{html.escape(config_text)}</pre></body></html>")
-    path = out_dir / "report.html"
-    atomic.write_text(path, "\n".join(parts))
+    side_labels = sorted({label for counts in sides.values() for label in counts})
+    per_label = dataset.get("per_label", {})
+    page = environment.get_template("report.html.j2").render(
+        title=title,
+        scored_on=scored_on,
+        summary_header=SUMMARY_HEADER,
+        summary_rows=summary_rows(metrics),
+        notes=notes,
+        scored=scored,
+        wrong=wrong,
+        figures={section: [_embedded(image) for image in images] for section, images in plots.items()},
+        per_label=[
+            [label, v["recordings"], v["groups"], f"{v['minutes']:.1f}", v["windows"]] for label, v in per_label.items()
+        ],
+        side_labels=side_labels,
+        sides=[[side, *(counts.get(label, 0) for label in side_labels)] for side, counts in sorted(sides.items())],
+        skipped=[[s["path"], s["reason"]] for s in dataset.get("skipped", [])],
+        config_text=config_text,
+    )
+    path = Path(out_dir) / "report.html"
+    atomic.write_text(path, page)
     return path
