@@ -42,10 +42,11 @@ def connect(address: str, jobs: int) -> Iterator[Any]:
         raise ClassicfyError("--cluster needs Dask: pip install 'classicfy[cluster]'") from None
     if address != LOCAL:
         try:
-            with Client(address, timeout="10s") as client:
-                yield client
-        except OSError as error:
+            client = Client(address, timeout="10s")
+        except OSError as error:  # only the connection: a task's own errors pass through as they are
             raise ClassicfyError(f"--cluster {address}: no Dask scheduler answers there ({error})") from None
+        with client:
+            yield client
         return
     environment = dict.fromkeys(THREAD_VARIABLES, "1")
     with (

@@ -17,7 +17,11 @@ from classicfy.data.synthetic import write_tone_dataset
 
 
 def _cache_files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every cache entry's files. A worker killed mid-write leaves its `.NAME.*.tmp` folder, which
+    no reader takes for an entry: not counted."""
+    files = [p for p in sorted(root.rglob("*")) if p.is_file()]
+    entries = [p for p in files if not any(part.endswith(".tmp") for part in p.parts)]
+    return {str(p.relative_to(root)): p.read_bytes() for p in entries}
 
 
 def _features(data: Path, cache: Path, *options: str) -> list[str]:
@@ -31,6 +35,22 @@ def test_a_cache_filled_on_a_dask_cluster_is_byte_identical_to_one_filled_locall
     assert main(_features(tone_dataset, tmp_path / "C2", "--jobs", "1")[3:]) == 0
     cluster, local = _cache_files(tmp_path / "C1"), _cache_files(tmp_path / "C2")
     assert len(local) > 18 and cluster == local
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line_and_exit_2(tone_dataset, tmp_path, capsys):
+    port = _free_port()  # nothing listens there
+    args = ["features", str(tone_dataset), "--cache", str(tmp_path / "C"), "--cluster", f"tcp://127.0.0.1:{port}"]
+    assert main(args) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "no Dask scheduler answers there" in error[0]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.mark.slow
