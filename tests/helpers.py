@@ -4,6 +4,7 @@ the shell, and a quick run configuration of the tone dataset."""
 from __future__ import annotations
 
 import argparse
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,10 @@ def config_for(data: Path, models: tuple[str, ...], epochs: int, copies: int = 0
         train=TrainConfig(epochs=epochs, batch_size=8, **train),
         augment=AugmentConfig(copies=copies),
     )
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the system's choice)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

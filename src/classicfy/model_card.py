@@ -64,9 +64,7 @@ def _confusions(metrics: dict[str, Any], labels: list[str]) -> list[str]:
 def model_card(run: RunFolder) -> str:
     """The card's text, from the run's config, labels, dataset summary and (once evaluated) metrics."""
     config, labels = run.read_config(), run.read_labels()
-    dataset = json.loads((run.path / "dataset.json").read_text()) if (run.path / "dataset.json").is_file() else {}
-    metrics_path = run.path / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()).get("models", {}) if metrics_path.is_file() else {}
+    dataset, metrics = run.read_dataset_summary(), run.read_test_metrics()
     sides = dataset.get("windows_per_split", {})
     built_in = config.data.startswith("builtin:")
     limits = [

@@ -212,6 +212,7 @@ class RunFolder:
     labels_path = property(lambda self: self.path / "labels.json")
     split_path = property(lambda self: self.path / "split.csv")
     dataset_path = property(lambda self: self.path / "dataset.json")
+    metrics_path = property(lambda self: self.path / "metrics.json")
     models_dir = property(lambda self: self.path / "models")
     ensemble_path = property(lambda self: self.models_dir / "ensemble.json")
     baseline_path = property(lambda self: self.models_dir / "baseline.json")
@@ -284,6 +285,11 @@ class RunFolder:
 
     def read_dataset_summary(self) -> dict[str, Any]:
         return read_run_file(self.dataset_path) if self.dataset_path.exists() else {}
+
+    def read_test_metrics(self) -> dict[str, Any]:
+        """Each model's metrics on the run's test works, per level (`metrics.json`); none before the
+        run is evaluated or when it has no test side."""
+        return self.read_json(self.metrics_path).get("models", {}) if self.metrics_path.exists() else {}
 
     def write_dataset_summary(self, summary: dict[str, Any]) -> None:
         atomic.write_text(self.dataset_path, json.dumps(summary, indent=2))

@@ -14,6 +14,7 @@ import pytest
 
 from classicfy.cli import main
 from classicfy.data.synthetic import write_tone_dataset
+from helpers import free_port
 
 
 def _cache_files(root: Path) -> dict[str, bytes]:
@@ -38,19 +39,11 @@ def test_a_cache_filled_on_a_dask_cluster_is_byte_identical_to_one_filled_locall
 
 
 def test_a_scheduler_that_does_not_answer_is_one_line_and_exit_2(tone_dataset, tmp_path, capsys):
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     args = ["features", str(tone_dataset), "--cache", str(tmp_path / "C"), "--cluster", f"tcp://127.0.0.1:{port}"]
     assert main(args) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "no Dask scheduler answers there" in error[0]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow

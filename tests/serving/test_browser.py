@@ -18,23 +18,17 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from helpers import run_cli
+from helpers import free_port, run_cli
 
 # CI installs the browser and must run this test; elsewhere a machine without one skips it.
 if not shutil.which("chromedriver") and os.environ.get("CI") != "true":
     pytest.skip("needs chromium-driver (apt-get install chromium chromium-driver)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def server(trained, tmp_path):
     data, run, _ = trained
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "classicfy", "serve", str(run), "--port", str(port), "--device", "cpu"]
     temporary = tmp_path / "server-tmp"
     temporary.mkdir()

@@ -13,6 +13,7 @@ from classicfy.training.recipes import demo_config
 
 
 def add_parser(commands: Any) -> None:
+    full, quick = demo_config(), demo_config(quick=True)  # the shipped recipes, read once for the help
     parser = commands.add_parser(
         "demo",
         help="run the main job on the built-in classical corpus",
@@ -30,13 +31,12 @@ def add_parser(commands: Any) -> None:
         help="run folder (default: %(default)s; an existing demo run is continued)",
     )
     parser.add_argument(
-        "--models", default=",".join(demo_config().models), metavar="A,B", help="models to train (default: %(default)s)"
+        "--models", default=",".join(full.models), metavar="A,B", help="models to train (default: %(default)s)"
     )
-    full, quick = demo_config().train, demo_config(quick=True).train
     parser.add_argument(
         "--epochs",
         type=positive_int,
-        help=f"most epochs per model (default: {full.epochs}, or {quick.epochs} with --quick)",
+        help=f"most epochs per model (default: {full.train.epochs}, or {quick.train.epochs} with --quick)",
     )
     parser.add_argument(
         "--quick",

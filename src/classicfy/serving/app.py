@@ -9,7 +9,6 @@ request beyond that is answered 503 at once, before its body is read.
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -95,15 +94,14 @@ class UploadLimit:
 
 def model_summary(run: RunFolder, classifier: Classifier) -> dict[str, Any]:
     """Labels, models, ensemble weights, feature configs and the run's headline test metrics."""
-    metrics_path = run.path / "metrics.json"
-    headline: dict[str, Any] = {}
-    if metrics_path.is_file():  # a run without a test side has none
-        for name, levels in json.loads(metrics_path.read_text()).get("models", {}).items():
-            headline[name] = {
-                level: {key: levels[level][key] for key in HEADLINE if key in levels[level]}
-                for level in ("segment", "recording")
-                if level in levels
-            }
+    headline = {
+        name: {
+            level: {key: levels[level][key] for key in HEADLINE if key in levels[level]}
+            for level in ("segment", "recording")
+            if level in levels
+        }
+        for name, levels in run.read_test_metrics().items()
+    }
     return {
         "run": run.path.name,
         "labels": classifier.labels,

@@ -84,9 +84,10 @@ def _broadcast(value: Any) -> Any:
     return box[0]
 
 
-def leader_first(leader_work: Callable[[], T], follower_work: Callable[[], T]) -> T:
-    """The leader's work first, while the others wait; then theirs (reading what it wrote). A
-    failure of the leader's reaches every rank as the same one-line error."""
+def leader_first(leader_work: Callable[[], T], follower_work: Callable[[], T] | None = None) -> T:
+    """The leader's work first, while the others wait; then theirs (by default the same work, which
+    finds what the leader wrote). A failure of the leader's reaches every rank as the same one-line
+    error."""
     here = ranks()
     if not here.distributed:
         return leader_work()
@@ -101,7 +102,7 @@ def leader_first(leader_work: Callable[[], T], follower_work: Callable[[], T]) -
     failure = _broadcast(None)
     if failure is not None:
         raise ClassicfyError(failure)
-    return follower_work()
+    return (follower_work or leader_work)()
 
 
 def from_leader(value: T | None) -> T:

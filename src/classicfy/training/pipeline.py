@@ -173,7 +173,7 @@ def train_run(
         return _model_window_sets(config, labels, recordings, report, work)
 
     # The leader augments and caches first; the others then find its cache entries.
-    sets, feature_configs = distributed.leader_first(window_sets, window_sets)
+    sets, feature_configs = distributed.leader_first(window_sets)
     models = _build_models(config, labels, sets)
     run = RunFolder(run_dir)
     states = {}
