@@ -4,10 +4,7 @@ A recording walks the training road: decoded, cut into the same windows, featuri
 configs, scored by each model; the ensemble (or one chosen model) gives window probabilities, and
 their log-space mean gives the recording's answer.
 
-Files are streamed. Loudness normalisation needs the level of the whole recording before any
-window can be featurised, so a first pass measures the window levels; the windows themselves are
-kept for the second pass while they fit in `buffer_bytes`, and a longer recording is decoded
-again instead. Memory thus stays bounded whatever the length, and a short file is decoded once.
+Files are streamed (`classicfy.features.batches`): memory stays bounded whatever the length.
 """
 
 from __future__ import annotations
@@ -23,17 +20,17 @@ from classicfy.devices import resolve_device
 from classicfy.errors import AudioError, RunError, TooShortAudioError
 from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
 from classicfy.evaluation.metrics import recording_probabilities
-from classicfy.features.audio import RecordingStream, WindowChunk, WindowCutter, loudness_gain, resample
-from classicfy.features.inputs import KEY_STRIDE, FeatureWindows
+from classicfy.features.audio import RecordingStream, WindowChunk, WindowCutter, resample
+from classicfy.features.batches import BUFFER_BYTES, ChunkSource, normalised_batches
+from classicfy.features.inputs import KEY_STRIDE, FeatureWindows, ModelInputs
 from classicfy.features.spectral import extractor_for
-from classicfy.models.trained import TrainedModel, load_model, window_probabilities
+from classicfy.models.base import ClassifierModel
+from classicfy.models.trained import TrainedModel, load_model, window_embeddings, window_probabilities
 from classicfy.rundir import RunFolder
 
-BUFFER_BYTES = 256 * 2**20  # windows kept between the two passes; beyond this a file is decoded twice
-BATCH_WINDOWS = 32  # windows featurised together
 MODEL_BATCH = 8  # windows per model call: musicnn's VGG holds ~9 MB of activations per 3 s patch
 
-ChunkSource = Callable[[], Iterable[tuple[int, WindowChunk]]]
+WindowOutput = Callable[[ClassifierModel, ModelInputs, int], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -140,7 +137,7 @@ class Classifier:
         return np.array([prediction.probabilities[label] for label in self.labels])
 
     def _predict(self, path: Path, source: ChunkSource) -> Prediction:
-        probs, keys = self._member_probabilities(path, source)
+        probs, keys = self._member_outputs(path, source)
         common, positions = shared_windows(keys)
         window_probs = self.ensemble.predict_proba({name: probs[name][at] for name, at in positions.items()})
         if not np.all(np.isfinite(window_probs)):  # never a silently wrong answer: say which run misbehaves
@@ -161,65 +158,37 @@ class Classifier:
         probabilities = {label: float(p) for label, p in zip(self.labels, recording[0], strict=True)}
         return Prediction(path, max(probabilities, key=probabilities.__getitem__), probabilities, segments)
 
-    def _member_probabilities(
-        self, path: Path, source: ChunkSource
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Every member's window probabilities and window keys, in two passes over the chunks."""
-        levels: list[list[np.ndarray]] = [[] for _ in self.feature_configs]
-        kept: list[tuple[int, WindowChunk]] | None = []
-        kept_bytes = 0
-        for index, chunk in source():
-            levels[index].append(chunk.levels_dbfs)
-            if kept is not None:
-                kept.append((index, chunk))
-                kept_bytes += chunk.windows.nbytes
-                if kept_bytes > self.buffer_bytes:
-                    kept = None  # too long to hold: the second pass decodes the file again
-        gains = [
-            loudness_gain(np.concatenate(own), config.audio, str(path))
-            for own, config in zip(levels, self.feature_configs, strict=True)
-        ]
+    def embed_one(self, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+        """Start times (s) and embeddings (the features the model's last layers classify) of a file's
+        non-silent windows, by the classifier's one model; raises `AudioError` for a file that cannot
+        be used."""
+        if len(self.models) != 1:
+            raise ValueError(f"embeddings come from one model; this classifier has {len(self.models)}")
+        path = Path(path)
+        configs = [config.audio for config in self.feature_configs]
+        outputs, keys = self._member_outputs(path, lambda: RecordingStream(path, configs), window_embeddings)
+        (name,) = self.models
+        return (keys[name] % KEY_STRIDE) * configs[0].hop_s, outputs[name]
 
-        probs: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
+    def _member_outputs(
+        self, path: Path, source: ChunkSource, output: WindowOutput = window_probabilities
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Every member's `output` (class probabilities by default) and keys of the file's windows."""
+        outputs: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
         keys: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
-        offsets = [0] * len(self.feature_configs)
-        # A decoded block completes a window or two: windows are gathered into batches of BATCH_WINDOWS
-        # before features and models run, which is several times faster than scoring them one by one.
-        pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in self.feature_configs]
-        for index, chunk in kept if kept is not None else source():
-            keep, gain = gains[index]
-            mask = keep[offsets[index] : offsets[index] + len(chunk)]
-            offsets[index] += len(chunk)
-            if mask.any():
-                pending[index].append((chunk.windows[mask] * gain, chunk.starts_s[mask]))
-            if sum(len(starts) for _, starts in pending[index]) >= BATCH_WINDOWS:
-                self._score_batch(index, pending[index], probs, keys)
-                pending[index] = []
-        for index, batch in enumerate(pending):
-            if batch:
-                self._score_batch(index, batch, probs, keys)
+        audio_configs = [config.audio for config in self.feature_configs]
+        for index, windows, starts in normalised_batches(str(path), source, audio_configs, self.buffer_bytes):
+            config = self.feature_configs[index]
+            arrays = self._extractors[index].arrays(windows)  # shared by the models of this config
+            for name, model in self.models.items():
+                if model.feature_config == config:
+                    window_set = FeatureWindows(arrays, starts, model.input_kind)
+                    outputs[name].append(output(model.module, window_set, MODEL_BATCH))
+                    keys[name].append(window_set.window_keys(config.audio.hop_s))
         return (
-            {name: np.concatenate(parts) for name, parts in probs.items()},
+            {name: np.concatenate(parts) for name, parts in outputs.items()},
             {name: np.concatenate(parts) for name, parts in keys.items()},
         )
-
-    def _score_batch(
-        self,
-        index: int,
-        batch: list[tuple[np.ndarray, np.ndarray]],
-        probs: dict[str, list[np.ndarray]],
-        keys: dict[str, list[np.ndarray]],
-    ) -> None:
-        """Features of normalised windows under one config, and the probabilities of its models."""
-        config = self.feature_configs[index]
-        windows = np.concatenate([w for w, _ in batch])
-        starts = np.concatenate([s for _, s in batch])
-        arrays = self._extractors[index].arrays(windows)
-        for name, model in self.models.items():
-            if model.feature_config == config:
-                window_set = FeatureWindows(arrays, starts, model.input_kind)
-                probs[name].append(window_probabilities(model.module, window_set, MODEL_BATCH))
-                keys[name].append(window_set.window_keys(config.audio.hop_s))
 
 
 def predict_files(run_dir: str | Path, model: str, paths: list[Path]) -> list[Prediction | AudioError]:

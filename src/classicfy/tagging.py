@@ -11,7 +11,7 @@ from classicfy.config import MUSICNN_SAMPLE_RATE
 from classicfy.devices import resolve_device
 from classicfy.errors import MissingAudioError, SilentAudioError
 from classicfy.features.audio import decode, resample
-from classicfy.features.spectral import musicnn_input
+from classicfy.features.spectral import musicnn_hop_frames, musicnn_input
 from classicfy.models.musicnn import PRETRAINED, load_pretrained, tag_probabilities
 
 PEAK = 0.9  # musicnn's log compression is not loudness-invariant: every recording is tagged at one peak level
@@ -25,6 +25,12 @@ class TagResult:
 
     def top(self, k: int) -> list[tuple[str, float]]:
         return sorted(self.tags.items(), key=lambda item: -item[1])[:k]
+
+    def csv_row(self, top_k: int) -> tuple[list[str], list[str]]:
+        """Header and row for `classicfy tag --format csv`: the top K, then every tag's probability."""
+        ranked = ";".join(f"{tag}:{p:.4f}" for tag, p in self.top(top_k))
+        header = ["path", "model", "top_k", *(f"p_{tag}" for tag in self.tags)]
+        return header, [str(self.path), self.model, ranked, *(f"{p:.6f}" for p in self.tags.values())]
 
     def to_json(self) -> dict:
         return {"path": str(self.path), "model": self.model, "tags": {t: round(p, 6) for t, p in self.tags.items()}}
@@ -44,8 +50,9 @@ def musicnn_samples(path: str | Path) -> np.ndarray:
 class Tagger:
     """One pretrained tagger, loaded once, applied to many recordings."""
 
-    def __init__(self, model: str = "musicnn-mtt", device: str = "cpu") -> None:
+    def __init__(self, model: str = "musicnn-mtt", device: str = "cpu", overlap_s: float = 0.0) -> None:
         self.name = model
+        self.hop_frames = musicnn_hop_frames(overlap_s)
         self.model = load_pretrained(model).to(resolve_device(device))
         self.tags = PRETRAINED[model].tags
 
@@ -54,5 +61,5 @@ class Tagger:
         path = Path(path)
         if not path.exists():
             raise MissingAudioError(str(path))
-        probabilities = tag_probabilities(self.model, musicnn_input(musicnn_samples(path)))
+        probabilities = tag_probabilities(self.model, musicnn_input(musicnn_samples(path)), self.hop_frames)
         return TagResult(path, self.name, {t: float(p) for t, p in zip(self.tags, probabilities, strict=True)})

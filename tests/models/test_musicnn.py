@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import subprocess
@@ -10,7 +12,7 @@ import pytest
 import torch
 
 from classicfy.cli import main
-from classicfy.features.spectral import musicnn_input, musicnn_patches
+from classicfy.features.spectral import musicnn_hop_frames, musicnn_input, musicnn_patches
 from classicfy.models import musicnn
 from classicfy.models.tf_checkpoint import CheckpointError, load_checkpoint, read_index
 from helpers import DATA, sine, write
@@ -77,6 +79,34 @@ def test_patches_drop_the_remainder_and_repeat_a_short_input():
     short = musicnn_patches(representation[:100])
     assert short.shape == (1, 187, 96)
     np.testing.assert_array_equal(short[0, 100], representation[0])
+
+
+def test_overlapping_patches_start_every_hop():
+    representation = np.arange(400 * 96, dtype=np.float32).reshape(400, 96)
+    hop = musicnn_hop_frames(1.5)  # musicnn's input_overlap, in seconds
+    assert hop == 187 - 94
+    patches = musicnn_patches(representation, hop)
+    assert patches.shape == (3, 187, 96)  # starts 0, 93, 186; the next (279) would not fit in 400 frames
+    np.testing.assert_array_equal(patches[2, 0], representation[2 * hop])
+    for bad in (-0.1, 2.992, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="overlap must be"):
+            musicnn_hop_frames(bad)
+
+
+def test_tag_csv_has_a_row_per_file_and_every_tag(tmp_path, capsys):
+    for name, freq in (("a", 440.0), ("b", 220.0)):
+        write(tmp_path / f"{name}.wav", sine(7.0, freq))
+    assert main(["tag", str(tmp_path), "--format", "csv", "--overlap", "1", "--model", "vgg-mtt"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0][:3] == ["path", "model", "top_k"] and len(rows[0]) == 3 + len(musicnn.MTT_TAGS)
+    assert [row[0] for row in rows[1:]] == [str(tmp_path / "a.wav"), str(tmp_path / "b.wav")]
+    assert all(0.0 <= float(p) <= 1.0 for row in rows[1:] for p in row[3:])
+
+
+def test_an_overlap_beyond_a_patch_is_refused_by_name(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["tag", str(write(tmp_path / "a.wav", sine(4.0))), "--overlap", "3"])
+    assert exit_info.value.code == 2 and "--overlap" in capsys.readouterr().err
 
 
 def test_vgg_embedding_follows_tensorflow_flattening_order():

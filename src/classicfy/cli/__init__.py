@@ -14,11 +14,24 @@ import threading
 from typing import Any
 
 from classicfy import __version__
-from classicfy.cli import corpus, crossval, demo, evaluate, export, features, predict, serve, tag, train, transcribe
+from classicfy.cli import (
+    corpus,
+    crossval,
+    demo,
+    embed,
+    evaluate,
+    export,
+    features,
+    predict,
+    serve,
+    tag,
+    train,
+    transcribe,
+)
 from classicfy.cli.options import add_logging_options
 from classicfy.errors import ClassicfyError
 
-COMMANDS = (features, train, evaluate, crossval, predict, serve, transcribe, export, tag, demo, corpus)
+COMMANDS = (features, train, evaluate, crossval, predict, serve, transcribe, export, tag, embed, demo, corpus)
 
 
 class _Parser(argparse.ArgumentParser):

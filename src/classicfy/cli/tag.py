@@ -22,7 +22,10 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="recordings, or folders of recordings")
     parser.add_argument("--model", default=TAGGERS[0], choices=TAGGERS, help="pretrained tagger (default: %(default)s)")
-    add_output_options(parser, 5, ("table", "json"), "json: every tag's probability")
+    add_output_options(
+        parser, 5, ("table", "json", "csv"), "json: every tag's probability; csv: one row per file, every tag"
+    )
+    add_overlap_option(parser)
     parser.add_argument(
         "--no-progress", action="store_true", help="hide progress bars (hidden anyway when stderr is not a terminal)"
     )
@@ -38,7 +41,31 @@ def run(args: argparse.Namespace) -> int:
     def line(result: Any) -> str:
         return f"{result.path}: " + ", ".join(f"{tag} {p:.2f}" for tag, p in result.top(args.top_k))
 
-    tagger = Tagger(args.model, args.device)
+    tagger = Tagger(args.model, args.device, args.overlap)
     progress = Workspace.create(progress=False if args.no_progress else None).progress
     results = each_file(args.paths, tagger.tag, progress)
-    return answer_each(results, line, args, "no recording could be tagged", lambda r: r.to_json())
+    nothing = "no recording could be tagged"
+    return answer_each(results, line, args, nothing, lambda r: r.to_json(), lambda r: r.csv_row(args.top_k))
+
+
+def overlap_seconds(text: str) -> float:
+    """A patch overlap in seconds, checked against the patch length."""
+    from classicfy.features.spectral import musicnn_hop_frames
+
+    try:
+        seconds = float(text)
+        musicnn_hop_frames(seconds)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error) if "overlap" in str(error) else f"not a number: {text!r}") from None
+    return seconds
+
+
+def add_overlap_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--overlap",
+        type=overlap_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="overlap of the tagger's 3-second patches, as musicnn's input_overlap (default: %(default)s: side "
+        "by side)",
+    )

@@ -135,14 +135,23 @@ def musicnn_input(samples: np.ndarray) -> np.ndarray:
     return np.log10(10000.0 * rounded + 1.0).astype(np.float32)
 
 
-def musicnn_patches(representation: np.ndarray) -> np.ndarray:
-    """Non-overlapping 187-frame patches, remainder dropped; a shorter input is repeated to fill one."""
+def musicnn_patches(representation: np.ndarray, hop_frames: int = MUSICNN_PATCH_FRAMES) -> np.ndarray:
+    """187-frame patches every `hop_frames` (by default side by side), remainder dropped; a shorter
+    input is repeated to fill one."""
     frames = len(representation)
     if frames < MUSICNN_PATCH_FRAMES:
         representation = np.tile(representation, (int(np.ceil(MUSICNN_PATCH_FRAMES / max(frames, 1))), 1))
-        frames = MUSICNN_PATCH_FRAMES
-    n = frames // MUSICNN_PATCH_FRAMES
-    return representation[: n * MUSICNN_PATCH_FRAMES].reshape(n, MUSICNN_PATCH_FRAMES, representation.shape[1])
+    view = np.lib.stride_tricks.sliding_window_view(representation, MUSICNN_PATCH_FRAMES, axis=0)[::hop_frames]
+    return np.ascontiguousarray(np.swapaxes(view, 1, 2))
+
+
+def musicnn_hop_frames(overlap_s: float) -> int:
+    """The patch hop, in frames, for patches overlapping by `overlap_s` seconds (musicnn's `input_overlap`)."""
+    patch_s = MUSICNN_PATCH_FRAMES * MUSICNN_HOP / MUSICNN_SAMPLE_RATE
+    overlap = round(overlap_s * MUSICNN_SAMPLE_RATE / MUSICNN_HOP) if 0 <= overlap_s < patch_s else -1
+    if not 0 <= overlap < MUSICNN_PATCH_FRAMES:  # NaN fails the first test too
+        raise ValueError(f"overlap must be at least 0 s and under a patch ({patch_s:.3f} s), got {overlap_s:g} s")
+    return MUSICNN_PATCH_FRAMES - overlap
 
 
 class MusicnnFeatureExtractor:

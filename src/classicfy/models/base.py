@@ -47,6 +47,10 @@ class ClassifierModel(nn.Module):
     def set_input_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not standardise its inputs")
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch of inputs to the features the last layers classify (what `classicfy embed` writes)."""
+        raise NotImplementedError(f"{type(self).__name__} does not say what its embedding is")
+
     def embeddings(self, inputs: Any, indices: np.ndarray | None = None, batch_size: int = 32) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} has no frozen backbone to embed with")
 

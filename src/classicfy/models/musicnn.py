@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from classicfy.config import MUSICNN_N_MELS as N_MELS
 from classicfy.devices import device_of, in_passes, to_device
 from classicfy.errors import ClassicfyError
-from classicfy.features.spectral import musicnn_patches
+from classicfy.features.spectral import MUSICNN_PATCH_FRAMES, musicnn_patches
 from classicfy.models.tf_checkpoint import load_checkpoint, read_index
 
 TF_BN_EPS = 1e-3  # TensorFlow's default, not PyTorch's 1e-5
@@ -223,7 +223,9 @@ CPU_PATCHES_PER_PASS = 1
 
 
 @torch.no_grad()
-def tag_probabilities(model: nn.Module, representation: np.ndarray) -> np.ndarray:
-    """Sigmoid tag outputs averaged over a recording's patches."""
-    patches = to_device(musicnn_patches(representation), device_of(model))
+def tag_probabilities(
+    model: nn.Module, representation: np.ndarray, hop_frames: int = MUSICNN_PATCH_FRAMES
+) -> np.ndarray:
+    """Sigmoid tag outputs averaged over a recording's patches (one every `hop_frames`)."""
+    patches = to_device(musicnn_patches(representation, hop_frames), device_of(model))
     return torch.sigmoid(in_passes(model, patches, CPU_PATCHES_PER_PASS)).mean(dim=0).float().cpu().numpy()

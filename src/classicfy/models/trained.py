@@ -111,6 +111,15 @@ def predict_logits(model: torch.nn.Module, windows: ModelInputs, batch_size: int
     return torch.cat([in_passes(model, batch, per_pass).float().cpu() for batch in batches]).numpy()
 
 
+@torch.no_grad()
+def window_embeddings(model: ClassifierModel, windows: ModelInputs, batch_size: int = 32) -> np.ndarray:
+    """The features the model's last layers classify (`model.embed`), for every window of a set, in order."""
+    model.eval()
+    device = device_of(model)
+    batches = (to_device(batch, device) for batch in iter_batches(windows, batch_size))
+    return torch.cat([in_passes(model.embed, b, model.cpu_windows_per_pass).float().cpu() for b in batches]).numpy()
+
+
 def window_probabilities(model: torch.nn.Module, windows: ModelInputs, batch_size: int = 32) -> np.ndarray:
     """Softmax class probabilities of every window of a set, in order."""
     logits = torch.from_numpy(predict_logits(model, windows, batch_size))
