@@ -253,6 +253,7 @@ class TrainConfig:
     balance_copies: bool = False
     finetune: bool = False  # pretrained models: train the backbone too (at a tenth of the learning rate)
     precision: str = "auto"  # "bf16": bfloat16 autocast while training; "fp32"; "auto": bf16 where the CPU has it
+    tensorboard: bool = False  # also log the curves for TensorBoard, in RUN/tb
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -42,7 +42,17 @@ RUN_FILES = ("config.toml", "labels.json", "split.csv")
 # What an evaluation writes, into the run or into `--out`; a run writes these and more.
 EVALUATION_OUTPUTS = ("metrics.json", "predictions.csv", "windows.safetensors", "plots", "report.html")
 CARD_FILE = "README.md"  # the run's model card (`classicfy.model_card`)
-RUN_OUTPUTS = (*RUN_FILES, "dataset.json", "models", "checkpoints", "history", CARD_FILE, *EVALUATION_OUTPUTS)
+TB_FOLDER = "tb"  # TensorBoard's event files, with --tensorboard (`classicfy.training.curves`)
+RUN_OUTPUTS = (
+    *RUN_FILES,
+    "dataset.json",
+    "models",
+    "checkpoints",
+    "history",
+    TB_FOLDER,
+    CARD_FILE,
+    *EVALUATION_OUTPUTS,
+)
 T = TypeVar("T")
 
 

@@ -92,6 +92,12 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         "every epoch run (default: %(default)s)",
     )
     parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also log losses, validation metrics, learning rate and a confusion matrix per epoch for "
+        "TensorBoard, in RUN/tb (needs the [tensorboard] extra); the CSV history is written either way",
+    )
+    parser.add_argument(
         "--seed",
         type=int_at_least(0),
         default=TrainConfig.seed,
@@ -212,6 +218,7 @@ def run_config(args: argparse.Namespace, data: str) -> RunConfig:
                 finetune=args.finetune,
                 max_windows_per_class=args.max_windows_per_class,
                 precision=args.precision,
+                tensorboard=args.tensorboard,
             ),
             augment=AugmentConfig(
                 copies=args.augment_copies,

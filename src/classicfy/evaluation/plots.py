@@ -40,7 +40,11 @@ def _save(fig, path: Path) -> Path:
 
 def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], title: str, path: str | Path) -> Path:
     """Rows normalised to recall: each row shows where one true class's items went."""
-    path = Path(path)
+    return _save(confusion_figure(matrix, labels, title), Path(path))
+
+
+def confusion_figure(matrix: list[list[int]], labels: list[str], title: str):  # a matplotlib Figure
+    """The confusion matrix drawn, rows normalised to recall, each cell with its count."""
     counts = np.asarray(matrix, dtype=float)
     normalised = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = 2.5 + 0.55 * len(labels)
@@ -63,7 +67,8 @@ def plot_confusion_matrix(matrix: list[list[int]], labels: list[str], title: str
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046)
-    return _save(fig, path)
+    fig.tight_layout()
+    return fig
 
 
 def plot_roc_curves(y_true: np.ndarray, probs: np.ndarray, labels: list[str], title: str, path: str | Path) -> Path:

@@ -27,6 +27,7 @@ from classicfy.models.base import ClassifierModel
 from classicfy.rundir import RUN_OUTPUTS, ModelCard, RunFolder, check_output_folder
 from classicfy.training import distributed
 from classicfy.training.balance import at_most_per_class
+from classicfy.training.curves import require_tensorboard
 from classicfy.training.trainer import Trainer, TrainState, seed_everything
 from classicfy.workspace import Workspace
 
@@ -156,6 +157,8 @@ def train_run(
     if unknown:
         raise RunError(f"unknown model(s): {', '.join(unknown)}; available: {', '.join(MODELS)}")
     resolve_device(work.device)  # an absent device is refused before any work
+    if config.train.tensorboard:
+        require_tensorboard()  # as is a missing TensorBoard
     if config.augment.copies:
         try:
             DataAugmenter(config.augment)  # a bad --background is found here, not in a worker

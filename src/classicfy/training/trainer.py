@@ -35,6 +35,7 @@ from classicfy.training import distributed
 from classicfy.training.balance import DataBalancer
 from classicfy.training.batch_augment import mixup, spec_augment
 from classicfy.training.checkpoint import optimizer_tensors, restore_optimizer
+from classicfy.training.curves import TensorBoardCurves
 
 log = logging.getLogger(__name__)
 HISTORY_COLUMNS = (
@@ -118,6 +119,7 @@ class Trainer:
         self.ranks = distributed.ranks()
         self.network: nn.Module = self.model  # what trains: the model, or its DistributedDataParallel wrapper
         self.average: AveragedModel | None = None  # made in `fit`, once the epoch's length is known
+        self.curves: TensorBoardCurves | None = None  # opened in `fit`, with `tensorboard`, by the leader
         self._resumed_average: dict[str, torch.Tensor] = {}
 
     @property
@@ -210,6 +212,25 @@ class Trainer:
         loss_weights = to_device(torch.from_numpy(weights), self.device) if weights is not None else None
         self._start_average(balancer)
         self._wrap_for_ranks()
+        if config.tensorboard and self.ranks.leader:
+            labels = self.card.labels if self.card else [str(i) for i in range(self.n_classes)]
+            self.curves = TensorBoardCurves(self.run.path, self.name, labels, self.state.epoch)
+        try:
+            self._fit_epochs(train, val, balancer, loss_weights, progress, stop_after)
+        finally:
+            if self.curves is not None:
+                self.curves.close()
+        return self.state
+
+    def _fit_epochs(
+        self,
+        train: LabelledInputs,
+        val: LabelledInputs,
+        balancer: DataBalancer,
+        loss_weights: torch.Tensor | None,
+        progress: bool,
+        stop_after: int | None,
+    ) -> None:
         while not self.finished:
             start = time.perf_counter()
             epoch = self._gathered(self._train_epoch(train, balancer, loss_weights, progress and self.ranks.leader))
@@ -218,7 +239,6 @@ class Trainer:
             self._end_epoch(epoch, val_loss, val_predictions, val.labels, time.perf_counter() - start)
             if stop_after is not None and self.state.epoch >= stop_after:
                 break
-        return self.state
 
     def _wrap_for_ranks(self) -> None:
         """Under several ranks, train through DistributedDataParallel: it starts every rank from the
@@ -336,6 +356,8 @@ class Trainer:
         if improved or self.config.keep == "last":
             self._save_model()
         self._write_history()
+        if self.curves is not None:
+            self.curves.epoch(row, val_labels, val_predictions)
         self._save_checkpoint()
         log.info(
             "%s epoch %d/%d: loss %.3f acc %.3f | val loss %.3f acc %.3f macro-F1 %.3f%s (%.0f s)",
