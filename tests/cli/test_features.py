@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
 import shutil
+import struct
+import subprocess
+import sys
+import termios
 
 import numpy as np
 import pytest
@@ -80,3 +87,34 @@ def test_summary_counts_silent_windows_dropped(tmp_path, capsys):
     assert "windows:    5 of 2 s (1 silent windows dropped)" in capsys.readouterr().out
     assert main(args) == 0  # the count survives the cache
     assert "(1 silent windows dropped)" in capsys.readouterr().out
+
+
+def _features_command(data, cache) -> list[str]:
+    return [sys.executable, "-m", "classicfy.cli", "features", str(data), "--cache", str(cache), "--jobs", "1"]
+
+
+def test_features_piped_prints_no_progress_bar_but_a_terminal_gets_one(tone_dataset, tmp_path):
+    """The acceptance command `classicfy features DATA | cat`: no carriage returns or escape codes
+    anywhere when stdout and stderr are not terminals; the same command on a terminal draws bars."""
+    piped = subprocess.run(_features_command(tone_dataset, tmp_path / "c1"), capture_output=True, timeout=300)
+    assert piped.returncode == 0
+    for text in (piped.stdout, piped.stderr):
+        assert b"\r" not in text and b"\x1b[" not in text
+    assert b"recordings: 18 usable of 18" in piped.stdout
+    leader, follower = pty.openpty()  # a terminal on stderr, as when run by hand
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # tqdm draws nothing 0 wide
+    child = subprocess.Popen(_features_command(tone_dataset, tmp_path / "c2"), stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)  # the child holds the only other end: reading stops when it exits
+    drawn = b""
+    while chunk := _read_available(leader):
+        drawn += chunk
+    os.close(leader)
+    assert child.wait(timeout=300) == 0 and child.stdout is not None and child.stdout.read()
+    assert b"\r" in drawn and b"features:" in drawn
+
+
+def _read_available(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the terminal's other end is closed: all was read
+        return b""

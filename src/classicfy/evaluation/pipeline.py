@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from classicfy import atomic
-from classicfy.config import AnyFeatureConfig, RunConfig
+from classicfy.config import AnyFeatureConfig, AudioConfig, RunConfig
 from classicfy.data.builtin import resolve_dataset
 from classicfy.data.manifest import Recording, content_hash, list_dataset
 from classicfy.devices import resolve_device
@@ -31,12 +31,13 @@ from classicfy.evaluation.plots import (
     plot_model_comparison,
     plot_per_class_f1,
     plot_roc_curves,
+    plot_timeline,
     plot_training_curves,
 )
-from classicfy.evaluation.report import probability_column, write_predictions, write_report
+from classicfy.evaluation.report import Report, probability_column, write_predictions, write_report
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
-from classicfy.features.inputs import WindowSet
+from classicfy.features.inputs import KEY_STRIDE, WindowSet
 from classicfy.model_card import write_model_card
 from classicfy.models.trained import TrainedModel, load_model, window_probabilities
 from classicfy.rundir import EVALUATION_OUTPUTS, RunFolder, check_output_folder, save_arrays
@@ -346,6 +347,32 @@ def _draw_plots(
     return plots
 
 
+MAX_TIMELINES = 40  # each is embedded in the report: beyond a few dozen it would outgrow a browser tab
+
+
+def _draw_timelines(
+    out: Path,
+    ensemble: ScoredSet,
+    answers: list[dict],
+    recordings: list[Recording],
+    labels: list[str],
+    audio: AudioConfig,
+) -> dict[str, Path]:
+    """The ensemble's timeline (each label's probability along the recording) of each recording it
+    names wrong, the first `MAX_TIMELINES` of them, by path."""
+    wrong = [a for a in answers if a["model"] == "ensemble" and a["predicted"] != a["label"]][:MAX_TIMELINES]
+    position = {str(recording.path): i for i, recording in enumerate(recordings)}
+    drawn = {}
+    for number, answer in enumerate(wrong, start=1):
+        path = Path(answer["path"])
+        own = ensemble.recording_of == position[answer["path"]]
+        starts = (ensemble.keys[own] % KEY_STRIDE) * audio.hop_s
+        title = f"{path.name}: {answer['label']}, named {answer['predicted']}"
+        image = out / "plots" / "timelines" / f"{number:02d}-{path.stem}.png"
+        drawn[answer["path"]] = plot_timeline(starts, audio.window_s, ensemble.probs[own], labels, title, image)
+    return drawn
+
+
 def _ensemble_note(ensemble: EnsembleModel, baseline: SummaryBaseline) -> str:
     weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.members, ensemble.weights, strict=True))
     how = "fitted on the validation split" if ensemble.fitted else "a plain average"
@@ -398,11 +425,14 @@ def evaluate_run(
     answers = recording_answers(scored, features.recordings, labels)
     write_predictions(scope.out / "predictions.csv", answers)
     plots = _draw_plots(scope.out, metrics, scored, labels, run.read_histories(names))
+    audio = models[ensemble.members[0]].feature_config.audio  # the hop grid the ensemble's windows share
+    timelines = _draw_timelines(scope.out, scored["ensemble"], answers, features.recordings, labels, audio)
     dataset = run.read_dataset_summary() if data is None else {"skipped": _skipped_rows(features.skipped)}
     scope.notes.append(_ensemble_note(ensemble, baseline))
     title = f"classicfy run {run.path.name}: {len(labels)} classes ({', '.join(labels)})"
     config_text = run.config_path.read_text()
-    write_report(scope.out, title, metrics, plots, dataset, config_text, scope.notes, answers, scope.scored_on)
+    report = Report(title, metrics, plots, dataset, config_text, scope.notes, answers, timelines, scope.scored_on)
+    write_report(scope.out, report)
     if scope.out == run.path:  # the run's own test works: its card gets their figures
         write_model_card(run.path)
     return Evaluation(labels, metrics, scope.out, scope.notes, scope.scored_on)

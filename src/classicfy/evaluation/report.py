@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,20 +76,40 @@ def write_predictions(path: str | Path, answers: list[dict]) -> None:
     atomic.write_text(path, buffer.getvalue())
 
 
-def _misnamed(answers: list[dict]) -> tuple[int, list[list[str]]]:
-    """How many recordings the ensemble scored, and a row for each it names wrong: its answer's and
-    the truth's probabilities."""
+@dataclass(frozen=True)
+class Report:
+    """What the report shows; `scored_on` names the recordings scored, `timelines` maps a recording's
+    path to its timeline figure."""
+
+    title: str
+    metrics: dict[str, ModelMetrics]
+    plots: dict[str, list[Path]]
+    dataset: dict
+    config_text: str
+    notes: list[str]
+    answers: list[dict]
+    timelines: dict[str, Path] = field(default_factory=dict)
+    scored_on: str = "test split"
+
+
+def _misnamed(answers: list[dict], timelines: dict[str, Path]) -> tuple[int, list[dict]]:
+    """How many recordings the ensemble scored, and for each it names wrong: its answer's and the
+    truth's probabilities, and its timeline (embedded) where one was drawn."""
     scored = [a for a in answers if a["model"] == "ensemble"]
     wrong = [a for a in scored if a["predicted"] != a["label"]]
     return len(scored), [
-        [
-            a["path"],
-            a["label"],
-            a["predicted"],
-            f"{a[probability_column(a['predicted'])]:.2f}",
-            f"{a[probability_column(a['label'])]:.2f}",
-        ]
-        for a in wrong
+        {
+            "cells": [
+                a["path"],
+                a["label"],
+                a["predicted"],
+                f"{a[probability_column(a['predicted'])]:.2f}",
+                f"{a[probability_column(a['label'])]:.2f}",
+            ],
+            "timeline": _embedded(timelines[a["path"]]) if a["path"] in timelines else None,
+            "anchor": f"timeline-{number}",
+        }
+        for number, a in enumerate(wrong, start=1)
     ]
 
 
@@ -98,43 +119,34 @@ def _embedded(image: Path) -> dict[str, str]:
     return {"name": image.stem, "data": f"data:image/png;base64,{data}"}
 
 
-def write_report(
-    out_dir: str | Path,
-    title: str,
-    metrics: dict[str, ModelMetrics],
-    plots: dict[str, list[Path]],
-    dataset: dict,
-    config_text: str,
-    notes: list[str],
-    answers: list[dict],
-    scored_on: str = "test split",
-) -> Path:
+def write_report(out_dir: str | Path, report: Report) -> Path:
     """`out_dir/report.html`, one self-contained file rendered from `templates/report.html.j2`:
-    summary table, the ensemble's wrong answers, the plots (embedded), dataset, configuration;
-    `scored_on` names the recordings scored."""
+    summary table, the ensemble's wrong answers linked to their timelines, the plots (embedded),
+    dataset, configuration."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     environment = Environment(loader=PackageLoader("classicfy.evaluation"), autoescape=select_autoescape(["j2"]))
-    scored, wrong = _misnamed(answers)
+    scored, wrong = _misnamed(report.answers, report.timelines)
+    dataset = report.dataset
     sides = dataset.get("windows_per_split", {})
     side_labels = sorted({label for counts in sides.values() for label in counts})
     per_label = dataset.get("per_label", {})
     page = environment.get_template("report.html.j2").render(
-        title=title,
-        scored_on=scored_on,
+        title=report.title,
+        scored_on=report.scored_on,
         summary_header=SUMMARY_HEADER,
-        summary_rows=summary_rows(metrics),
-        notes=notes,
+        summary_rows=summary_rows(report.metrics),
+        notes=report.notes,
         scored=scored,
         wrong=wrong,
-        figures={section: [_embedded(image) for image in images] for section, images in plots.items()},
+        figures={section: [_embedded(image) for image in images] for section, images in report.plots.items()},
         per_label=[
             [label, v["recordings"], v["groups"], f"{v['minutes']:.1f}", v["windows"]] for label, v in per_label.items()
         ],
         side_labels=side_labels,
         sides=[[side, *(counts.get(label, 0) for label in side_labels)] for side, counts in sorted(sides.items())],
         skipped=[[s["path"], s["reason"]] for s in dataset.get("skipped", [])],
-        config_text=config_text,
+        config_text=report.config_text,
     )
     path = Path(out_dir) / "report.html"
     atomic.write_text(path, page)
