@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classicfy.cli.options import add_device_option, add_work_options, workspace
-from classicfy.cli.tag import add_overlap_option
+from classicfy.cli.options import add_device_option, add_overlap_option, add_work_options, workspace
 from classicfy.config import TAGGERS
 from classicfy.errors import AudioError, ClassicfyError
 

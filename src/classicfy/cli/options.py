@@ -171,3 +171,26 @@ def feature_config(args: argparse.Namespace) -> FeatureConfig:
     except ValueError as error:
         raise ClassicfyError(str(error)) from None
     return FeatureConfig(audio=audio)
+
+
+def overlap_seconds(text: str) -> float:
+    """A patch overlap in seconds, checked against the patch length."""
+    from classicfy.features.spectral import musicnn_hop_frames
+
+    try:
+        seconds = float(text)
+        musicnn_hop_frames(seconds)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error) if "overlap" in str(error) else f"not a number: {text!r}") from None
+    return seconds
+
+
+def add_overlap_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--overlap",
+        type=overlap_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="overlap of the tagger's 3-second patches, as musicnn's input_overlap (default: %(default)s: side "
+        "by side)",
+    )

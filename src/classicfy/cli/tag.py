@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from classicfy.cli.options import add_device_option, add_output_options
+from classicfy.cli.options import add_device_option, add_output_options, add_overlap_option
 from classicfy.cli.output import answer_each, each_file
 from classicfy.config import TAGGERS
 
@@ -46,26 +46,3 @@ def run(args: argparse.Namespace) -> int:
     results = each_file(args.paths, tagger.tag, progress)
     nothing = "no recording could be tagged"
     return answer_each(results, line, args, nothing, lambda r: r.to_json(), lambda r: r.csv_row(args.top_k))
-
-
-def overlap_seconds(text: str) -> float:
-    """A patch overlap in seconds, checked against the patch length."""
-    from classicfy.features.spectral import musicnn_hop_frames
-
-    try:
-        seconds = float(text)
-        musicnn_hop_frames(seconds)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error) if "overlap" in str(error) else f"not a number: {text!r}") from None
-    return seconds
-
-
-def add_overlap_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--overlap",
-        type=overlap_seconds,
-        default=0.0,
-        metavar="SECONDS",
-        help="overlap of the tagger's 3-second patches, as musicnn's input_overlap (default: %(default)s: side "
-        "by side)",
-    )
