@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
-from classicfy.evaluation.metrics import ModelEvaluator, recording_probabilities
+from classicfy.evaluation.metrics import ModelEvaluator, per_class_f1, recording_probabilities
 
 
 def test_metrics_match_a_hand_computed_case():
@@ -70,3 +73,33 @@ def test_intervals_resample_works_unless_a_class_has_only_one():
     two_works_each = np.array(["w1", "w1", "w3", "w3", "w2", "w2", "w4", "w4"])
     by_work = evaluator.bootstrap(y, probs, two_works_each)["accuracy_ci"]
     assert by_work != (low, high)  # drawn by work: the wrong answers come and go in pairs
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=40))
+def test_per_class_f1_is_scikit_learns(pairs):
+    from sklearn.metrics import f1_score
+
+    y_true, predicted = (np.array(column) for column in zip(*pairs, strict=True))
+    expected = f1_score(y_true, predicted, labels=range(4), average=None, zero_division=0)
+    np.testing.assert_allclose(per_class_f1(y_true, predicted, 4), expected)
+
+
+def test_each_class_gets_an_f1_interval_at_recording_level():
+    """The report's per-class F1 with intervals: every class's interval holds its F1, and a class
+    named perfectly has nothing to vary."""
+    rng = np.random.default_rng(3)
+    recording_of = np.repeat(np.arange(30), 4)
+    y_recording = np.arange(30) % 3
+    answer = np.where((np.arange(30) % 3 == 0) | (rng.random(30) < 0.6), y_recording, (y_recording + 1) % 3)
+    window_probs = np.eye(3)[np.repeat(answer, 4)] * 0.9 + 0.1 / 3
+    works = np.repeat(np.arange(30) // 2, 4)  # two recordings a work
+    metrics = ModelEvaluator(["a", "b", "c"], n_bootstrap=300).evaluate(
+        window_probs, np.repeat(y_recording, 4), recording_of, works
+    )
+    for label, scores in metrics.recording.per_class.items():
+        low, high = scores.f1_ci
+        assert low <= scores.f1 <= high, label
+    assert metrics.recording.per_class["a"].f1_ci[0] < 1.0  # always right on a, but c's misses are named a
+    assert metrics.segment.per_class["a"].f1_ci is None  # windows are not independent: no interval
+    written = json.loads(json.dumps(metrics.to_dict()))  # as metrics.json holds it
+    assert written["recording"]["per_class"]["c"]["f1_ci"] == list(metrics.recording.per_class["c"].f1_ci)

@@ -64,6 +64,15 @@ class ClassMetrics:
     recall: float
     f1: float
     support: int
+    f1_ci: tuple[float, float] | None = None  # bootstrap 95% interval, at recording level
+
+
+def per_class_f1(y_true: np.ndarray, predicted: np.ndarray, n_labels: int) -> np.ndarray:
+    """Each label's F1 (0 where it has neither items nor predictions), as scikit-learn's with
+    zero_division=0, counted directly: resamples call it a thousand times."""
+    hits = np.bincount(y_true[y_true == predicted], minlength=n_labels)
+    both = np.bincount(y_true, minlength=n_labels) + np.bincount(predicted, minlength=n_labels)
+    return np.divide(2.0 * hits, both, out=np.zeros(n_labels), where=both > 0)
 
 
 @dataclass(frozen=True)
@@ -156,22 +165,23 @@ class ModelEvaluator:
         result["confusion_matrix"] = confusion_matrix(y_true, predicted, labels=classes).tolist()
         return LevelMetrics(**result)
 
-    def bootstrap(
-        self, y_true: np.ndarray, probs: np.ndarray, works: np.ndarray | None = None
-    ) -> dict[str, tuple[float, float]]:
-        """95% intervals of accuracy and macro-F1 over resamples of the items, each class kept: of whole
-        works when `works` names each item's work and every class has two works or more, else of
-        single items (a class of one work would be drawn whole every time and hide all variation)."""
+    def bootstrap(self, y_true: np.ndarray, probs: np.ndarray, works: np.ndarray | None = None) -> dict[str, Any]:
+        """95% intervals of accuracy, macro-F1 and each class's F1 over resamples of the items, each
+        class kept: of whole works when `works` names each item's work and every class has two works
+        or more, else of single items (a class of one work would be drawn whole every time and hide
+        all variation)."""
         predicted = probs.argmax(axis=1)
         y_true = np.asarray(y_true)
         groups = np.arange(len(y_true))
         if works is not None and resamplable_by_work(y_true, np.asarray(works)):
             groups = np.asarray(works)
-        accuracies, f1s = [], []
+        accuracies, f1s, class_f1s = [], [], []
         for sample in work_resamples(y_true, groups, self.n_bootstrap, self.seed):
             accuracies.append(float(np.mean(predicted[sample] == y_true[sample])))
             f1s.append(macro_f1(y_true[sample], predicted[sample], len(self.labels)))
-        return {"accuracy_ci": interval(accuracies), "macro_f1_ci": interval(f1s)}
+            class_f1s.append(per_class_f1(y_true[sample], predicted[sample], len(self.labels)))
+        per_class = [interval([float(f[c]) for f in class_f1s]) for c in range(len(self.labels))]
+        return {"accuracy_ci": interval(accuracies), "macro_f1_ci": interval(f1s), "per_class_f1_ci": per_class}
 
     def evaluate(
         self,
@@ -187,9 +197,12 @@ class ModelEvaluator:
         _, first_window = np.unique(recording_of, return_index=True)  # in the order recording_probabilities uses
         y_recording = np.asarray(window_labels)[first_window]
         intervals = self.bootstrap(y_recording, probs, None if works is None else np.asarray(works)[first_window])
+        recording = self.metrics(y_recording, probs)
+        per_class = {
+            label: replace(recording.per_class[label], f1_ci=ci)
+            for label, ci in zip(self.labels, intervals["per_class_f1_ci"], strict=True)
+        }
         recording = replace(
-            self.metrics(y_recording, probs),
-            accuracy_ci=intervals["accuracy_ci"],
-            macro_f1_ci=intervals["macro_f1_ci"],
+            recording, accuracy_ci=intervals["accuracy_ci"], macro_f1_ci=intervals["macro_f1_ci"], per_class=per_class
         )
         return ModelMetrics(segment, recording)

@@ -331,6 +331,7 @@ def _draw_plots(
     plots = {
         "Model comparison": [
             plot_model_comparison(metrics, plots_dir / "comparison.png"),
+            plot_per_class_f1(metrics, labels, "recording", plots_dir / "per_class_f1_recordings.png"),
             plot_per_class_f1(metrics, labels, "segment", plots_dir / "per_class_f1.png"),
         ],
         "Confusion matrices (recordings, rows normalised)": [

@@ -101,20 +101,27 @@ def plot_roc_curves(y_true: np.ndarray, probs: np.ndarray, labels: list[str], ti
 
 
 def plot_per_class_f1(metrics: dict[str, ModelMetrics], labels: list[str], level: str, path: str | Path) -> Path:
-    """F1 of each class, one bar per model."""
+    """F1 of each class, one bar per model, with its 95% interval where it has one (recording level)."""
     path = Path(path)
     names = list(metrics)
     fig, ax = _figure(max(6.0, 1.2 * len(labels) + 2), 4.5)
     width = 0.8 / len(names)
     for i, name in enumerate(names):
         per_class = getattr(metrics[name], level).per_class
-        values = [per_class[label].f1 for label in labels]
-        ax.bar(np.arange(len(labels)) + i * width - 0.4 + width / 2, values, width, label=name)
+        values = np.array([per_class[label].f1 for label in labels])
+        intervals = [per_class[label].f1_ci for label in labels]
+        errors = None
+        if all(ci is not None for ci in intervals):
+            low, high = np.array(intervals, dtype=float).T
+            errors = np.clip([values - low, high - values], 0, None)
+        x = np.arange(len(labels)) + i * width - 0.4 + width / 2
+        ax.bar(x, values, width, label=name, yerr=errors, capsize=2, error_kw={"linewidth": 0.8})
     ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(f"F1 ({level} level)")
-    ax.set_title(f"Per-class F1 by model ({level} level)")
-    ax.legend(fontsize=7, ncol=min(len(names), 4))
+    shown = "recordings, 95% intervals" if level == "recording" else f"{level} level"
+    ax.set_title(f"Per-class F1 by model ({shown})")
+    ax.legend(fontsize=7, ncol=min(len(names), 5), loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below the bars
     return _save(fig, path)
 
 
