@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
 
 from classicfy.cli import main
-from classicfy.embedding import read_embeddings
+from classicfy.embedding import Embeddings, read_embeddings
+from classicfy.errors import RunError
 from classicfy.models.trained import load_model
 from classicfy.predict import Classifier
 from helpers import sine, write
@@ -98,3 +101,9 @@ def test_bad_requests_are_one_line_and_exit_2(trained, tmp_path, capsys, args, c
     assert main(["embed", *(a.format(**values) for a in args)]) == 2
     err = capsys.readouterr().err
     assert culprit in err and err.count("\n") == 1
+
+
+def test_vectors_that_are_not_finite_are_refused_by_name():
+    rows = [(Path("a.flac"), None, np.zeros(2), np.array([[0.5], [np.nan]], dtype=np.float32))]
+    with pytest.raises(RunError, match=r"RUN:cnn embeds a\.flac with numbers that are not finite"):
+        Embeddings.of_windows("RUN:cnn", 1.0, rows)

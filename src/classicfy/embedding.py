@@ -20,7 +20,7 @@ import torch
 from classicfy import __version__, atomic
 from classicfy.config import MUSICNN_HOP, MUSICNN_SAMPLE_RATE, AudioConfig, MusicnnFeatureConfig
 from classicfy.devices import in_passes, resolve_device, to_device
-from classicfy.errors import ClassicfyError
+from classicfy.errors import ClassicfyError, RunError
 from classicfy.features.audio import RecordingStream
 from classicfy.features.batches import normalised_batches
 from classicfy.features.spectral import MUSICNN_PATCH_FRAMES, MusicnnFeatureExtractor, musicnn_hop_frames
@@ -51,6 +51,8 @@ class Embeddings:
         """From `(path, label, window starts, window vectors)` per recording."""
         paths, labels, starts, vectors = [], [], [], []
         for path, label, own_starts, own_vectors in rows:
+            if not np.all(np.isfinite(own_vectors)):  # never a silently wrong answer: say whose and where
+                raise RunError(f"{source} embeds {path} with numbers that are not finite")
             paths += [str(path)] * len(own_starts)
             labels += [label] * len(own_starts)
             starts.append(np.asarray(own_starts, dtype=np.float64))
