@@ -19,7 +19,7 @@ import torch
 
 from classicfy import __version__, atomic
 from classicfy.config import MUSICNN_HOP, MUSICNN_SAMPLE_RATE, AudioConfig, MusicnnFeatureConfig
-from classicfy.devices import in_passes, resolve_device, to_device
+from classicfy.devices import device_of, in_passes, resolve_device, to_device
 from classicfy.errors import ClassicfyError, RunError
 from classicfy.features.audio import RecordingStream
 from classicfy.features.batches import normalised_batches
@@ -176,7 +176,7 @@ class TaggerEmbedder:
     def embed_one(self, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         """Start times (s) and backbone embeddings of a file's non-silent windows."""
         path = Path(path)
-        device = next(self.backbone.parameters()).device
+        device = device_of(self.backbone)
         starts, vectors = [], []
         for _, windows, window_starts in normalised_batches(
             str(path), lambda: RecordingStream(path, [self.audio]), [self.audio]
