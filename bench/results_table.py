@@ -30,7 +30,22 @@ def table(summary: dict) -> str:
             per_run = " / ".join(f"{run['models'][model][level]['macro_f1']:.3f}" for run in runs)
             cells += [per_run, f"**{levels[level]['macro_f1']['mean']:.3f}**"]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join([*lines, "", *_ensemble_on_top(summary, names)])
+
+
+def _ensemble_on_top(summary: dict, names: list[str]) -> list[str]:
+    """Issue 22's test, per run and level: is the ensemble above every single model and the baseline?"""
+    lines = []
+    for level, shown in (("segment", "per window"), ("recording", "per recording")):
+        verdicts = []
+        for name, run in zip(names, summary["runs"], strict=True):
+            scores = {model: figures[level]["macro_f1"] for model, figures in run["models"].items()}
+            ensemble = scores.pop("ensemble", None)
+            best, best_score = max(scores.items(), key=lambda item: item[1])
+            above = ensemble is not None and ensemble > best_score
+            verdicts.append(f"{name} {'yes' if above else f'no ({best} {best_score:.3f})'}")
+        lines.append(f"Ensemble above every other model {shown}: {', '.join(verdicts)}.")
+    return lines
 
 
 def main() -> None:
