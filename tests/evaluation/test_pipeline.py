@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from classicfy.cli import main
+from classicfy.config import AudioConfig
+from classicfy.data.manifest import Recording
 from classicfy.data.synthetic import write_tone_dataset
+from classicfy.evaluation.pipeline import ScoredSet, _draw_timelines
 from classicfy.rundir import RunFolder
 
 REQUIRED = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall",
@@ -208,3 +211,20 @@ def test_a_damaged_run_folder_is_a_one_line_error(trained, tmp_path, capsys):
         err = capsys.readouterr().err
         assert f"{damaged} is damaged" in err and err.count("\n") == 1 and "Traceback" not in err
         damaged.write_text(intact)
+
+
+def test_timelines_are_drawn_for_the_wrong_answers_and_an_earlier_evaluations_are_removed(tmp_path):
+    recordings = [Recording(Path(f"/music/{name}.flac"), label, name) for name, label in (("a", "x"), ("b", "y"))]
+    answers = [
+        {"path": "/music/a.flac", "label": "x", "model": "ensemble", "predicted": "y"},
+        {"path": "/music/a.flac", "label": "x", "model": "cnn", "predicted": "x"},
+        {"path": "/music/b.flac", "label": "y", "model": "ensemble", "predicted": "y"},
+    ]
+    ensemble = ScoredSet(np.full((4, 2), 0.5), np.array([0, 0, 1, 1]), np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]))
+    folder = tmp_path / "plots" / "timelines"
+    folder.mkdir(parents=True)
+    (folder / "02-old.png").write_bytes(b"an earlier evaluation's")
+    (folder / "notes.txt").write_text("not ours")
+    drawn = _draw_timelines(tmp_path, ensemble, answers, recordings, ["x", "y"], AudioConfig(window_s=2.0, hop_s=2.0))
+    assert drawn == {"/music/a.flac": folder / "01-a.png"}  # the ensemble's one wrong answer; the CNN's is not
+    assert sorted(p.name for p in folder.iterdir()) == ["01-a.png", "notes.txt"]

@@ -363,13 +363,16 @@ def _draw_timelines(
     names wrong, the first `MAX_TIMELINES` of them, by path."""
     wrong = [a for a in answers if a["model"] == "ensemble" and a["predicted"] != a["label"]][:MAX_TIMELINES]
     position = {str(recording.path): i for i, recording in enumerate(recordings)}
+    folder = out / "plots" / "timelines"
+    for stale in folder.glob("[0-9][0-9]-*.png"):  # an earlier evaluation's: only this one's stay beside its report
+        stale.unlink()
     drawn = {}
     for number, answer in enumerate(wrong, start=1):
         path = Path(answer["path"])
         own = ensemble.recording_of == position[answer["path"]]
         starts = (ensemble.keys[own] % KEY_STRIDE) * audio.hop_s
         title = f"{path.name}: {answer['label']}, named {answer['predicted']}"
-        image = out / "plots" / "timelines" / f"{number:02d}-{path.stem}.png"
+        image = folder / f"{number:02d}-{path.stem}.png"
         drawn[answer["path"]] = plot_timeline(starts, audio.window_s, ensemble.probs[own], labels, title, image)
     return drawn
 
