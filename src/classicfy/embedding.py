@@ -67,8 +67,10 @@ class Embeddings:
 
     def per_recording(self) -> Embeddings:
         """One row per recording: the mean of its window vectors, from its first window's start to its last's end."""
-        paths = list(dict.fromkeys(self.paths))
-        at = {path: np.flatnonzero(np.array(self.paths) == path) for path in paths}
+        rows_of: dict[str, list[int]] = {}  # in order of first appearance
+        for row, path in enumerate(self.paths):
+            rows_of.setdefault(path, []).append(row)
+        paths, at = list(rows_of), {path: np.array(rows) for path, rows in rows_of.items()}
         return Embeddings(
             self.source,
             "recording",
