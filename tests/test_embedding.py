@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,11 @@ def test_vectors_that_are_not_finite_are_refused_by_name():
     rows = [(Path("a.flac"), None, np.zeros(2), np.array([[0.5], [np.nan]], dtype=np.float32))]
     with pytest.raises(RunError, match=r"RUN:cnn embeds a\.flac with numbers that are not finite"):
         Embeddings.of_windows("RUN:cnn", 1.0, rows)
+
+
+def test_a_run_without_trained_models_is_one_line(trained, tmp_path, capsys):
+    data, run, _ = trained
+    bare = tmp_path / "RUN"
+    shutil.copytree(run, bare, ignore=shutil.ignore_patterns("*.safetensors"))
+    assert main(["embed", str(bare), str(data / "low"), "--out", str(tmp_path / "e.npz")]) == 2
+    assert capsys.readouterr().err == f"classicfy: error: {bare} holds no trained model yet\n"

@@ -12,6 +12,7 @@ from classicfy.errors import AudioError, ClassicfyError
 
 if TYPE_CHECKING:
     from classicfy.embedding import Embeddings
+    from classicfy.workspace import Workspace
 
 
 def add_parser(commands: Any) -> None:
@@ -105,14 +106,17 @@ def _embedder(args: argparse.Namespace, device: str) -> tuple[str, Any, float, l
         )
     if not paths:
         raise ClassicfyError("no recordings to embed: give them after the run folder")
-    model = args.model or (RunFolder(run_dir).trained_model_names() or ["ensemble"])[0]
+    trained = RunFolder(run_dir).trained_model_names()
+    if not trained:
+        raise ClassicfyError(f"{run_dir} holds no trained model yet")
+    model = args.model or trained[0]
     if model == "ensemble":
         raise ClassicfyError(f"{run_dir}: embeddings come from one model; the ensemble has none of its own")
     classifier = Classifier.load(run_dir, model, device)
     return f"{run_dir}:{model}", classifier.embed_one, classifier.feature_configs[0].audio.window_s, paths
 
 
-def _labels(paths: list[str], labelled: bool, work: Any) -> dict[Path, str | None]:
+def _labels(paths: list[str], labelled: bool, work: Workspace) -> dict[Path, str | None]:
     """Every file to embed, with its label where its PATH is a dataset (`--labelled`, or builtin:NAME)."""
     from classicfy.data.builtin import resolve_dataset
     from classicfy.data.manifest import list_dataset
