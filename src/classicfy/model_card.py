@@ -112,7 +112,7 @@ def model_card(run: RunFolder) -> str:
         "```bash",
         f"classicfy predict {run.path.name} recording.flac",
         f"classicfy serve {run.path.name}",
-        f"classicfy embed {run.path.name} recordings/ --out embeddings.parquet  # vectors for clustering",
+        f"classicfy embed {run.path.name} recordings/ --out embeddings.npz  # vectors for clustering",
         "```",
         "",
         "```python",
