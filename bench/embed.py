@@ -13,7 +13,6 @@ memory bounded whatever the recording's length.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import subprocess
@@ -23,23 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from predict import MEASURED_CLI, write_long_recording
-
-from classicfy.data.synthetic import write_tone_dataset
-
-
-def train_cnn_run(root: Path) -> Path:
-    from classicfy.cli import main
-
-    data = root / "data"
-    write_tone_dataset(data, works_per_label=3, recordings_per_work=2, seconds=20.0)
-    run = root / "run"
-    args = ["train", str(data), "--out", str(run), "--models", "cnn", "--epochs", "1",
-            "--cache", str(root / "cache"), "--no-progress"]  # fmt: skip
-    with contextlib.redirect_stdout(sys.stderr):  # stdout is for the benchmark's table
-        if main(args) != 0:
-            sys.exit("training the benchmark run failed")
-    return run
+from predict import MEASURED_CLI, train_small_run, write_long_recording
 
 
 def measure(source: list[str], recording: Path, out: Path, repeats: int, jobs: int) -> dict:
@@ -69,7 +52,7 @@ def main() -> None:
     seconds = args.minutes * 60
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        run = train_cnn_run(root)
+        run = train_small_run(root, "cnn")
         recording = root / f"long.{args.format}"
         write_long_recording(recording, args.minutes)
         sources = {"cnn of a run": [str(run)], "vgg-mtt (pretrained)": ["--model", "vgg-mtt"]}

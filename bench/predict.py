@@ -47,13 +47,14 @@ def write_long_recording(path: Path, minutes: float, rate: int = 44100) -> None:
             sound.write(np.stack([left, np.roll(left, 7)], axis=1))
 
 
-def train_small_run(root: Path) -> Path:
+def train_small_run(root: Path, models: str = DEMO_MODELS) -> Path:
+    """A run of `models` trained for one epoch on generated tones: speed does not depend on how well it learnt."""
     from classicfy.cli import main
 
     data = root / "data"
     write_tone_dataset(data, works_per_label=3, recordings_per_work=2, seconds=20.0)
     run = root / "run"
-    args = ["train", str(data), "--out", str(run), "--models", DEMO_MODELS, "--epochs", "1",
+    args = ["train", str(data), "--out", str(run), "--models", models, "--epochs", "1",
             "--cache", str(root / "cache"), "--no-progress"]  # fmt: skip
     with contextlib.redirect_stdout(sys.stderr):  # stdout is for the benchmark's table
         code = main(args)

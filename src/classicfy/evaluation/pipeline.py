@@ -34,7 +34,13 @@ from classicfy.evaluation.plots import (
     plot_timeline,
     plot_training_curves,
 )
-from classicfy.evaluation.report import Report, probability_column, write_predictions, write_report
+from classicfy.evaluation.report import (
+    Report,
+    ensemble_misses,
+    probability_column,
+    write_predictions,
+    write_report,
+)
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
 from classicfy.features.inputs import KEY_STRIDE, WindowSet
@@ -361,7 +367,7 @@ def _draw_timelines(
 ) -> dict[str, Path]:
     """The ensemble's timeline (each label's probability along the recording) of each recording it
     names wrong, the first `MAX_TIMELINES` of them, by path."""
-    wrong = [a for a in answers if a["model"] == "ensemble" and a["predicted"] != a["label"]][:MAX_TIMELINES]
+    wrong = ensemble_misses(answers)[:MAX_TIMELINES]
     position = {str(recording.path): i for i, recording in enumerate(recordings)}
     folder = out / "plots" / "timelines"
     for stale in folder.glob("[0-9][0-9]-*.png"):  # an earlier evaluation's: only this one's stay beside its report

@@ -92,11 +92,16 @@ class Report:
     scored_on: str = "test split"
 
 
+def ensemble_misses(answers: list[dict]) -> list[dict]:
+    """The answers of the ensemble that name a recording wrong, in the answers' order."""
+    return [a for a in answers if a["model"] == "ensemble" and a["predicted"] != a["label"]]
+
+
 def _misnamed(answers: list[dict], timelines: dict[str, Path]) -> tuple[int, list[dict]]:
     """How many recordings the ensemble scored, and for each it names wrong: its answer's and the
     truth's probabilities, and its timeline (embedded) where one was drawn."""
     scored = [a for a in answers if a["model"] == "ensemble"]
-    wrong = [a for a in scored if a["predicted"] != a["label"]]
+    wrong = ensemble_misses(answers)
     return len(scored), [
         {
             "cells": [
