@@ -14,8 +14,12 @@ their epoch by the validation side's recording log loss:
 - `confidence`: the same window classifier and a learned score per window; a recording's answer
   weighs its windows' log-probabilities by the softmax of their scores;
 - `attention`: gated attention pooling of the windows' hidden features (Ilse et al., 2018), then a
-  classifier of the pooled recording.
-The last two train on recordings: random crops of 1 to 16 windows, classes drawn evenly. The table
+  classifier of the pooled recording;
+- `logistic`: a logistic regression on each recording's mean and standard deviation of its
+  windows' embeddings, its regularisation chosen on the validation side (C in 0.001-10);
+- `summary-logistic`: the same on the baseline's MFCC and chroma statistics instead of embeddings;
+- `joint-logistic`: the same on both side by side.
+`confidence` and `attention` train on recordings: random crops of 1 to 16 windows, classes drawn evenly. The table
 gives recording macro-F1 pooled over folds (mean over seeds) and each head's paired difference from
 `mean` with a 95% interval over resampled works.
 """
@@ -23,15 +27,21 @@ gives recording macro-F1 pooled over folds (mean over seeds) and each head's pai
 from __future__ import annotations
 
 import argparse
+import csv
+import hashlib
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from classicfy.config import FeatureConfig, feature_config_for
 from classicfy.data.builtin import resolve_dataset
 from classicfy.data.manifest import list_dataset
+from classicfy.evaluation.baseline import summary_statistics
 from classicfy.evaluation.bootstrap import paired_difference
 from classicfy.evaluation.folds import fold_splits
 from classicfy.evaluation.metrics import macro_f1
@@ -41,9 +51,23 @@ from classicfy.features.inputs import WindowSet
 from classicfy.models import MODELS
 from classicfy.workspace import Workspace
 
+OUT = Path(__file__).parent / "out"
 HIDDEN = 128
 CROP = 16
-HEADS = ("mean", "confidence", "attention")
+HEADS = ("mean", "confidence", "attention", "logistic", "summary-logistic", "joint-logistic")
+C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
+
+
+def summary_dataset(data: str, recordings: list, work: Workspace) -> list[np.ndarray]:
+    """Each recording's windows as the baseline sees them: mean and std of MFCC and chroma."""
+    config = FeatureConfig()
+    report = extract_dataset(list_dataset(resolve_dataset(data, work)), config, work)
+    cache, hashes = FeatureCache(work.cache, config), report.content_hashes()
+    by_path = {r.path: cache.get(hashes[r.path], verify=False) for r in report.recordings}
+    entries = [by_path[r.path] for r in recordings]
+    windows = WindowSet(entries, [0] * len(entries), "sequence")
+    flat = summary_statistics(windows)
+    return [flat[windows.recording_of == i] for i in range(len(entries))]
 
 
 def embed_dataset(data: str, backbone: str, work: Workspace) -> tuple[list, list[np.ndarray], dict]:
@@ -53,9 +77,17 @@ def embed_dataset(data: str, backbone: str, work: Workspace) -> tuple[list, list
     cache, hashes = FeatureCache(work.cache, config), report.content_hashes()
     entries = [cache.get(hashes[r.path], verify=False) for r in report.recordings]
     windows = WindowSet(entries, [0] * len(entries), "musicnn")
-    model = MODELS[backbone](windows.input_shape, 2)
-    with torch.no_grad():
-        flat = model.embeddings(windows, batch_size=16)
+    # The backbone is frozen, so its embeddings of the same recordings are kept for the next run.
+    key = hashlib.sha256("".join(hashes[r.path] for r in report.recordings).encode()).hexdigest()[:16]
+    kept = OUT / f"pooling-{backbone}-{key}.npy"
+    if kept.exists():
+        flat = np.load(kept)
+    else:
+        model = MODELS[backbone](windows.input_shape, 2)
+        with torch.no_grad():
+            flat = model.embeddings(windows, batch_size=16)
+        OUT.mkdir(parents=True, exist_ok=True)
+        np.save(kept, flat)
     per_recording = [flat[windows.recording_of == i] for i in range(len(entries))]
     return report.recordings, per_recording, report.windows_per_recording()
 
@@ -138,6 +170,31 @@ def fit_head(pooling: str, embeddings: list[np.ndarray], y: np.ndarray, sides: d
     return answers(head, embeddings, sides["test"])
 
 
+def pooled(windows: list[np.ndarray]) -> np.ndarray:
+    """(recordings, 2 * features): each recording's mean and standard deviation over its windows."""
+    return np.stack([np.concatenate([w.mean(axis=0), w.std(axis=0)]) for w in windows])
+
+
+def fit_logistic(pooled: np.ndarray, y: np.ndarray, sides: dict, n_labels: int) -> list[np.ndarray]:
+    """Log-probabilities of a logistic regression on pooled recordings, C chosen by validation log loss."""
+    scaler = StandardScaler().fit(pooled[sides["train"]])
+    pooled = scaler.transform(pooled)
+
+    def fitted(c: float) -> LogisticRegression:
+        model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+        return model.fit(pooled[sides["train"]], y[sides["train"]])
+
+    def val_loss(model: LogisticRegression) -> float:
+        probabilities = np.full((len(sides["val"]), n_labels), 1e-9)
+        probabilities[:, model.classes_] = model.predict_proba(pooled[sides["val"]])
+        return -float(np.mean(np.log(probabilities[np.arange(len(sides["val"])), y[sides["val"]]] + 1e-9)))
+
+    best = min((fitted(c) for c in C_GRID), key=val_loss)
+    found = np.full((len(sides["test"]), n_labels), -np.inf)
+    found[:, best.classes_] = best.predict_log_proba(pooled[sides["test"]])
+    return list(found)
+
+
 def answers(head: Head, embeddings: list[np.ndarray], which: np.ndarray) -> list[np.ndarray]:
     head.eval()
     with torch.no_grad():
@@ -151,26 +208,50 @@ def main() -> None:
     parser.add_argument("--fold-seed", type=int, default=0, help="seed that deals the folds (default: %(default)s)")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the heads (default: %(default)s)")
     parser.add_argument(
-        "--backbone", choices=("vgg-pretrained", "musicnn-pretrained"), default="vgg-pretrained", help="frozen backbone"
+        "--backbone",
+        default="vgg-pretrained",
+        help="frozen backbone: vgg-pretrained, musicnn-pretrained, or both joined by a comma (side by side)",
     )
+    parser.add_argument("--probabilities", type=Path, help="also write every test answer to this CSV file")
+    parser.add_argument("--heads", default=",".join(HEADS), help="heads to compare (default: %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     start = time.perf_counter()
-    recordings, embeddings, counts = embed_dataset(args.data, args.backbone, Workspace.create(progress=False))
+    heads = args.heads.split(",")
+    work = Workspace.create(progress=False)
+    parts = [embed_dataset(args.data, backbone, work) for backbone in args.backbone.split(",")]
+    recordings, _, counts = parts[0]
+    embeddings = [np.concatenate(windows, axis=1) for windows in zip(*(p[1] for p in parts), strict=True)]
     labels = sorted({r.label for r in recordings})
     y = np.array([labels.index(r.label) for r in recordings])
     works = np.array([r.group for r in recordings])
     index = {r.path: i for i, r in enumerate(recordings)}
-    predicted = {head: [] for head in HEADS}  # per head, per seed: the answer for every recording
+    tables = {"logistic": pooled(embeddings)}
+    if {"summary-logistic", "joint-logistic"} & set(heads):
+        tables["summary-logistic"] = pooled(summary_dataset(args.data, recordings, work))
+        tables["joint-logistic"] = np.concatenate([tables["logistic"], tables["summary-logistic"]], axis=1)
+    saved = []
+    predicted = {head: [] for head in heads}  # per head, per seed: the answer for every recording
     for seed in (int(s) for s in args.seeds.split(",")):
-        answer = {head: np.zeros(len(recordings), int) for head in HEADS}
+        answer = {head: np.zeros(len(recordings), int) for head in heads}
         for fold in fold_splits(recordings, counts, args.folds, 0.15, args.fold_seed):
             sides = {s: np.array([index[r.path] for r in fold if r.split == s]) for s in ("train", "val", "test")}
-            for head in HEADS:
-                found = fit_head(head, embeddings, y, sides, len(labels), seed)
+            for head in heads:
+                if head in tables:
+                    found = fit_logistic(tables[head], y, sides, len(labels))
+                else:
+                    found = fit_head(head, embeddings, y, sides, len(labels), seed)
                 answer[head][sides["test"]] = [a.argmax() for a in found]
-        for head in HEADS:
+                saved += [
+                    (seed, recordings[i].path, head, *np.exp(a)) for i, a in zip(sides["test"], found, strict=True)
+                ]
+        for head in heads:
             predicted[head].append(answer[head])
+
+    if args.probabilities:
+        columns = ["seed", "path", "head", *(f"p_{label}" for label in labels)]
+        with args.probabilities.open("w", newline="") as file:
+            csv.writer(file).writerows([columns, *([*row[:3], *(f"{p:.6g}" for p in row[3:])] for row in saved)])
 
     def statistic(head: str):
         return lambda at: float(np.mean([macro_f1(y[at], run[at], len(labels)) for run in predicted[head]]))
@@ -179,13 +260,13 @@ def main() -> None:
     what = (
         f"{args.backbone} embeddings, {args.data}, {len(y)} recordings, {args.folds} folds, fold seed {args.fold_seed}"
     )
-    print(f"| pooling ({what}, seeds {args.seeds}) | recording macro-F1 | minus mean [95% CI] |")
+    print(f"| pooling ({what}, seeds {args.seeds}) | recording macro-F1 | minus {heads[0]} [95% CI] |")
     print("|---|---:|---:|")
-    for head in HEADS:
-        if head == "mean":
+    for head in heads:
+        if head == heads[0]:
             print(f"| {head} | {statistic(head)(everything):.3f} | |")
             continue
-        difference, (low, high) = paired_difference(statistic(head), statistic("mean"), y, works)
+        difference, (low, high) = paired_difference(statistic(head), statistic(heads[0]), y, works)
         print(f"| {head} | {statistic(head)(everything):.3f} | {difference:+.3f} [{low:+.3f}, {high:+.3f}] |")
     print(f"({time.perf_counter() - start:.0f} s)")
 
