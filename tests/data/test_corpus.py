@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import time
 from pathlib import Path
 
@@ -197,3 +198,17 @@ def test_renditions_play_each_piece_another_way_and_are_listed_with_their_record
         assert content_hash(rendition.path) != content_hash(original.path)
     again = build_corpus(tmp_path, options, jobs=1, progress=False)
     assert again.reused == 10  # renditions are kept like pieces
+
+
+def test_an_era_needs_five_works_to_be_a_label():
+    every = list_pieces(BuildOptions(max_pieces_per_composer=10**6))
+    assert set(corpus.labelled_eras(every)) == {"medieval", "renaissance", "baroque", "classical", "romantic"}
+
+
+def test_eras_without_enough_works_are_left_unlabelled(small_build, tmp_path):
+    out, result = small_build
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    build.write_manifests(result, copy, {"bach"}, labelled_eras=set())
+    assert {r["label"] for r in read_rows(copy / "eras.csv")} == {""}
+    assert {r["label"] for r in read_rows(copy / "manifest.csv")} == {"bach"}

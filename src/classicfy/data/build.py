@@ -15,25 +15,32 @@ from pathlib import Path
 from classicfy import atomic
 from classicfy.config import BuildOptions
 from classicfy.data import scores
-from classicfy.data.corpus import Piece, corpus_root, labelled_composers, list_pieces
+from classicfy.data.corpus import Piece, corpus_root, labelled_composers, labelled_eras, list_pieces
 from classicfy.data.rendering import BuildResult, render_all
 
 # Bumped whenever a build renders the same options differently, so that no cache of an older
 # rendering is reused: 2 draws every piece's tempo and groups chorales by tune.
 CORPUS_VERSION = 2
+# Bumped whenever the manifests change for the same audio: a build with older ones writes them again
+# (rendering nothing). 2: an era needs five works to be a label of `eras.csv`, as a composer does.
+MANIFESTS_VERSION = 2
 MANIFEST_COLUMNS = ["path", "label", "group", "composer", "era", "title", "duration_s", "source"]
 
 
-def write_manifests(result: BuildResult, out: str | Path, labelled: set[str]) -> tuple[Path, Path]:
-    """`manifest.csv` (label = composer for the `labelled` composers, else empty), `eras.csv`, and
-    with renditions `varied.csv`: the labelled rows of `manifest.csv` and their renditions."""
+def write_manifests(
+    result: BuildResult, out: str | Path, labelled: set[str], labelled_eras: set[str] | None = None
+) -> tuple[Path, Path]:
+    """`manifest.csv` (label = composer for the `labelled` composers, else empty), `eras.csv` (label =
+    era for the `labelled_eras`, by default every era), and with renditions `varied.csv`: the
+    labelled rows of `manifest.csv` and their renditions."""
     out = Path(out)
     originals = [p for p in result.rendered if not p.rendition]
     groups = tune_groups(originals, out)
     rows = [_row(piece, piece.composer if piece.composer in labelled else "", groups, out) for piece in originals]
     manifest, eras = out / "manifest.csv", out / "eras.csv"
     atomic.write_text(manifest, _csv_text(MANIFEST_COLUMNS, rows))
-    atomic.write_text(eras, _csv_text(MANIFEST_COLUMNS, [[r[0], r[4], *r[2:]] for r in rows]))
+    era_rows = [[r[0], r[4] if labelled_eras is None or r[4] in labelled_eras else "", *r[2:]] for r in rows]
+    atomic.write_text(eras, _csv_text(MANIFEST_COLUMNS, era_rows))
     rendered = {p.audio_path(out) for p in originals}
     renditions = [p for p in result.rendered if p.rendition and p.composer in labelled]
     if renditions:
@@ -106,6 +113,7 @@ def build_corpus(out: str | Path, options: BuildOptions, jobs: int = 2, progress
     # The five-works rule counts the works the corpus has, not those a cap let in: a capped build is
     # a small labelled dataset, not an unlabelled one.
     available = list_pieces(replace(options, max_pieces_per_composer=10**6))
-    write_manifests(result, out, set(labelled_composers(available)))
-    atomic.write_text(out / "build.json", json.dumps({**asdict(options), "version": CORPUS_VERSION}, indent=2))
+    write_manifests(result, out, set(labelled_composers(available)), set(labelled_eras(available)))
+    record = {**asdict(options), "version": CORPUS_VERSION, "manifests": MANIFESTS_VERSION}
+    atomic.write_text(out / "build.json", json.dumps(record, indent=2))
     return result

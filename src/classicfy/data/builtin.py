@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from classicfy.config import BUILTIN_DATASETS, BuildOptions
-from classicfy.data.build import CORPUS_VERSION, build_corpus
+from classicfy.data.build import CORPUS_VERSION, MANIFESTS_VERSION, build_corpus
 from classicfy.data.corpus import labelled_composers, list_pieces
 from classicfy.errors import DatasetError
 from classicfy.workspace import Workspace
@@ -58,9 +58,10 @@ def _covers(out: Path, options: BuildOptions) -> bool:
         record = json.loads((out / "build.json").read_text())
         built, version = record["composers"], record.get("version")
         enough_renditions = int(record.get("renditions", 0)) >= options.renditions
+        manifests_current = int(record.get("manifests", 1)) >= MANIFESTS_VERSION
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    if version != CORPUS_VERSION or not enough_renditions:
+    if version != CORPUS_VERSION or not enough_renditions or not manifests_current:
         return False
     return not built or (bool(options.composers) and set(options.composers) <= set(built))
 

@@ -171,6 +171,15 @@ def _shortest_of_each_work_first(pieces: list[Piece], root: Path) -> list[Piece]
     return [work[rank] for rank in range(max(map(len, ordered), default=0)) for work in ordered if rank < len(work)]
 
 
+def labelled_eras(pieces: list[Piece]) -> tuple[str, ...]:
+    """The eras with enough works among `pieces` to be a label of the era dataset (a thinner one,
+    such as the two modern works, could not be dealt into four cross-validation folds)."""
+    works: dict[str, set[str]] = {}
+    for piece in pieces:
+        works.setdefault(piece.era, set()).add(piece.work)
+    return tuple(era for era, its_works in sorted(works.items()) if len(its_works) >= MIN_WORKS_FOR_LABEL)
+
+
 def labelled_composers(pieces: list[Piece]) -> tuple[str, ...]:
     """The composers with enough works among `pieces` to be a label of a composer dataset."""
     works: dict[str, set[str]] = {}
