@@ -15,9 +15,13 @@ their epoch by the validation side's recording log loss:
   weighs its windows' log-probabilities by the softmax of their scores;
 - `attention`: gated attention pooling of the windows' hidden features (Ilse et al., 2018), then a
   classifier of the pooled recording;
+- `window-logistic`: a logistic regression on single windows' embeddings, its log-probabilities
+  averaged per recording (as `mean`, with a linear classifier);
 - `logistic`: a logistic regression on each recording's mean and standard deviation of its
   windows' embeddings, its regularisation chosen on the validation side (C in 0.001-10);
-- `summary-logistic`: the same on the baseline's MFCC and chroma statistics instead of embeddings;
+- `baseline`: `window-logistic` on the baseline's MFCC and chroma statistics of each window: the
+  baseline of `classicfy crossval`, with C chosen by validation log loss;
+- `summary-logistic`: `logistic` on those statistics instead of embeddings;
 - `joint-logistic`: the same on both side by side.
 `confidence` and `attention` train on recordings: random crops of 1 to 16 windows, classes drawn evenly. The table
 gives recording macro-F1 pooled over folds (mean over seeds) and each head's paired difference from
@@ -54,7 +58,16 @@ from classicfy.workspace import Workspace
 OUT = Path(__file__).parent / "out"
 HIDDEN = 128
 CROP = 16
-HEADS = ("mean", "confidence", "attention", "logistic", "summary-logistic", "joint-logistic")
+HEADS = (
+    "mean",
+    "confidence",
+    "attention",
+    "window-logistic",
+    "logistic",
+    "baseline",
+    "summary-logistic",
+    "joint-logistic",
+)
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
 
 
@@ -175,6 +188,26 @@ def pooled(windows: list[np.ndarray]) -> np.ndarray:
     return np.stack([np.concatenate([w.mean(axis=0), w.std(axis=0)]) for w in windows])
 
 
+def fit_window_logistic(embeddings: list[np.ndarray], y: np.ndarray, sides: dict, n_labels: int) -> list[np.ndarray]:
+    """A logistic regression on windows, averaged per recording in log space; C chosen by validation log loss."""
+    windows = np.concatenate([embeddings[i] for i in sides["train"]])
+    labels = np.concatenate([[y[i]] * len(embeddings[i]) for i in sides["train"]])
+    scaler = StandardScaler().fit(windows)
+
+    def recordings(model: LogisticRegression, which: np.ndarray) -> np.ndarray:
+        found = np.full((len(which), n_labels), np.log(1e-9))
+        for row, i in enumerate(which):
+            found[row, model.classes_] = model.predict_log_proba(scaler.transform(embeddings[i])).mean(axis=0)
+        return found - np.logaddexp.reduce(found, axis=1, keepdims=True)
+
+    models = [LogisticRegression(C=c, max_iter=1000, class_weight="balanced") for c in C_GRID]
+    models = [model.fit(scaler.transform(windows), labels) for model in models]
+    best = max(
+        models, key=lambda model: recordings(model, sides["val"])[np.arange(len(sides["val"])), y[sides["val"]]].mean()
+    )
+    return list(recordings(best, sides["test"]))
+
+
 def fit_logistic(pooled: np.ndarray, y: np.ndarray, sides: dict, n_labels: int) -> list[np.ndarray]:
     """Log-probabilities of a logistic regression on pooled recordings, C chosen by validation log loss."""
     scaler = StandardScaler().fit(pooled[sides["train"]])
@@ -227,8 +260,9 @@ def main() -> None:
     works = np.array([r.group for r in recordings])
     index = {r.path: i for i, r in enumerate(recordings)}
     tables = {"logistic": pooled(embeddings)}
-    if {"summary-logistic", "joint-logistic"} & set(heads):
-        tables["summary-logistic"] = pooled(summary_dataset(args.data, recordings, work))
+    if {"baseline", "summary-logistic", "joint-logistic"} & set(heads):
+        statistics = summary_dataset(args.data, recordings, work)
+        tables["summary-logistic"] = pooled(statistics)
         tables["joint-logistic"] = np.concatenate([tables["logistic"], tables["summary-logistic"]], axis=1)
     saved = []
     predicted = {head: [] for head in heads}  # per head, per seed: the answer for every recording
@@ -237,7 +271,10 @@ def main() -> None:
         for fold in fold_splits(recordings, counts, args.folds, 0.15, args.fold_seed):
             sides = {s: np.array([index[r.path] for r in fold if r.split == s]) for s in ("train", "val", "test")}
             for head in heads:
-                if head in tables:
+                if head in ("window-logistic", "baseline"):
+                    per_window = embeddings if head == "window-logistic" else statistics
+                    found = fit_window_logistic(per_window, y, sides, len(labels))
+                elif head in tables:
                     found = fit_logistic(tables[head], y, sides, len(labels))
                 else:
                     found = fit_head(head, embeddings, y, sides, len(labels), seed)
