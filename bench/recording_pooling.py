@@ -1,31 +1,30 @@
-"""Whole-recording answers: averaging window answers, weighting them by learned confidence, or
-pooling window embeddings by attention (multiple-instance learning), on the same folds.
+"""Whole-recording answers from window embeddings, head against head, on the folds `classicfy
+crossval` deals.
 
-    python bench/recording_pooling.py [--data builtin:composers] [--folds 4] [--fold-seed 0] [--seeds 0,1,2]
-                                      [--backbone vgg-pretrained|musicnn-pretrained]
+    python bench/recording_pooling.py [--data builtin:composers] [--folds 4] [--fold-seed 0]
+        [--seeds 0,1,2] [--backbone vgg-pretrained|musicnn-pretrained|both,comma,joined]
+        [--heads mean,...] [--probabilities P.csv]
 
-Every window of every recording is embedded once by the frozen pretrained backbone of
-`vgg-pretrained` (musicnn's VGG) or `musicnn-pretrained` (the same embedding for every fold, since
-it never trains). On the
-folds `classicfy crossval` deals, three heads learn from the training side's embeddings and pick
-their epoch by the validation side's recording log loss:
+Every window of every recording is embedded once by the frozen backbone of `vgg-pretrained`
+(musicnn's VGG) or `musicnn-pretrained`; the embeddings never train, so they are kept in
+`bench/out/` for the next run. The heads, each chosen (epoch or C in 0.001-10) by the validation
+side's recording log loss:
 - `mean`: a window classifier (the `vgg-pretrained` head), its windows' log-probabilities averaged
   per recording, as classicfy answers today;
 - `confidence`: the same window classifier and a learned score per window; a recording's answer
   weighs its windows' log-probabilities by the softmax of their scores;
 - `attention`: gated attention pooling of the windows' hidden features (Ilse et al., 2018), then a
   classifier of the pooled recording;
-- `window-logistic`: a logistic regression on single windows' embeddings, its log-probabilities
-  averaged per recording (as `mean`, with a linear classifier);
-- `logistic`: a logistic regression on each recording's mean and standard deviation of its
-  windows' embeddings, its regularisation chosen on the validation side (C in 0.001-10);
-- `baseline`: `window-logistic` on the baseline's MFCC and chroma statistics of each window: the
-  baseline of `classicfy crossval`, with C chosen by validation log loss;
+- `window-logistic`: a logistic regression on single windows' embeddings, averaged as `mean`;
+- `logistic`: the pooled probe, a logistic regression on each recording's mean and standard
+  deviation of its windows' embeddings;
+- `baseline`: `window-logistic` on the baseline's MFCC and chroma statistics of each window (the
+  baseline of `classicfy crossval`);
 - `summary-logistic`: `logistic` on those statistics instead of embeddings;
-- `joint-logistic`: the same on both side by side.
-`confidence` and `attention` train on recordings: random crops of 1 to 16 windows, classes drawn evenly. The table
-gives recording macro-F1 pooled over folds (mean over seeds) and each head's paired difference from
-`mean` with a 95% interval over resampled works.
+- `joint-logistic`: `logistic` on both side by side.
+`confidence` and `attention` train on random crops of 1 to 16 windows, classes drawn evenly. The
+table gives recording macro-F1 pooled over folds (mean over seeds) and each head's paired
+difference from the first head, with a 95% interval over resampled works.
 """
 
 from __future__ import annotations
@@ -251,6 +250,8 @@ def main() -> None:
     torch.set_num_threads(2)
     start = time.perf_counter()
     heads = args.heads.split(",")
+    if unknown := set(heads) - set(HEADS):
+        parser.error(f"unknown head(s) {', '.join(sorted(unknown))}; known: {', '.join(HEADS)}")
     work = Workspace.create(progress=False)
     parts = [embed_dataset(args.data, backbone, work) for backbone in args.backbone.split(",")]
     recordings, _, counts = parts[0]
