@@ -21,7 +21,9 @@ side's recording log loss:
 - `baseline`: `window-logistic` on the baseline's MFCC and chroma statistics of each window (the
   baseline of `classicfy crossval`);
 - `summary-logistic`: `logistic` on those statistics instead of embeddings;
-- `joint-logistic`: `logistic` on both side by side.
+- `joint-logistic`: `logistic` on both side by side;
+- `notes-logistic`: `logistic` on basic-pitch's note and onset activations (each window's mean and
+  standard deviation per key), `probe-notes` on those beside the embeddings.
 `confidence` and `attention` train on random crops of 1 to 16 windows, classes drawn evenly. The
 table gives recording macro-F1 pooled over folds (mean over seeds) and each head's paired
 difference from the first head, with a 95% interval over resampled works.
@@ -50,7 +52,7 @@ from classicfy.evaluation.folds import fold_splits
 from classicfy.evaluation.metrics import macro_f1
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
-from classicfy.features.inputs import WindowSet
+from classicfy.features.inputs import WindowSet, iter_batches
 from classicfy.models import MODELS
 from classicfy.workspace import Workspace
 
@@ -66,6 +68,8 @@ HEADS = (
     "baseline",
     "summary-logistic",
     "joint-logistic",
+    "notes-logistic",
+    "probe-notes",
 )
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
 
@@ -80,6 +84,22 @@ def summary_dataset(data: str, recordings: list, work: Workspace) -> list[np.nda
     windows = WindowSet(entries, [0] * len(entries), "sequence")
     flat = summary_statistics(windows)
     return [flat[windows.recording_of == i] for i in range(len(entries))]
+
+
+def notes_dataset(data: str, recordings: list, work: Workspace) -> list[np.ndarray]:
+    """Each recording's windows as the notes models hear them, summarised: mean and std per key."""
+    config = feature_config_for("notes", FeatureConfig())
+    report = extract_dataset(list_dataset(resolve_dataset(data, work)), config, work)
+    cache, hashes = FeatureCache(work.cache, config), report.content_hashes()
+    by_path = {r.path: cache.get(hashes[r.path], verify=False) for r in report.recordings}
+    windows = WindowSet([by_path[r.path] for r in recordings], [0] * len(recordings), "notes")
+    flat = np.concatenate(
+        [
+            np.concatenate([b.mean(axis=-1), b.std(axis=-1)], axis=1).reshape(len(b), -1)
+            for b in iter_batches(windows, 64)
+        ]
+    )
+    return [flat[windows.recording_of == i] for i in range(len(recordings))]
 
 
 def embed_dataset(data: str, backbone: str, work: Workspace) -> tuple[list, list[np.ndarray], dict]:
@@ -265,6 +285,9 @@ def main() -> None:
         statistics = summary_dataset(args.data, recordings, work)
         tables["summary-logistic"] = pooled(statistics)
         tables["joint-logistic"] = np.concatenate([tables["logistic"], tables["summary-logistic"]], axis=1)
+    if {"notes-logistic", "probe-notes"} & set(heads):
+        tables["notes-logistic"] = pooled(notes_dataset(args.data, recordings, work))
+        tables["probe-notes"] = np.concatenate([tables["logistic"], tables["notes-logistic"]], axis=1)
     saved = []
     predicted = {head: [] for head in heads}  # per head, per seed: the answer for every recording
     for seed in (int(s) for s in args.seeds.split(",")):
