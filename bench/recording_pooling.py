@@ -3,7 +3,7 @@ crossval` deals.
 
     python bench/recording_pooling.py [--data builtin:composers] [--folds 4] [--fold-seed 0]
         [--seeds 0,1,2] [--backbone vgg-pretrained|musicnn-pretrained|both,comma,joined]
-        [--heads mean,...] [--probabilities P.csv]
+        [--heads mean,...] [--probabilities P.csv] [--crops K]
 
 Every window of every recording is embedded once by the frozen backbone of `vgg-pretrained`
 (musicnn's VGG) or `musicnn-pretrained`; the embeddings never train, so they are kept in
@@ -24,7 +24,9 @@ side's recording log loss:
 - `joint-logistic`: `logistic` on both side by side;
 - `notes-logistic`: `logistic` on basic-pitch's note and onset activations (each window's mean and
   standard deviation per key), `probe-notes` on those beside the embeddings.
-`confidence` and `attention` train on random crops of 1 to 16 windows, classes drawn evenly. The
+`confidence` and `attention` train on random crops of 1 to 16 windows, classes drawn evenly; with
+`--crops K`, so does the probe (K per recording, beside the whole recordings), and it is also asked
+about every test window alone. The
 table gives recording macro-F1 pooled over folds (mean over seeds) and each head's paired
 difference from the first head, with a 95% interval over resampled works.
 """
@@ -35,6 +37,8 @@ import argparse
 import csv
 import hashlib
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -227,24 +231,44 @@ def fit_window_logistic(embeddings: list[np.ndarray], y: np.ndarray, sides: dict
     return list(recordings(best, sides["test"]))
 
 
-def fit_logistic(pooled: np.ndarray, y: np.ndarray, sides: dict, n_labels: int) -> list[np.ndarray]:
-    """Log-probabilities of a logistic regression on pooled recordings, C chosen by validation log loss."""
-    scaler = StandardScaler().fit(pooled[sides["train"]])
-    pooled = scaler.transform(pooled)
+def fit_logistic(
+    pooled: np.ndarray, y: np.ndarray, sides: dict, n_labels: int, extra: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[list[np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """Log-probabilities of a logistic regression on pooled recordings (and `extra` rows, such as
+    crops), C chosen by validation log loss; and the fitted model, as rows to log-probabilities."""
+    rows, labels = pooled[sides["train"]], y[sides["train"]]
+    if extra is not None:
+        rows, labels = np.concatenate([rows, extra[0]]), np.concatenate([labels, extra[1]])
+    scaler = StandardScaler().fit(rows)
 
-    def fitted(c: float) -> LogisticRegression:
-        model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
-        return model.fit(pooled[sides["train"]], y[sides["train"]])
+    def fitted(c: float) -> Callable[[np.ndarray], np.ndarray]:
+        model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(scaler.transform(rows), labels)
 
-    def val_loss(model: LogisticRegression) -> float:
-        probabilities = np.full((len(sides["val"]), n_labels), 1e-9)
-        probabilities[:, model.classes_] = model.predict_proba(pooled[sides["val"]])
-        return -float(np.mean(np.log(probabilities[np.arange(len(sides["val"])), y[sides["val"]]] + 1e-9)))
+        def log_probabilities(x: np.ndarray) -> np.ndarray:
+            found = np.full((len(x), n_labels), np.log(1e-9))
+            found[:, model.classes_] = model.predict_log_proba(scaler.transform(x))
+            return found
+
+        return log_probabilities
+
+    def val_loss(model: Callable[[np.ndarray], np.ndarray]) -> float:
+        return -float(np.mean(model(pooled[sides["val"]])[np.arange(len(sides["val"])), y[sides["val"]]]))
 
     best = min((fitted(c) for c in C_GRID), key=val_loss)
-    found = np.full((len(sides["test"]), n_labels), -np.inf)
-    found[:, best.classes_] = best.predict_log_proba(pooled[sides["test"]])
-    return list(found)
+    return list(best(pooled[sides["test"]])), best
+
+
+def crops(embeddings: list[np.ndarray], y: np.ndarray, train: np.ndarray, per_recording: int, seed: int):
+    """Pooled rows of `per_recording` random crops (1 to CROP consecutive windows) of each training recording."""
+    rng = np.random.default_rng(seed)
+    rows, labels = [], []
+    for i in train:
+        for _ in range(per_recording):
+            length = int(rng.integers(1, min(CROP, len(embeddings[i])) + 1))
+            start = int(rng.integers(0, len(embeddings[i]) - length + 1))
+            rows.append(pooled([embeddings[i][start : start + length]])[0])
+            labels.append(y[i])
+    return np.array(rows), np.array(labels)
 
 
 def answers(head: Head, embeddings: list[np.ndarray], which: np.ndarray) -> list[np.ndarray]:
@@ -265,6 +289,13 @@ def main() -> None:
         help="frozen backbone: vgg-pretrained, musicnn-pretrained, or both joined by a comma (side by side)",
     )
     parser.add_argument("--probabilities", type=Path, help="also write every test answer to this CSV file")
+    parser.add_argument(
+        "--crops",
+        type=int,
+        default=0,
+        help="the probe (`logistic`) also trains on this many random crops of each training recording, "
+        "and is asked about single windows too (default: none)",
+    )
     parser.add_argument("--heads", default=",".join(HEADS), help="heads to compare (default: %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -289,6 +320,7 @@ def main() -> None:
         tables["notes-logistic"] = pooled(notes_dataset(args.data, recordings, work))
         tables["probe-notes"] = np.concatenate([tables["logistic"], tables["notes-logistic"]], axis=1)
     saved = []
+    single: dict[int, list] = defaultdict(list)  # with --crops: the probe's answers to single windows
     predicted = {head: [] for head in heads}  # per head, per seed: the answer for every recording
     for seed in (int(s) for s in args.seeds.split(",")):
         answer = {head: np.zeros(len(recordings), int) for head in heads}
@@ -298,8 +330,13 @@ def main() -> None:
                 if head in ("window-logistic", "baseline"):
                     per_window = embeddings if head == "window-logistic" else statistics
                     found = fit_window_logistic(per_window, y, sides, len(labels))
+                elif head == "logistic" and args.crops:
+                    extra = crops(embeddings, y, sides["train"], args.crops, seed)
+                    found, model = fit_logistic(tables[head], y, sides, len(labels), extra)
+                    for i in sides["test"]:  # each window alone, as a crop of one
+                        single[seed].append((y[i], model(pooled([w[None] for w in embeddings[i]])).argmax(axis=1)))
                 elif head in tables:
-                    found = fit_logistic(tables[head], y, sides, len(labels))
+                    found, _ = fit_logistic(tables[head], y, sides, len(labels))
                 else:
                     found = fit_head(head, embeddings, y, sides, len(labels), seed)
                 answer[head][sides["test"]] = [a.argmax() for a in found]
@@ -329,6 +366,11 @@ def main() -> None:
             continue
         difference, (low, high) = paired_difference(statistic(head), statistic(heads[0]), y, works)
         print(f"| {head} | {statistic(head)(everything):.3f} | {difference:+.3f} [{low:+.3f}, {high:+.3f}] |")
+    for seed, answered in single.items():
+        truth = np.concatenate([[label] * len(found) for label, found in answered])
+        guesses = np.concatenate([found for _, found in answered])
+        print(f"logistic with {args.crops} crops per recording, seed {seed}: single-window macro-F1 "
+              f"{macro_f1(truth, guesses, len(labels)):.3f}")  # fmt: skip
     print(f"({time.perf_counter() - start:.0f} s)")
 
 
