@@ -292,9 +292,8 @@ def main() -> None:
     parser.add_argument(
         "--crops",
         type=int,
-        default=0,
-        help="the probe (`logistic`) also trains on this many random crops of each training recording, "
-        "and is asked about single windows too (default: none)",
+        help="the probe (`logistic`) also trains on this many random crops of each training recording "
+        "(0: none), and is asked about every test window alone too (default: neither)",
     )
     parser.add_argument("--heads", default=",".join(HEADS), help="heads to compare (default: %(default)s)")
     args = parser.parse_args()
@@ -330,8 +329,8 @@ def main() -> None:
                 if head in ("window-logistic", "baseline"):
                     per_window = embeddings if head == "window-logistic" else statistics
                     found = fit_window_logistic(per_window, y, sides, len(labels))
-                elif head == "logistic" and args.crops:
-                    extra = crops(embeddings, y, sides["train"], args.crops, seed)
+                elif head == "logistic" and args.crops is not None:
+                    extra = crops(embeddings, y, sides["train"], args.crops, seed) if args.crops else None
                     found, model = fit_logistic(tables[head], y, sides, len(labels), extra)
                     for i in sides["test"]:  # each window alone, as a crop of one
                         single[seed].append((y[i], model(pooled([w[None] for w in embeddings[i]])).argmax(axis=1)))
