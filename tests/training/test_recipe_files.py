@@ -62,3 +62,21 @@ def test_the_demo_runs_from_recipe_files_shipped_in_the_package():
     assert (quick.data, quick.train.epochs, quick.train.max_windows_per_class) == ("builtin:composers-quick", 8, 100)
     assert full.models == ("cnn", "gru", "vgg", "vgg-pretrained") and full.augment.max_semitones == 6.0
     assert demo_config(models=("gru",), epochs=2).train.epochs == 2
+
+
+@pytest.mark.parametrize("command", ["train", "crossval"])
+def test_an_option_given_its_default_value_still_overrides_the_recipe(command):
+    """`--config demo --models cnn,gru,vgg` ran the demo's four models: `cnn,gru,vgg` is the option's
+    default, and options were told given by differing from their defaults."""
+    from classicfy.cli import build_parser
+    from classicfy.cli.recipe_options import recipe_config
+
+    args = build_parser().parse_args(
+        [command, "DATA", "--out", "OUT", "--config", "demo", "--models", "cnn,gru,vgg", "--epochs", "30"]
+    )
+    config = recipe_config(args, "DATA")
+    assert config.models == ("cnn", "gru", "vgg")  # the demo's recipe has four
+    assert config.train.epochs == 30  # the demo's has 15; 30 is the option's default
+    assert config.train.max_windows_per_class == demo_config().train.max_windows_per_class  # not given: the recipe's
+    untouched = recipe_config(build_parser().parse_args([command, "DATA", "--out", "OUT", "--config", "demo"]), "DATA")
+    assert untouched.models == demo_config().models and untouched.train.epochs == demo_config().train.epochs

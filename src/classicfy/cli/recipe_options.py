@@ -25,6 +25,23 @@ from classicfy.config import (
 )
 from classicfy.errors import ClassicfyError
 
+GIVEN = "options_given"  # the Namespace attribute that names the options on the command line
+
+
+def _record_given_options(parser: argparse.ArgumentParser) -> None:
+    """Every option added to `parser` from now on records its name in `args.options_given` when it is
+    on the command line: one given its default value must still override a recipe's value, so
+    comparing with the default cannot tell."""
+    for name in (None, "store", "store_true"):  # the actions of recipe and feature options
+        action_class = parser._registry_get("action", name)
+
+        class Recorded(action_class):  # type: ignore[valid-type,misc]
+            def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+                setattr(namespace, GIVEN, {*getattr(namespace, GIVEN, ()), self.dest})
+                super().__call__(parser, namespace, values, option_string)
+
+        parser.register("action", name, Recorded)
+
 
 def add_recipe_options(parser: argparse.ArgumentParser, models_default: str = ",".join(DEFAULT_MODELS)) -> None:
     """--config, --models and every training, augmentation and split option."""
@@ -35,7 +52,7 @@ def add_recipe_options(parser: argparse.ArgumentParser, models_default: str = ",
         "(RUN/config.toml repeats a run); the options given on the command line override it (default: the "
         "defaults below)",
     )
-    parser.set_defaults(recipe_parser=parser)  # what an option's default is, to tell which were given
+    _record_given_options(parser)
     parser.add_argument(
         "--models",
         default=models_default,
@@ -244,11 +261,10 @@ def recipe_config(args: argparse.Namespace, data: str) -> RunConfig:
 
 
 def _override(recipe: RunConfig, given: RunConfig, args: argparse.Namespace) -> RunConfig:
-    """`recipe` with every option that differs from its command-line default taken from `given`."""
+    """`recipe` with every option given on the command line taken from `given`."""
     from dataclasses import fields, replace
 
-    parser = args.recipe_parser
-    changed = {dest for dest, value in vars(args).items() if value != parser.get_default(dest)}
+    changed: set[str] = getattr(args, GIVEN, set())
     updates: dict[str, Any] = {}
     for section in ("train", "augment", "features"):
         base, mine = getattr(recipe, section), getattr(given, section)
