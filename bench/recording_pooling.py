@@ -78,43 +78,43 @@ HEADS = (
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
 
 
-def summary_dataset(data: str, recordings: list, work: Workspace) -> list[np.ndarray]:
-    """Each recording's windows as the baseline sees them: mean and std of MFCC and chroma."""
-    config = FeatureConfig()
+def dataset_windows(data: str, kind: str, work: Workspace, recordings: list | None = None):
+    """The cached windows of one input kind for `recordings` (by default every usable recording of
+    `data`, in its order), the recordings, their content hashes and the window counts a fold split shares."""
+    config = feature_config_for(kind, FeatureConfig())
     report = extract_dataset(list_dataset(resolve_dataset(data, work)), config, work)
     cache, hashes = FeatureCache(work.cache, config), report.content_hashes()
-    by_path = {r.path: cache.get(hashes[r.path], verify=False) for r in report.recordings}
-    entries = [by_path[r.path] for r in recordings]
-    windows = WindowSet(entries, [0] * len(entries), "sequence")
-    flat = summary_statistics(windows)
-    return [flat[windows.recording_of == i] for i in range(len(entries))]
+    recordings = report.recordings if recordings is None else recordings
+    entries = [cache.get(hashes[r.path], verify=False) for r in recordings]
+    return WindowSet(entries, [0] * len(entries), kind), recordings, hashes, report.windows_per_recording()
+
+
+def per_recording(flat: np.ndarray, windows: WindowSet, recordings: int) -> list[np.ndarray]:
+    """Rows of all windows, split into each of the `recordings` recordings'."""
+    return [flat[windows.recording_of == i] for i in range(recordings)]
+
+
+def summary_dataset(data: str, recordings: list, work: Workspace) -> list[np.ndarray]:
+    """Each recording's windows as the baseline sees them: mean and std of MFCC and chroma."""
+    windows = dataset_windows(data, "sequence", work, recordings)[0]
+    return per_recording(summary_statistics(windows), windows, len(recordings))
 
 
 def notes_dataset(data: str, recordings: list, work: Workspace) -> list[np.ndarray]:
     """Each recording's windows as the notes models hear them, summarised: mean and std per key."""
-    config = feature_config_for("notes", FeatureConfig())
-    report = extract_dataset(list_dataset(resolve_dataset(data, work)), config, work)
-    cache, hashes = FeatureCache(work.cache, config), report.content_hashes()
-    by_path = {r.path: cache.get(hashes[r.path], verify=False) for r in report.recordings}
-    windows = WindowSet([by_path[r.path] for r in recordings], [0] * len(recordings), "notes")
+    windows = dataset_windows(data, "notes", work, recordings)[0]
+    batches = iter_batches(windows, 64)
     flat = np.concatenate(
-        [
-            np.concatenate([b.mean(axis=-1), b.std(axis=-1)], axis=1).reshape(len(b), -1)
-            for b in iter_batches(windows, 64)
-        ]
+        [np.concatenate([b.mean(axis=-1), b.std(axis=-1)], axis=1).reshape(len(b), -1) for b in batches]
     )
-    return [flat[windows.recording_of == i] for i in range(len(recordings))]
+    return per_recording(flat, windows, len(recordings))
 
 
 def embed_dataset(data: str, backbone: str, work: Workspace) -> tuple[list, list[np.ndarray], dict]:
     """Recordings, each one's (windows, embedding) array, and the window counts a fold split shares."""
-    config = feature_config_for("musicnn", FeatureConfig())
-    report = extract_dataset(list_dataset(resolve_dataset(data, work)), config, work)
-    cache, hashes = FeatureCache(work.cache, config), report.content_hashes()
-    entries = [cache.get(hashes[r.path], verify=False) for r in report.recordings]
-    windows = WindowSet(entries, [0] * len(entries), "musicnn")
+    windows, recordings, hashes, counts = dataset_windows(data, "musicnn", work)
     # The backbone is frozen, so its embeddings of the same recordings are kept for the next run.
-    key = hashlib.sha256("".join(hashes[r.path] for r in report.recordings).encode()).hexdigest()[:16]
+    key = hashlib.sha256("".join(hashes[r.path] for r in recordings).encode()).hexdigest()[:16]
     kept = OUT / f"pooling-{backbone}-{key}.npy"
     if kept.exists():
         flat = np.load(kept)
@@ -124,8 +124,7 @@ def embed_dataset(data: str, backbone: str, work: Workspace) -> tuple[list, list
             flat = model.embeddings(windows, batch_size=16)
         OUT.mkdir(parents=True, exist_ok=True)
         np.save(kept, flat)
-    per_recording = [flat[windows.recording_of == i] for i in range(len(entries))]
-    return report.recordings, per_recording, report.windows_per_recording()
+    return recordings, per_recording(flat, windows, len(recordings)), counts
 
 
 class Head(nn.Module):

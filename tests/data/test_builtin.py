@@ -91,6 +91,5 @@ def test_a_build_of_another_corpus_version_is_not_taken_for_this_one(tmp_path):
 def test_a_build_with_older_manifests_writes_them_again(tmp_path):
     """eras.csv labelled the two modern works, which four cross-validation folds cannot hold."""
     options = BuildOptions(composers=("bach",))
-    folder = tmp_path
-    (folder / "build.json").write_text(json.dumps({"composers": ["bach"], "version": build.CORPUS_VERSION}))
-    assert not builtin._covers(folder, options)
+    (tmp_path / "build.json").write_text(json.dumps({"composers": ["bach"], "version": build.CORPUS_VERSION}))
+    assert not builtin._covers(tmp_path, options)

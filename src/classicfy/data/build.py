@@ -28,10 +28,10 @@ MANIFEST_COLUMNS = ["path", "label", "group", "composer", "era", "title", "durat
 
 
 def write_manifests(
-    result: BuildResult, out: str | Path, labelled: set[str], labelled_eras: set[str] | None = None
+    result: BuildResult, out: str | Path, labelled: set[str], labelled_eras: set[str]
 ) -> tuple[Path, Path]:
     """`manifest.csv` (label = composer for the `labelled` composers, else empty), `eras.csv` (label =
-    era for the `labelled_eras`, by default every era), and with renditions `varied.csv`: the
+    era for the `labelled_eras`, else empty), and with renditions `varied.csv`: the
     labelled rows of `manifest.csv` and their renditions."""
     out = Path(out)
     originals = [p for p in result.rendered if not p.rendition]
@@ -39,7 +39,7 @@ def write_manifests(
     rows = [_row(piece, piece.composer if piece.composer in labelled else "", groups, out) for piece in originals]
     manifest, eras = out / "manifest.csv", out / "eras.csv"
     atomic.write_text(manifest, _csv_text(MANIFEST_COLUMNS, rows))
-    era_rows = [[r[0], r[4] if labelled_eras is None or r[4] in labelled_eras else "", *r[2:]] for r in rows]
+    era_rows = [[r[0], r[4] if r[4] in labelled_eras else "", *r[2:]] for r in rows]
     atomic.write_text(eras, _csv_text(MANIFEST_COLUMNS, era_rows))
     rendered = {p.audio_path(out) for p in originals}
     renditions = [p for p in result.rendered if p.rendition and p.composer in labelled]

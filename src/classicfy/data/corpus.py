@@ -171,19 +171,22 @@ def _shortest_of_each_work_first(pieces: list[Piece], root: Path) -> list[Piece]
     return [work[rank] for rank in range(max(map(len, ordered), default=0)) for work in ordered if rank < len(work)]
 
 
+def _with_enough_works(names: list[str], pieces: list[Piece]) -> set[str]:
+    """The names (each piece's composer, or era) that `MIN_WORKS_FOR_LABEL` works or more among `pieces` share."""
+    works: dict[str, set[str]] = {}
+    for name, piece in zip(names, pieces, strict=True):
+        works.setdefault(name, set()).add(piece.work)
+    return {name for name, its_works in works.items() if len(its_works) >= MIN_WORKS_FOR_LABEL}
+
+
 def labelled_eras(pieces: list[Piece]) -> tuple[str, ...]:
     """The eras with enough works among `pieces` to be a label of the era dataset (a thinner one,
     such as the two modern works, could not be dealt into four cross-validation folds)."""
-    works: dict[str, set[str]] = {}
-    for piece in pieces:
-        works.setdefault(piece.era, set()).add(piece.work)
-    return tuple(era for era, its_works in sorted(works.items()) if len(its_works) >= MIN_WORKS_FOR_LABEL)
+    return tuple(sorted(_with_enough_works([p.era for p in pieces], pieces)))
 
 
 def labelled_composers(pieces: list[Piece]) -> tuple[str, ...]:
     """The composers with enough works among `pieces` to be a label of a composer dataset."""
-    works: dict[str, set[str]] = {}
-    for piece in pieces:
-        if piece.composer not in COLLECTIONS:
-            works.setdefault(piece.composer, set()).add(piece.work)
-    return tuple(c for c in ERAS if len(works.get(c, ())) >= MIN_WORKS_FOR_LABEL)
+    composed = [p for p in pieces if p.composer not in COLLECTIONS]
+    enough = _with_enough_works([p.composer for p in composed], composed)
+    return tuple(c for c in ERAS if c in enough)
