@@ -27,6 +27,9 @@ def table(summary: dict) -> str:
     for model, levels in summary["models"].items():
         cells = []
         for level in ("segment", "recording"):
+            if levels[level] is None:  # a model that answers whole recordings has no window figures
+                cells += ["-", "-"]
+                continue
             per_run = " / ".join(f"{run['models'][model][level]['macro_f1']:.3f}" for run in runs)
             cells += [per_run, f"**{levels[level]['macro_f1']['mean']:.3f}**"]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
@@ -39,7 +42,7 @@ def _ensemble_on_top(summary: dict, names: list[str]) -> list[str]:
     for level, shown in (("segment", "per window"), ("recording", "per recording")):
         verdicts = []
         for name, run in zip(names, summary["runs"], strict=True):
-            scores = {model: figures[level]["macro_f1"] for model, figures in run["models"].items()}
+            scores = {model: figures[level]["macro_f1"] for model, figures in run["models"].items() if figures[level]}
             ensemble = scores.pop("ensemble", None)
             best, best_score = max(scores.items(), key=lambda item: item[1])
             above = ensemble is not None and ensemble > best_score

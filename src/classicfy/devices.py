@@ -65,7 +65,8 @@ def to_device(batch: torch.Tensor | np.ndarray, device: torch.device) -> torch.T
 def in_passes(layer: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, cpu_pass: int) -> torch.Tensor:
     """`layer` over a batch in passes of `cpu_pass` examples on a CPU, where a pass whose activations
     outgrow the cache runs several times slower (bench/embeddings.py), and in one pass elsewhere."""
-    if batch.device.type != "cpu" or len(batch) <= cpu_pass:
+    # An exported graph keeps its batch dimension free: one pass, not a loop over a traced length.
+    if batch.device.type != "cpu" or torch.compiler.is_exporting() or len(batch) <= cpu_pass:
         return layer(batch)
     return torch.cat([layer(batch[start : start + cpu_pass]) for start in range(0, len(batch), cpu_pass)])
 

@@ -142,19 +142,29 @@ def export_model(trained: TrainedModel, out_dir: str | Path) -> ExportedModel:
     check = example[:2]  # another batch size than the export's example: the batch dimension is free
     with torch.no_grad():
         expected = wrapper(check).numpy()
-    actual = session.run(None, {"features": check.numpy()})[0]
+    try:
+        actual = session.run(None, {"features": check.numpy()})[0]
+    except Exception as error:  # onnxruntime raises its own kinds
+        raise RunError(f"the ONNX export of {trained.name!r} cannot be run: {str(error).splitlines()[0]}") from None
     difference = float(np.max(np.abs(actual - expected)))
     if not difference <= TOLERANCE:
         raise RunError(f"ONNX export of {trained.name!r} differs from PyTorch by {difference:.2g} (> {TOLERANCE})")
 
     path = out_dir / f"{trained.name}.onnx"
     atomic.write_bytes(path, model_bytes)
+    whole = trained.module.answers_recordings
     sidecar = {
         "model": trained.name,
         "family": card.family,
         "labels": card.labels,
-        "input": {"name": "features", "shape": ["batch", *input_shape], "kind": trained.input_kind},
-        "output": {"name": "probabilities", "shape": ["batch", len(card.labels)]},
+        # A recording model takes all of one recording's windows and answers once.
+        "answers": "recording" if whole else "window",
+        "input": {
+            "name": "features",
+            "shape": ["windows" if whole else "batch", *input_shape],
+            "kind": trained.input_kind,
+        },
+        "output": {"name": "probabilities", "shape": [1 if whole else "batch", len(card.labels)]},
         "features": card.features,
         "max_difference_vs_pytorch": difference,
     }

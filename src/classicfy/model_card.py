@@ -18,7 +18,7 @@ from classicfy.rundir import CARD_FILE, RunFolder
 
 def _front_matter(run: RunFolder, config: RunConfig, labels: list[str], metrics: dict[str, Any]) -> str:
     results = {
-        name: {level: levels[level]["macro_f1"] for level in ("segment", "recording") if level in levels}
+        name: {level: levels[level]["macro_f1"] for level in ("segment", "recording") if levels.get(level)}
         for name, levels in metrics.items()
     }
     fields = {
@@ -40,12 +40,11 @@ def _results(metrics: dict[str, Any]) -> list[str]:
              "|---|---:|---:|---:|"]  # fmt: skip
     for name, levels in metrics.items():
         nan = float("nan")
-        window, recording = levels.get("segment", {}), levels.get("recording", {})
+        window, recording = levels.get("segment") or {}, levels.get("recording") or {}
         low, high = recording.get("macro_f1_ci", [nan, nan])
         f1, accuracy = recording.get("macro_f1", nan), recording.get("accuracy", nan)
-        lines.append(
-            f"| {name} | {window.get('macro_f1', nan):.3f} | {f1:.3f} [{low:.2f}, {high:.2f}] | {accuracy:.3f} |"
-        )
+        window_f1 = f"{window['macro_f1']:.3f}" if window else "-"  # "-": the model answers recordings only
+        lines.append(f"| {name} | {window_f1} | {f1:.3f} [{low:.2f}, {high:.2f}] | {accuracy:.3f} |")
     return lines
 
 

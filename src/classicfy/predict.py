@@ -25,7 +25,13 @@ from classicfy.features.batches import BUFFER_BYTES, ChunkSource, normalised_bat
 from classicfy.features.inputs import KEY_STRIDE, FeatureWindows, ModelInputs
 from classicfy.features.spectral import extractor_for
 from classicfy.models.base import ClassifierModel
-from classicfy.models.trained import TrainedModel, load_model, window_embeddings, window_probabilities
+from classicfy.models.trained import (
+    TrainedModel,
+    answers_of_windows,
+    load_model,
+    window_embeddings,
+    window_outputs,
+)
 from classicfy.rundir import RunFolder
 
 MODEL_BATCH = 8  # windows per model call: musicnn's VGG holds ~9 MB of activations per 3 s patch
@@ -137,7 +143,12 @@ class Classifier:
         return np.array([prediction.probabilities[label] for label in self.labels])
 
     def _predict(self, path: Path, source: ChunkSource) -> Prediction:
-        probs, keys = self._member_outputs(path, source)
+        outputs, keys = self._member_outputs(path, source)
+        # A model that answers whole recordings answers once its last window is in.
+        probs = {
+            name: answers_of_windows(self.models[name].module, output, np.zeros(len(output), dtype=int))
+            for name, output in outputs.items()
+        }
         common, positions = shared_windows(keys)
         window_probs = self.ensemble.predict_proba({name: probs[name][at] for name, at in positions.items()})
         if not np.all(np.isfinite(window_probs)):  # never a silently wrong answer: say which run misbehaves
@@ -171,9 +182,9 @@ class Classifier:
         return (keys[name] % KEY_STRIDE) * configs[0].hop_s, outputs[name]
 
     def _member_outputs(
-        self, path: Path, source: ChunkSource, output: WindowOutput = window_probabilities
+        self, path: Path, source: ChunkSource, output: WindowOutput = window_outputs
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Every member's `output` (class probabilities by default) and keys of the file's windows."""
+        """Every member's `output` (`window_outputs` by default) and keys of the file's windows."""
         outputs: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
         keys: dict[str, list[np.ndarray]] = {name: [] for name in self.models}
         audio_configs = [config.audio for config in self.feature_configs]

@@ -149,12 +149,14 @@ class PooledWindows:
     """Every fold's window probabilities of one run, concatenated per model.
 
     `models[name]` holds `probs`, `labels`, `recording` (numbered across folds), `works` and `fold`
-    per window; `recordings[i]` is recording i's path, label, group and fold.
+    per window; `recordings[i]` is recording i's path, label, group and fold. The models in
+    `recording_only` answer whole recordings: each window holds its recording's answer.
     """
 
     labels: list[str]
     models: dict[str, dict[str, np.ndarray]]
     recordings: list[dict[str, Any]]
+    recording_only: set[str] = field(default_factory=set)
 
 
 def pooled_windows(out: str | Path, folds: int, fold_seed: int, seed: int) -> PooledWindows:
@@ -163,6 +165,7 @@ def pooled_windows(out: str | Path, folds: int, fold_seed: int, seed: int) -> Po
     labels: list[str] | None = None
     pooled: dict[str, dict[str, list[np.ndarray]]] = {}
     recordings: list[dict[str, Any]] = []
+    recording_only: set[str] = set()
     offset = 0
     for fold in range(1, folds + 1):
         arrays, meta = load_arrays(run_folder(out, fold_seed, seed, fold) / WINDOWS_FILE)
@@ -170,6 +173,7 @@ def pooled_windows(out: str | Path, folds: int, fold_seed: int, seed: int) -> Po
             raise RunError(f"the folds of {out} do not share their labels")
         labels = meta["labels"]
         works = np.array([r["group"] for r in meta["recordings"]])
+        recording_only |= set(meta.get("recording_only", []))  # absent from files written before such models
         for name in meta["models"]:
             recording = arrays[f"{name}/recording"]
             parts = pooled.setdefault(name, {"probs": [], "labels": [], "recording": [], "works": [], "fold": []})
@@ -182,7 +186,7 @@ def pooled_windows(out: str | Path, folds: int, fold_seed: int, seed: int) -> Po
         recordings += [r | {"fold": fold} for r in meta["recordings"]]
     assert labels is not None
     models = {name: {k: np.concatenate(v) for k, v in parts.items()} for name, parts in pooled.items()}
-    return PooledWindows(labels, models, recordings)
+    return PooledWindows(labels, models, recordings, recording_only)
 
 
 def _pooled_run(
@@ -193,11 +197,13 @@ def _pooled_run(
     evaluator = ModelEvaluator(pooled.labels, n_bootstrap=n_bootstrap, seed=seed)
     run = PooledRun(fold_seed, seed, {})
     for name, p in pooled.models.items():
-        run.metrics[name] = evaluator.evaluate(p["probs"], p["labels"], p["recording"], p["works"])
+        per_window = name not in pooled.recording_only
+        run.metrics[name] = evaluator.evaluate(p["probs"], p["labels"], p["recording"], p["works"], per_window)
         run.per_fold[name] = {level: [] for level in LEVELS}
         for fold in range(1, plan.folds + 1):
             at = p["fold"] == fold
-            run.per_fold[name]["segment"].append(evaluator.metrics(p["labels"][at], p["probs"][at]).macro_f1)
+            if per_window:
+                run.per_fold[name]["segment"].append(evaluator.metrics(p["labels"][at], p["probs"][at]).macro_f1)
             probs, recordings = recording_probabilities(p["probs"][at], p["recording"][at])
             truth = np.array([p["labels"][at][p["recording"][at] == r][0] for r in recordings])
             run.per_fold[name]["recording"].append(evaluator.metrics(truth, probs).macro_f1)
@@ -232,8 +238,11 @@ def summarise(out: str | Path, plan: CrossvalPlan, n_bootstrap: int = 1000) -> d
     return {"plan": plan_summary, "labels": labels, "models": models, "runs": [_run_summary(r) for r in runs]}
 
 
-def _level_summary(runs: list[PooledRun], name: str, level: str) -> dict[str, Any]:
-    """Mean and spread over runs of a model's pooled accuracy and macro-F1, and its range over folds."""
+def _level_summary(runs: list[PooledRun], name: str, level: str) -> dict[str, Any] | None:
+    """Mean and spread over runs of a model's pooled accuracy and macro-F1, and its range over folds;
+    None for the windows of a model that answers recordings only."""
+    if any(getattr(r.metrics[name], level) is None for r in runs):
+        return None
     per_fold = [f for r in runs for f in r.per_fold[name][level]]
     return {
         "macro_f1": _spread([getattr(r.metrics[name], level).macro_f1 for r in runs]),

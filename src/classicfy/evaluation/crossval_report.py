@@ -22,8 +22,9 @@ def html_table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _cell(spread: dict[str, float]) -> str:
-    return f"{spread['mean']:.3f} ± {spread['std']:.3f}"
+def _cell(level: dict[str, Any] | None) -> str:
+    """A level's mean macro-F1 and spread over runs; "-" for windows of a model that answers recordings only."""
+    return "-" if level is None else f"{level['macro_f1']['mean']:.3f} ± {level['macro_f1']['std']:.3f}"
 
 
 def summary_table(summary: dict[str, Any]) -> list[list[str]]:
@@ -35,8 +36,8 @@ def summary_table(summary: dict[str, Any]) -> list[list[str]]:
         rows.append(
             [
                 name,
-                _cell(levels["segment"]["macro_f1"]),
-                _cell(levels["recording"]["macro_f1"]),
+                _cell(levels["segment"]),
+                _cell(levels["recording"]),
                 f"{levels['recording']['accuracy']['mean']:.3f}",
                 f"{low:.2f}-{high:.2f}",
                 per_run,
@@ -78,7 +79,7 @@ def _run_rows(summary: dict[str, Any]) -> list[list[str]]:
                     run["fold_seed"],
                     run["seed"],
                     name,
-                    f"{metrics['segment']['macro_f1']:.3f}",
+                    f"{metrics['segment']['macro_f1']:.3f}" if metrics["segment"] else "-",
                     f"{rec['macro_f1']:.3f} [{low:.2f}, {high:.2f}]",
                     f"{rec['accuracy']:.3f}",
                     rec["n"],

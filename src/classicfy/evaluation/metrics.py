@@ -107,13 +107,17 @@ class LevelMetrics:
 
 @dataclass(frozen=True)
 class ModelMetrics:
-    """A model's figures per window (`segment`) and per recording."""
+    """A model's figures per window (`segment`; None for a model that answers whole recordings only)
+    and per recording."""
 
-    segment: LevelMetrics
+    segment: LevelMetrics | None
     recording: LevelMetrics
 
     def to_dict(self) -> dict[str, Any]:
-        return {"segment": self.segment.to_dict(), "recording": self.recording.to_dict()}
+        return {
+            "segment": None if self.segment is None else self.segment.to_dict(),
+            "recording": self.recording.to_dict(),
+        }
 
 
 def resamplable_by_work(labels: np.ndarray, works: np.ndarray) -> bool:
@@ -189,10 +193,12 @@ class ModelEvaluator:
         window_labels: np.ndarray,
         recording_of: np.ndarray,
         works: np.ndarray | None = None,
+        per_window: bool = True,
     ) -> ModelMetrics:
-        """Window-level metrics, and recording-level metrics with bootstrap intervals (over whole works
-        when `works` names each window's work)."""
-        segment = self.metrics(window_labels, window_probs)
+        """Window-level metrics (unless the windows carry their recording's answer: not `per_window`),
+        and recording-level metrics with bootstrap intervals (over whole works when `works` names each
+        window's work)."""
+        segment = self.metrics(window_labels, window_probs) if per_window else None
         probs, _ = recording_probabilities(window_probs, recording_of)
         _, first_window = np.unique(recording_of, return_index=True)  # in the order recording_probabilities uses
         y_recording = np.asarray(window_labels)[first_window]

@@ -45,7 +45,7 @@ from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
 from classicfy.features.inputs import KEY_STRIDE, WindowSet
 from classicfy.model_card import write_model_card
-from classicfy.models.trained import TrainedModel, load_model, window_probabilities
+from classicfy.models.trained import TrainedModel, answers_of_windows, load_model, window_outputs
 from classicfy.rundir import EVALUATION_OUTPUTS, RunFolder, check_output_folder, save_arrays
 from classicfy.workspace import Workspace
 
@@ -64,12 +64,17 @@ class Evaluation:
 
 @dataclass
 class ScoredSet:
-    """Window probabilities of one model on a set of windows, with what is needed to score them."""
+    """Window probabilities of one model on a set of windows, with what is needed to score them.
+
+    A model that answers whole recordings gives each window its recording's answer: its recording
+    figures stand, and it has no window figures (`per_window` False), nor has an ensemble it joins.
+    """
 
     probs: np.ndarray
     labels: np.ndarray
     recording_of: np.ndarray
     keys: np.ndarray
+    per_window: bool = True
 
 
 class _Features:
@@ -99,8 +104,9 @@ class _Features:
 
 def _score(model: TrainedModel, features: _Features, index: dict[str, int]) -> ScoredSet:
     windows = features.windows(model.feature_config, model.input_kind, index)
-    probs = window_probabilities(model.module, windows)
-    return ScoredSet(probs, windows.labels, windows.recording_of, windows.window_keys(model.feature_config.audio.hop_s))
+    probs = answers_of_windows(model.module, window_outputs(model.module, windows), windows.recording_of)
+    keys = windows.window_keys(model.feature_config.audio.hop_s)
+    return ScoredSet(probs, windows.labels, windows.recording_of, keys, not model.module.answers_recordings)
 
 
 def _align(sets: dict[str, ScoredSet]) -> tuple[dict[str, np.ndarray], ScoredSet]:
@@ -109,7 +115,8 @@ def _align(sets: dict[str, ScoredSet]) -> tuple[dict[str, np.ndarray], ScoredSet
     aligned = {name: scored.probs[positions[name]] for name, scored in sets.items()}
     first_name, first = next(iter(sets.items()))
     at = positions[first_name]
-    return aligned, ScoredSet(np.empty(0), first.labels[at], first.recording_of[at], common)
+    per_window = all(scored.per_window for scored in sets.values())
+    return aligned, ScoredSet(np.empty(0), first.labels[at], first.recording_of[at], common, per_window)
 
 
 def _readable_side(
@@ -318,7 +325,9 @@ def _write_window_predictions(
             f"{name}/recording": scored_set.recording_of.astype(np.int64),
         }
     described = [{"path": str(r.path), "label": r.label, "group": r.group} for r in recordings]
-    save_arrays(path, arrays, {"labels": labels, "models": list(scored), "recordings": described})
+    recording_only = [name for name, scored_set in scored.items() if not scored_set.per_window]
+    meta = {"labels": labels, "models": list(scored), "recordings": described, "recording_only": recording_only}
+    save_arrays(path, arrays, meta)
 
 
 def _skipped_rows(skipped: dict[Path, str]) -> list[dict[str, str]]:
@@ -347,6 +356,7 @@ def _draw_plots(
         "ROC curves (windows, one vs rest)": [
             plot_roc_curves(s.labels, s.probs, labels, name, plots_dir / f"roc_{name}.png")
             for name, s in scored.items()
+            if s.per_window
         ],
     }
     if histories:
@@ -428,7 +438,8 @@ def evaluate_run(
     evaluator = ModelEvaluator(labels, n_bootstrap=n_bootstrap, seed=config.train.seed)
     works = np.array([r.group for r in features.recordings])
     metrics = {
-        name: evaluator.evaluate(s.probs, s.labels, s.recording_of, works[s.recording_of]) for name, s in scored.items()
+        name: evaluator.evaluate(s.probs, s.labels, s.recording_of, works[s.recording_of], s.per_window)
+        for name, s in scored.items()
     }
     _write_metrics(scope.out, labels, metrics, ensemble, scope, features.skipped)
     _write_window_predictions(scope.out / WINDOWS_FILE, scored, features.recordings, labels)

@@ -103,9 +103,9 @@ def plot_roc_curves(y_true: np.ndarray, probs: np.ndarray, labels: list[str], ti
 def plot_per_class_f1(metrics: dict[str, ModelMetrics], labels: list[str], level: str, path: str | Path) -> Path:
     """F1 of each class, one bar per model, with its 95% interval where it has one (recording level)."""
     path = Path(path)
-    names = list(metrics)
+    names = [name for name in metrics if getattr(metrics[name], level) is not None]  # recording models: no windows
     fig, ax = _figure(max(6.0, 1.2 * len(labels) + 2), 4.5)
-    width = 0.8 / len(names)
+    width = 0.8 / max(1, len(names))
     for i, name in enumerate(names):
         per_class = getattr(metrics[name], level).per_class
         values = np.array([per_class[label].f1 for label in labels])

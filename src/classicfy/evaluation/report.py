@@ -35,14 +35,14 @@ def summary_rows(metrics: dict[str, ModelMetrics]) -> list[list[str]]:
         rows.append(
             [
                 name,
-                _fmt(seg.accuracy),
-                _fmt(seg.macro_f1),
+                _fmt(seg.accuracy if seg else None),
+                _fmt(seg.macro_f1 if seg else None),
                 _fmt(rec.accuracy, rec.accuracy_ci),
                 _fmt(rec.balanced_accuracy),
                 _fmt(rec.macro_f1, rec.macro_f1_ci),
                 _fmt(rec.roc_auc_ovr_macro),
                 _fmt(rec.log_loss),
-                f"{seg.n} / {rec.n}",
+                f"{seg.n if seg else '-'} / {rec.n}",
             ]
         )
     return rows

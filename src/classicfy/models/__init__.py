@@ -7,6 +7,7 @@ from classicfy.models.cnn import CNNModel
 from classicfy.models.gru import GRUModel
 from classicfy.models.notes import NotesCNN, NotesGRU
 from classicfy.models.pretrained import MusicnnPretrained, PretrainedClassifier, VGGPretrained
+from classicfy.models.probe import RecordingProbe, VGGProbe
 from classicfy.models.vgg import VGGModel
 
 MODELS: dict[str, type[ClassifierModel]] = {
@@ -15,6 +16,7 @@ MODELS: dict[str, type[ClassifierModel]] = {
     "vgg": VGGModel,
     "vgg-pretrained": VGGPretrained,
     "musicnn-pretrained": MusicnnPretrained,
+    "vgg-probe": VGGProbe,
     "notes-cnn": NotesCNN,
     "notes-gru": NotesGRU,
 }
@@ -28,6 +30,8 @@ __all__ = [
     "NotesCNN",
     "NotesGRU",
     "PretrainedClassifier",
+    "RecordingProbe",
     "VGGModel",
     "VGGPretrained",
+    "VGGProbe",
 ]

@@ -40,11 +40,55 @@ class PretrainedConfig:
             raise ValueError(f"features must be 'layers' or 'last', got {self.features!r}")
 
 
-class PretrainedClassifier(ClassifierModel):
-    """Input (batch, patches, 187, 96), or (batch, embedding) when the embeddings are precomputed."""
+@dataclass(frozen=True)
+class ProbeConfig:
+    backbone: str = "vgg-mtt"
+    features: str = "layers"
+
+    def __post_init__(self) -> None:
+        if self.features not in ("layers", "last"):
+            raise ValueError(f"features must be 'layers' or 'last', got {self.features!r}")
+
+
+class BackboneModel(ClassifierModel):
+    """A model on a pretrained musicnn backbone: a window's embedding is the mean over its 3 s patches
+    of the backbone's pooled layers (`features="layers"`) or its penultimate output (`"last"`)."""
 
     input_kind = "musicnn"
+    backbone: musicnn.MusicnnVGG | musicnn.Musicnn
+    config: PretrainedConfig | ProbeConfig
+
+    @property
+    def embedding_size(self) -> int:
+        return self.backbone.layer_features_size if self.config.features == "layers" else self.backbone.embedding_size
+
+    def embed(self, patches: torch.Tensor) -> torch.Tensor:
+        batch, n_patches = patches.shape[:2]
+        flat = patches.flatten(0, 1)
+        layer = self.backbone.layer_features if self.config.features == "layers" else self.backbone.embed
+        features = in_passes(layer, flat, musicnn.CPU_PATCHES_PER_PASS)
+        return features.view(batch, n_patches, -1).mean(dim=1)
+
+    def train(self, mode: bool = True) -> BackboneModel:
+        super().train(mode)
+        self.backbone.eval()  # keep the pretraining's batch-norm statistics
+        return self
+
+    @torch.no_grad()
+    def embeddings(self, inputs, indices: np.ndarray | None = None, batch_size: int = 32) -> np.ndarray:
+        """Backbone embeddings of every window of a set (or of those at `indices`), computed once for
+        frozen training."""
+        self.eval()
+        device = device_of(self)
+        batches = iter_batches(inputs, batch_size, indices)
+        return torch.cat([self.embed(to_device(batch, device)).float().cpu() for batch in batches]).numpy()
+
+
+class PretrainedClassifier(BackboneModel):
+    """Input (batch, patches, 187, 96), or (batch, embedding) when the embeddings are precomputed."""
+
     Config = PretrainedConfig
+    config: PretrainedConfig
     # Model files written before `features` existed embedded the tagger's last layer.
     config_before_key: ClassVar[dict[str, str]] = {"features": "last"}
     default_backbone = "vgg-mtt"
@@ -54,10 +98,9 @@ class PretrainedClassifier(ClassifierModel):
         self.config = config = config or PretrainedConfig(backbone=self.default_backbone)
         self.backbone = load_pretrained(config.backbone)
         self.backbone.requires_grad_(config.finetune)
-        layers = config.features == "layers"
-        size = self.backbone.layer_features_size if layers else self.backbone.embedding_size
+        size = self.embedding_size
         # The spreads of the layers' features differ up to 40-fold: batch norm evens them out.
-        normalize = [nn.BatchNorm1d(size)] if layers else []
+        normalize = [nn.BatchNorm1d(size)] if config.features == "layers" else []
         self.head = nn.Sequential(
             *normalize,
             nn.Linear(size, config.hidden),
@@ -74,20 +117,8 @@ class PretrainedClassifier(ClassifierModel):
     def frozen(self) -> bool:
         return not self.config.finetune
 
-    def embed(self, patches: torch.Tensor) -> torch.Tensor:
-        batch, n_patches = patches.shape[:2]
-        flat = patches.flatten(0, 1)
-        layer = self.backbone.layer_features if self.config.features == "layers" else self.backbone.embed
-        features = in_passes(layer, flat, musicnn.CPU_PATCHES_PER_PASS)
-        return features.view(batch, n_patches, -1).mean(dim=1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(x if x.dim() == 2 else self.embed(x))
-
-    def train(self, mode: bool = True) -> PretrainedClassifier:
-        super().train(mode)
-        self.backbone.eval()  # keep the pretraining's batch-norm statistics
-        return self
 
     def parameter_groups(self, learning_rate: float) -> list[dict]:
         groups = [{"params": list(self.head.parameters()), "lr": learning_rate}]
@@ -96,15 +127,6 @@ class PretrainedClassifier(ClassifierModel):
                 {"params": list(self.backbone.parameters()), "lr": learning_rate * self.config.backbone_lr_scale}
             )
         return groups
-
-    @torch.no_grad()
-    def embeddings(self, inputs, indices: np.ndarray | None = None, batch_size: int = 32) -> np.ndarray:
-        """Backbone embeddings of every window of a set (or of those at `indices`), computed once for
-        frozen training."""
-        self.eval()
-        device = device_of(self)
-        batches = iter_batches(inputs, batch_size, indices)
-        return torch.cat([self.embed(to_device(batch, device)).float().cpu() for batch in batches]).numpy()
 
 
 class VGGPretrained(PretrainedClassifier):

@@ -124,3 +124,16 @@ def window_probabilities(model: torch.nn.Module, windows: ModelInputs, batch_siz
     """Softmax class probabilities of every window of a set, in order."""
     logits = torch.from_numpy(predict_logits(model, windows, batch_size))
     return torch.softmax(logits, dim=1).numpy()
+
+
+def window_outputs(model: ClassifierModel, windows: ModelInputs, batch_size: int = 32) -> np.ndarray:
+    """What a model says of each window: its class probabilities, or, for a model that answers whole
+    recordings, the embedding its answer is later made of (`answers_of_windows`)."""
+    if model.answers_recordings:
+        return window_embeddings(model, windows, batch_size)
+    return window_probabilities(model, windows, batch_size)
+
+
+def answers_of_windows(model: ClassifierModel, outputs: np.ndarray, recording_of: np.ndarray) -> np.ndarray:
+    """Each window's class probabilities from `window_outputs`: for a recording model, its recording's answer."""
+    return model.recording_answers(outputs, recording_of) if model.answers_recordings else outputs

@@ -98,7 +98,7 @@ def model_summary(run: RunFolder, classifier: Classifier) -> dict[str, Any]:
         name: {
             level: {key: levels[level][key] for key in HEADLINE if key in levels[level]}
             for level in ("segment", "recording")
-            if level in levels
+            if levels.get(level)
         }
         for name, levels in run.read_test_metrics().items()
     }

@@ -24,10 +24,12 @@ from classicfy.features.extraction import ExtractionReport, augment_dataset, ext
 from classicfy.features.inputs import EmbeddingSet, LabelledInputs, WindowSet
 from classicfy.model_card import write_model_card
 from classicfy.models.base import ClassifierModel
+from classicfy.models.probe import RecordingProbe
 from classicfy.rundir import RUN_OUTPUTS, ModelCard, RunFolder, check_output_folder
 from classicfy.training import distributed
 from classicfy.training.balance import at_most_per_class
 from classicfy.training.curves import require_tensorboard
+from classicfy.training.recording_fit import fit_recording_model
 from classicfy.training.trainer import Trainer, TrainState, seed_everything
 from classicfy.workspace import Workspace
 
@@ -253,10 +255,16 @@ def _train_model(
     work: Workspace,
     resume: bool,
 ) -> TrainState:
-    """Standardise the inputs, embed once through a frozen backbone, then train (or continue) one model."""
+    """Fit a recording model in closed form; else standardise the inputs, embed once through a frozen
+    backbone, then train (or continue) one model."""
     import torch
 
     train_set, val_set = sets
+    if model.answers_recordings:
+        assert isinstance(model, RecordingProbe) and isinstance(train_set, WindowSet) and isinstance(val_set, WindowSet)
+        if not distributed.ranks().leader:  # one closed-form fit, by the rank that writes the run
+            return TrainState()
+        return fit_recording_model(name, model, (train_set, val_set), card, run)
     trainer = Trainer(name, model, config.train, run, card, len(card.labels), resolve_device(work.device))
     if resume and trainer.resume():
         log.info("%s: resuming after epoch %d", name, trainer.state.epoch)
