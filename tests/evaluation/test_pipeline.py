@@ -12,7 +12,8 @@ from classicfy.cli import main
 from classicfy.config import AudioConfig
 from classicfy.data.manifest import Recording
 from classicfy.data.synthetic import write_tone_dataset
-from classicfy.evaluation.pipeline import ScoredSet, _draw_timelines
+from classicfy.evaluation.figures import draw_timelines
+from classicfy.evaluation.pipeline import ScoredSet
 from classicfy.rundir import RunFolder
 
 REQUIRED = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall",
@@ -225,6 +226,6 @@ def test_timelines_are_drawn_for_the_wrong_answers_and_an_earlier_evaluations_ar
     folder.mkdir(parents=True)
     (folder / "02-old.png").write_bytes(b"an earlier evaluation's")
     (folder / "notes.txt").write_text("not ours")
-    drawn = _draw_timelines(tmp_path, ensemble, answers, recordings, ["x", "y"], AudioConfig(window_s=2.0, hop_s=2.0))
+    drawn = draw_timelines(tmp_path, ensemble, answers, recordings, ["x", "y"], AudioConfig(window_s=2.0, hop_s=2.0))
     assert drawn == {"/music/a.flac": folder / "01-a.png"}  # the ensemble's one wrong answer; the CNN's is not
     assert sorted(p.name for p in folder.iterdir()) == ["01-a.png", "notes.txt"]

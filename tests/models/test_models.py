@@ -16,14 +16,16 @@ def test_model_maps_its_input_to_class_logits(name):
         family.input_kind
     ]
     model = family(shape, n_classes=5).eval()
-    assert model(torch.randn(3, *shape)).shape == (3, 5)
+    answers = 1 if family.answers_recordings else 3  # a recording model answers the three windows at once
+    assert model(torch.randn(3, *shape)).shape == (answers, 5)
 
 
 @pytest.mark.parametrize("name", sorted(set(MODELS) - {"notes-cnn", "notes-gru"}))  # below: they need more
 @pytest.mark.slow
 def test_each_model_learns_an_obvious_signal(data, tmp_path, name):
     result = train_run(config_for(data, (name,), epochs=6), tmp_path / "run", Workspace(tmp_path / "cache", 1, False))
-    best = max(row["val_accuracy"] for row in result.states[name].history)
+    state = result.states[name]  # a recording model is fitted once: its history is its validation macro-F1
+    best = max([row["val_accuracy"] for row in state.history] or [state.best_score])
     assert best >= 0.8, f"{name} reached only {best:.2f} validation accuracy (chance is 0.33)"
 
 

@@ -18,32 +18,24 @@ from typing import Any
 import numpy as np
 
 from classicfy import atomic
-from classicfy.config import AnyFeatureConfig, AudioConfig, RunConfig
+from classicfy.config import AnyFeatureConfig, RunConfig
 from classicfy.data.builtin import resolve_dataset
 from classicfy.data.manifest import Recording, content_hash, list_dataset
 from classicfy.devices import resolve_device
 from classicfy.errors import DatasetError, RunError
 from classicfy.evaluation.baseline import SummaryBaseline
 from classicfy.evaluation.ensemble import EnsembleModel, shared_windows
+from classicfy.evaluation.figures import draw_plots, draw_timelines
 from classicfy.evaluation.metrics import ModelEvaluator, ModelMetrics, recording_probabilities
-from classicfy.evaluation.plots import (
-    plot_confusion_matrix,
-    plot_model_comparison,
-    plot_per_class_f1,
-    plot_roc_curves,
-    plot_timeline,
-    plot_training_curves,
-)
 from classicfy.evaluation.report import (
     Report,
-    ensemble_misses,
     probability_column,
     write_predictions,
     write_report,
 )
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
-from classicfy.features.inputs import KEY_STRIDE, WindowSet
+from classicfy.features.inputs import WindowSet
 from classicfy.model_card import write_model_card
 from classicfy.models.trained import TrainedModel, answers_of_windows, load_model, window_outputs
 from classicfy.rundir import EVALUATION_OUTPUTS, RunFolder, check_output_folder, save_arrays
@@ -334,65 +326,6 @@ def _skipped_rows(skipped: dict[Path, str]) -> list[dict[str, str]]:
     return [{"path": str(p), "reason": reason} for p, reason in skipped.items()]
 
 
-def _draw_plots(
-    out: Path,
-    metrics: dict[str, ModelMetrics],
-    scored: dict[str, ScoredSet],
-    labels: list[str],
-    histories: dict[str, list[dict[str, str]]],
-) -> dict[str, list[Path]]:
-    """Every figure of the report, by section."""
-    plots_dir = out / "plots"
-    plots = {
-        "Model comparison": [
-            plot_model_comparison(metrics, plots_dir / "comparison.png"),
-            plot_per_class_f1(metrics, labels, "recording", plots_dir / "per_class_f1_recordings.png"),
-            plot_per_class_f1(metrics, labels, "segment", plots_dir / "per_class_f1.png"),
-        ],
-        "Confusion matrices (recordings, rows normalised)": [
-            plot_confusion_matrix(m.recording.confusion_matrix, labels, name, plots_dir / f"confusion_{name}.png")
-            for name, m in metrics.items()
-        ],
-        "ROC curves (windows, one vs rest)": [
-            plot_roc_curves(s.labels, s.probs, labels, name, plots_dir / f"roc_{name}.png")
-            for name, s in scored.items()
-            if s.per_window
-        ],
-    }
-    if histories:
-        plots["Training"] = [plot_training_curves(histories, plots_dir / "training_curves.png")]
-    return plots
-
-
-MAX_TIMELINES = 40  # each is embedded in the report: beyond a few dozen it would outgrow a browser tab
-
-
-def _draw_timelines(
-    out: Path,
-    ensemble: ScoredSet,
-    answers: list[dict],
-    recordings: list[Recording],
-    labels: list[str],
-    audio: AudioConfig,
-) -> dict[str, Path]:
-    """The ensemble's timeline (each label's probability along the recording) of each recording it
-    names wrong, the first `MAX_TIMELINES` of them, by path."""
-    wrong = ensemble_misses(answers)[:MAX_TIMELINES]
-    position = {str(recording.path): i for i, recording in enumerate(recordings)}
-    folder = out / "plots" / "timelines"
-    for stale in folder.glob("[0-9][0-9]-*.png"):  # an earlier evaluation's: only this one's stay beside its report
-        stale.unlink()
-    drawn = {}
-    for number, answer in enumerate(wrong, start=1):
-        path = Path(answer["path"])
-        own = ensemble.recording_of == position[answer["path"]]
-        starts = (ensemble.keys[own] % KEY_STRIDE) * audio.hop_s
-        title = f"{path.name}: {answer['label']}, named {answer['predicted']}"
-        image = folder / f"{number:02d}-{path.stem}.png"
-        drawn[answer["path"]] = plot_timeline(starts, audio.window_s, ensemble.probs[own], labels, title, image)
-    return drawn
-
-
 def _ensemble_note(ensemble: EnsembleModel, baseline: SummaryBaseline) -> str:
     weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.members, ensemble.weights, strict=True))
     how = "fitted on the validation split" if ensemble.fitted else "a plain average"
@@ -445,9 +378,9 @@ def evaluate_run(
     _write_window_predictions(scope.out / WINDOWS_FILE, scored, features.recordings, labels)
     answers = recording_answers(scored, features.recordings, labels)
     write_predictions(scope.out / "predictions.csv", answers)
-    plots = _draw_plots(scope.out, metrics, scored, labels, run.read_histories(names))
+    plots = draw_plots(scope.out, metrics, scored, labels, run.read_histories(names))
     audio = models[ensemble.members[0]].feature_config.audio  # the hop grid the ensemble's windows share
-    timelines = _draw_timelines(scope.out, scored["ensemble"], answers, features.recordings, labels, audio)
+    timelines = draw_timelines(scope.out, scored["ensemble"], answers, features.recordings, labels, audio)
     dataset = run.read_dataset_summary() if data is None else {"skipped": _skipped_rows(features.skipped)}
     scope.notes.append(_ensemble_note(ensemble, baseline))
     title = f"classicfy run {run.path.name}: {len(labels)} classes ({', '.join(labels)})"
