@@ -60,7 +60,7 @@ def test_the_demo_runs_from_recipe_files_shipped_in_the_package():
     assert recipe_path("demo").is_file() and recipe_path("demo-quick").is_file()
     assert (full.data, full.train.epochs, full.train.max_windows_per_class) == ("builtin:composers", 15, 300)
     assert (quick.data, quick.train.epochs, quick.train.max_windows_per_class) == ("builtin:composers-quick", 8, 100)
-    assert full.models == ("cnn", "gru", "vgg", "vgg-pretrained") and full.augment.max_semitones == 6.0
+    assert full.models == ("cnn", "gru", "vgg", "vgg-pretrained", "vgg-probe") and full.augment.max_semitones == 6.0
     assert demo_config(models=("gru",), epochs=2).train.epochs == 2
 
 

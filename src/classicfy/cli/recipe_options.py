@@ -58,7 +58,8 @@ def add_recipe_options(parser: argparse.ArgumentParser, models_default: str = ",
         default=models_default,
         metavar="A,B",
         help="models to train: cnn, gru, vgg; vgg-pretrained, musicnn-pretrained (musicnn's taggers as "
-        "backbones with a new head); notes-cnn, notes-gru (on the notes basic-pitch hears) (default: %(default)s)",
+        "backbones with a new head); vgg-probe (answers whole recordings from the spread of vgg-mtt's "
+        "embeddings); notes-cnn, notes-gru (on the notes basic-pitch hears) (default: %(default)s)",
     )
     _add_training_options(parser)
     _add_augment_options(parser)

@@ -1,0 +1,93 @@
+"""An ensemble of models from two cross-validations on the same folds, as one run would average them.
+
+    python bench/joined_ensemble.py CV_A CV_B --members cnn,gru,vgg,vgg-pretrained,vgg-probe
+        [--against vgg-probe,ensemble,cnn+gru+vgg+vgg-pretrained]
+
+Adding a model to a recipe would otherwise mean cross-validating every model again. The models of
+CV_A and CV_B were scored on the same folds, so their window answers can be pooled: for each run
+(fold seed, seed) of A, the plain ensemble of `--members` is rebuilt as `classicfy crossval
+compare --ensemble-a` rebuilds one. B may hold one seed only when its models are deterministic
+(such as `vgg-probe`, fitted in closed form): that seed then stands beside every seed of A. Prints
+each run's recording macro-F1 of the joined ensemble and, paired on the same recordings, its
+difference from each model named by `--against`, where `a+b` is the plain ensemble of a and b
+(95% interval over works resampled in each class).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from classicfy.evaluation.bootstrap import paired_difference
+from classicfy.evaluation.compare import member_ensemble
+from classicfy.evaluation.crossval import PLAN_FILE, pooled_windows
+from classicfy.evaluation.metrics import macro_f1, recording_probabilities
+
+
+def _plan(folder: Path) -> dict:
+    return json.loads((folder / PLAN_FILE).read_text())
+
+
+def _answers(model: dict[str, np.ndarray]) -> np.ndarray:
+    probs, _ = recording_probabilities(model["probs"], model["recording"])
+    return probs.argmax(axis=1)
+
+
+def _print_difference(
+    name: str, truth: np.ndarray, works: np.ndarray, joined: list[np.ndarray], other: list[np.ndarray], n_labels: int
+) -> None:
+    """The joined ensemble's macro-F1 minus `name`'s, each the mean over the runs given, paired on
+    the same recordings and resamples (as `crossval compare` pairs two recipes)."""
+
+    def statistic(runs: list[np.ndarray]):
+        return lambda s: float(np.mean([macro_f1(truth[s], run[s], n_labels) for run in runs]))
+
+    difference, (low, high) = paired_difference(statistic(joined), statistic(other), truth, works)
+    figure = statistic(other)(np.arange(len(truth)))
+    print(f"  minus {name} ({figure:.3f}): {difference:+.3f} [{low:+.3f}, {high:+.3f}]")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("a", type=Path, help="a finished cross-validation folder")
+    parser.add_argument("b", type=Path, help="another, on the same folds")
+    parser.add_argument("--members", required=True, help="comma-separated models of A and B to average")
+    parser.add_argument(
+        "--against", default="ensemble", help="comma-separated models (or a+b ensembles) to pair it with"
+    )
+    args = parser.parse_args()
+    plan_a, plan_b = _plan(args.a), _plan(args.b)
+    if plan_a["folds"] != plan_b["folds"] or plan_a["fold_seeds"] != plan_b["fold_seeds"]:
+        raise SystemExit("the two cross-validations were not dealt the same folds")
+    members, against = tuple(args.members.split(",")), args.against.split(",")
+    for fold_seed in plan_a["fold_seeds"]:
+        joined: list[np.ndarray] = []
+        others: dict[str, list[np.ndarray]] = {name: [] for name in against}
+        for seed in plan_a["seeds"]:
+            a = pooled_windows(args.a, plan_a["folds"], fold_seed, seed)
+            b_seed = seed if seed in plan_b["seeds"] else plan_b["seeds"][0]
+            b = pooled_windows(args.b, plan_b["folds"], fold_seed, b_seed)
+            if [r["path"] for r in a.recordings] != [r["path"] for r in b.recordings]:
+                raise SystemExit("the two cross-validations did not test the same recordings in the same folds")
+            models = b.models | a.models  # A's ensemble and baseline stand for A's recipe
+            joined.append(_answers(member_ensemble(models, members)))
+            for name in against:
+                other = member_ensemble(models, tuple(name.split("+"))) if "+" in name else models[name]
+                others[name].append(_answers(other))
+            truth = np.array([a.labels.index(r["label"]) for r in a.recordings])
+            works = np.array([r["group"] for r in a.recordings])
+            n_labels = len(a.labels)
+            print(f"fold seed {fold_seed}, seed {seed} (B's seed {b_seed}): joined ensemble "
+                  f"{macro_f1(truth, joined[-1], n_labels):.3f}")  # fmt: skip
+            for name in against:
+                _print_difference(name, truth, works, joined[-1:], others[name][-1:], n_labels)
+        print(f"fold seed {fold_seed}, mean over seeds {plan_a['seeds']}:")
+        for name in against:
+            _print_difference(name, truth, works, joined, others[name], n_labels)
+
+
+if __name__ == "__main__":
+    main()
