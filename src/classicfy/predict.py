@@ -150,7 +150,8 @@ class Classifier:
             for name, output in outputs.items()
         }
         common, positions = shared_windows(keys)
-        window_probs = self.ensemble.predict_proba({name: probs[name][at] for name, at in positions.items()})
+        shared = {name: probs[name][at] for name, at in positions.items()}
+        window_probs = self.ensemble.predict_proba(shared)
         if not np.all(np.isfinite(window_probs)):  # never a silently wrong answer: say which run misbehaves
             members = ", ".join(self.ensemble.members)
             raise RunError(f"the run's models ({members}) answer {path.name} with numbers that are not finite")
@@ -164,10 +165,19 @@ class Classifier:
                 "label": self.labels[int(p.argmax())],
                 "probabilities": {label: round(float(q), 6) for label, q in zip(self.labels, p, strict=True)},
             }
-            for start, p in zip(starts, window_probs, strict=True)
+            for start, p in zip(starts, self._window_answers(shared, window_probs), strict=True)
         ]
         probabilities = {label: float(p) for label, p in zip(self.labels, recording[0], strict=True)}
         return Prediction(path, max(probabilities, key=probabilities.__getitem__), probabilities, segments)
+
+    def _window_answers(self, shared: dict[str, np.ndarray], window_probs: np.ndarray) -> np.ndarray:
+        """What each window is shown to say: the ensemble's answer, or, when it holds a model that
+        answers whole recordings, the mix of its members that answer windows (as evaluation scores it)."""
+        window_models = [name for name in self.ensemble.members if not self.models[name].module.answers_recordings]
+        window_part = self.ensemble.part(window_models)
+        if window_part is None or len(window_models) == len(self.ensemble.members):
+            return window_probs
+        return window_part.predict_proba(shared)
 
     def embed_one(self, path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         """Start times (s) and embeddings (the features the model's last layers classify) of a file's

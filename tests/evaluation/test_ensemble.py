@@ -19,3 +19,11 @@ def test_ensemble_weights_favour_the_better_member_and_round_trip(tmp_path):
         loaded.predict_proba({"good": good, "bad": bad}), ensemble.predict_proba({"good": good, "bad": bad})
     )
     assert EnsembleModel(["a", "b"]).predict_proba({"a": good, "b": bad}) == pytest.approx((good + bad) / 2)
+
+
+def test_part_of_an_ensemble_keeps_its_members_weights_renormalised():
+    ensemble = EnsembleModel(["a", "b", "c"], [0.5, 0.3, 0.2])
+    part = ensemble.part(["a", "c"])
+    assert part is not None and part.members == ["a", "c"]
+    np.testing.assert_allclose(part.weights, [0.5 / 0.7, 0.2 / 0.7])
+    assert ensemble.part(["d"]) is None

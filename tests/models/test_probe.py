@@ -85,10 +85,16 @@ def test_the_probe_is_fitted_once_and_scored_per_recording_only(probe_run):
     assert not (run / "checkpoints" / "vgg-probe.safetensors").exists()  # no epochs, nothing to resume
     metrics = json.loads((run / "metrics.json").read_text())["models"]
     assert metrics["vgg-probe"]["segment"] is None and metrics["vgg-probe"]["recording"]["n"] > 0
-    assert metrics["ensemble"]["segment"] is None  # its windows carry the probe's recording answers
     assert metrics["vgg-pretrained"]["segment"]["n"] > 0
+    # The ensemble's windows carry the probe's recording answers: per window it is scored by its
+    # window members' mix, here vgg-pretrained alone.
+    ensemble, pretrained = metrics["ensemble"]["segment"], metrics["vgg-pretrained"]["segment"]
+    assert ensemble["confusion_matrix"] == pretrained["confusion_matrix"]
+    assert ensemble["log_loss"] == pytest.approx(pretrained["log_loss"], rel=1e-6)
+    assert metrics["ensemble"]["recording"] != metrics["vgg-pretrained"]["recording"]
     arrays, meta = load_arrays(run / "windows.safetensors")
     assert meta["recording_only"] == ["vgg-probe", "ensemble"]
+    np.testing.assert_allclose(arrays["ensemble/window_probs"], arrays["vgg-pretrained/probs"], rtol=1e-6)
     probs, recording = arrays["vgg-probe/probs"], arrays["vgg-probe/recording"]
     for index in np.unique(recording):  # every window of a recording carries the recording's one answer
         assert len(np.unique(probs[recording == index], axis=0)) == 1
@@ -106,6 +112,13 @@ def test_predict_answers_a_file_as_the_evaluation_scored_it(probe_run, monkeypat
         assert probability == pytest.approx(float(row[f"p_{label}"]), abs=1e-4)
     assert len(prediction.segments) == 2
     assert prediction.segments[0]["probabilities"] == prediction.segments[1]["probabilities"]
+    # The ensemble answers the recording with the probe, and each window with its window members.
+    ensemble = Classifier.load(run).predict_one(row["path"])
+    pretrained = Classifier.load(run, "vgg-pretrained").predict_one(row["path"])
+    assert [s["label"] for s in ensemble.segments] == [s["label"] for s in pretrained.segments]
+    for mixed, alone in zip(ensemble.segments, pretrained.segments, strict=True):
+        assert mixed["probabilities"] == pytest.approx(alone["probabilities"], abs=1e-6)
+    assert ensemble.probabilities != pretrained.probabilities
 
 
 @pytest.mark.slow
@@ -140,3 +153,9 @@ def test_crossval_scores_a_recording_model_per_recording_and_compares_it(data, t
     assert printed.split("vgg-probe", 1)[1].split()[0] == "-"  # no window figure in the table
     assert main(["crossval", "compare", str(out), str(out)]) == 0
     assert "vgg-probe" in capsys.readouterr().out
+    both = tmp_path / "CV2"  # with a window model beside it, the ensemble is scored per window by that model
+    assert main(["crossval", str(data), "--out", str(both), "--folds", "2", "--models", "vgg-probe,gru", *COMMON]) == 0
+    summary = json.loads((both / "summary.json").read_text())
+    ensemble, gru = summary["models"]["ensemble"]["segment"], summary["models"]["gru"]["segment"]
+    assert ensemble["macro_f1"]["mean"] == pytest.approx(gru["macro_f1"]["mean"], abs=1e-9)
+    assert summary["models"]["vgg-probe"]["segment"] is None

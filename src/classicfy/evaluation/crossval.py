@@ -150,7 +150,9 @@ class PooledWindows:
 
     `models[name]` holds `probs`, `labels`, `recording` (numbered across folds), `works` and `fold`
     per window; `recordings[i]` is recording i's path, label, group and fold. The models in
-    `recording_only` answer whole recordings: each window holds its recording's answer.
+    `recording_only` answer whole recordings: each window holds its recording's answer. An ensemble
+    that holds such a model also has `window_probs`, `window_labels` and `window_fold`: its window
+    members' mix, which its window figures are scored on.
     """
 
     labels: list[str]
@@ -182,6 +184,11 @@ def pooled_windows(out: str | Path, folds: int, fold_seed: int, seed: int) -> Po
             parts["recording"].append(recording + offset)
             parts["works"].append(works[recording])
             parts["fold"].append(np.full(len(recording), fold))
+            if f"{name}/window_probs" in arrays:
+                window_labels = arrays[f"{name}/window_labels"]
+                parts.setdefault("window_probs", []).append(arrays[f"{name}/window_probs"])
+                parts.setdefault("window_labels", []).append(window_labels)
+                parts.setdefault("window_fold", []).append(np.full(len(window_labels), fold))
         offset += len(meta["recordings"])
         recordings += [r | {"fold": fold} for r in meta["recordings"]]
     assert labels is not None
@@ -197,17 +204,30 @@ def _pooled_run(
     evaluator = ModelEvaluator(pooled.labels, n_bootstrap=n_bootstrap, seed=seed)
     run = PooledRun(fold_seed, seed, {})
     for name, p in pooled.models.items():
-        per_window = name not in pooled.recording_only
-        run.metrics[name] = evaluator.evaluate(p["probs"], p["labels"], p["recording"], p["works"], per_window)
+        windows = _window_figures(p, name not in pooled.recording_only)
+        run.metrics[name] = evaluator.evaluate(p["probs"], p["labels"], p["recording"], p["works"], per_window=False)
+        if windows is not None:
+            run.metrics[name] = replace(run.metrics[name], segment=evaluator.metrics(windows[1], windows[0]))
         run.per_fold[name] = {level: [] for level in LEVELS}
         for fold in range(1, plan.folds + 1):
             at = p["fold"] == fold
-            if per_window:
-                run.per_fold[name]["segment"].append(evaluator.metrics(p["labels"][at], p["probs"][at]).macro_f1)
+            if windows is not None:
+                own = windows[2] == fold
+                run.per_fold[name]["segment"].append(evaluator.metrics(windows[1][own], windows[0][own]).macro_f1)
             probs, recordings = recording_probabilities(p["probs"][at], p["recording"][at])
             truth = np.array([p["labels"][at][p["recording"][at] == r][0] for r in recordings])
             run.per_fold[name]["recording"].append(evaluator.metrics(truth, probs).macro_f1)
     return pooled.labels, run
+
+
+def _window_figures(model: dict[str, np.ndarray], per_window: bool) -> tuple[np.ndarray, ...] | None:
+    """The probabilities, labels and folds of the windows a model's window figures are scored on:
+    its own, its window members' mix (an ensemble that holds a recording model), or none."""
+    if per_window:
+        return model["probs"], model["labels"], model["fold"]
+    if "window_probs" in model:
+        return model["window_probs"], model["window_labels"], model["window_fold"]
+    return None
 
 
 def _spread(values: list[float]) -> dict[str, float]:

@@ -59,6 +59,11 @@ class EnsembleModel:
         stacked = np.stack([member_probs[name] for name in self.members])
         return np.tensordot(self.weights, stacked, axes=1)
 
+    def part(self, members: list[str]) -> EnsembleModel | None:
+        """The ensemble of those of its members in `members`, their weights renormalised (None: none is)."""
+        weights = {name: w for name, w in zip(self.members, self.weights, strict=True) if name in members}
+        return EnsembleModel(list(weights), list(weights.values())) if weights else None
+
     @property
     def fitted(self) -> bool:
         return self.fitted_on_ is not None

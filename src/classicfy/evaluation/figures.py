@@ -45,8 +45,8 @@ def draw_plots(
         ],
         "ROC curves (windows, one vs rest)": [
             plot_roc_curves(s.labels, s.probs, labels, name, plots_dir / f"roc_{name}.png")
-            for name, s in scored.items()
-            if s.per_window
+            for name, s in ((name, scored_set.window_figures) for name, scored_set in scored.items())
+            if s is not None
         ],
     }
     if histories:

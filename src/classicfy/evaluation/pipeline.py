@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,8 @@ class ScoredSet:
     """Window probabilities of one model on a set of windows, with what is needed to score them.
 
     A model that answers whole recordings gives each window its recording's answer: its recording
-    figures stand, and it has no window figures (`per_window` False), nor has an ensemble it joins.
+    figures stand, and it has no window figures (`per_window` False). Nor has an ensemble it joins,
+    but for `window_members`: the mix of its members that answer windows, scored per window instead.
     """
 
     probs: np.ndarray
@@ -67,6 +68,12 @@ class ScoredSet:
     recording_of: np.ndarray
     keys: np.ndarray
     per_window: bool = True
+    window_members: ScoredSet | None = None
+
+    @property
+    def window_figures(self) -> ScoredSet | None:
+        """The windows its window figures are scored on: its own, its window members' mix, or none."""
+        return self if self.per_window else self.window_members
 
 
 class _Features:
@@ -275,12 +282,35 @@ def _score_everything(
     ensemble = _ensemble(run, models, split, index, work, fitted_ensemble)
     aligned, ensemble_set = _align({name: scored[name] for name in ensemble.members})
     ensemble_set.probs = ensemble.predict_proba(aligned)
+    if not ensemble_set.per_window:
+        ensemble_set.window_members = _window_members_mix(ensemble, scored)
     scored["ensemble"] = ensemble_set
     baseline = _fit_baseline(run, config, split, index, work)
     sequence = features.windows(config.features, "sequence", index)
     keys = sequence.window_keys(config.features.audio.hop_s)
     scored["baseline"] = ScoredSet(baseline.predict_proba(sequence), sequence.labels, sequence.recording_of, keys)
     return scored, ensemble, baseline
+
+
+def _window_members_mix(ensemble: EnsembleModel, scored: dict[str, ScoredSet]) -> ScoredSet | None:
+    """The ensemble's members that answer windows, mixed with their weights renormalised: what its
+    window figures are scored on when it holds a recording model (None: it holds no window model)."""
+    window_part = ensemble.part([name for name in ensemble.members if scored[name].per_window])
+    if window_part is None:
+        return None
+    aligned, mix = _align({name: scored[name] for name in window_part.members})
+    mix.probs = window_part.predict_proba(aligned)
+    return mix
+
+
+def _evaluated(evaluator: ModelEvaluator, scored: ScoredSet, works: np.ndarray) -> ModelMetrics:
+    """A model's metrics: per recording from its answers, per window from its `window_figures`."""
+    windows = scored.window_figures
+    metrics = evaluator.evaluate(scored.probs, scored.labels, scored.recording_of, works[scored.recording_of],
+                                 per_window=windows is scored)  # fmt: skip
+    if windows is not None and windows is not scored:
+        metrics = replace(metrics, segment=evaluator.metrics(windows.labels, windows.probs))
+    return metrics
 
 
 def _write_metrics(
@@ -316,6 +346,13 @@ def _write_window_predictions(
             f"{name}/labels": scored_set.labels.astype(np.int64),
             f"{name}/recording": scored_set.recording_of.astype(np.int64),
         }
+        if scored_set.window_members is not None:  # the windows its window figures are scored on
+            members = scored_set.window_members
+            arrays |= {
+                f"{name}/window_probs": np.asarray(members.probs),
+                f"{name}/window_labels": members.labels.astype(np.int64),
+                f"{name}/window_recording": members.recording_of.astype(np.int64),
+            }
     described = [{"path": str(r.path), "label": r.label, "group": r.group} for r in recordings]
     recording_only = [name for name, scored_set in scored.items() if not scored_set.per_window]
     meta = {"labels": labels, "models": list(scored), "recordings": described, "recording_only": recording_only}
@@ -370,17 +407,15 @@ def evaluate_run(
     scored, ensemble, baseline = _score_everything(run, config, split, models, features, index, work, fitted_ensemble)
     evaluator = ModelEvaluator(labels, n_bootstrap=n_bootstrap, seed=config.train.seed)
     works = np.array([r.group for r in features.recordings])
-    metrics = {
-        name: evaluator.evaluate(s.probs, s.labels, s.recording_of, works[s.recording_of], s.per_window)
-        for name, s in scored.items()
-    }
+    metrics = {name: _evaluated(evaluator, s, works) for name, s in scored.items()}
     _write_metrics(scope.out, labels, metrics, ensemble, scope, features.skipped)
     _write_window_predictions(scope.out / WINDOWS_FILE, scored, features.recordings, labels)
     answers = recording_answers(scored, features.recordings, labels)
     write_predictions(scope.out / "predictions.csv", answers)
     plots = draw_plots(scope.out, metrics, scored, labels, run.read_histories(names))
     audio = models[ensemble.members[0]].feature_config.audio  # the hop grid the ensemble's windows share
-    timelines = draw_timelines(scope.out, scored["ensemble"], answers, features.recordings, labels, audio)
+    shown = scored["ensemble"].window_figures or scored["ensemble"]  # what each window says, as scored
+    timelines = draw_timelines(scope.out, shown, answers, features.recordings, labels, audio)
     dataset = run.read_dataset_summary() if data is None else {"skipped": _skipped_rows(features.skipped)}
     scope.notes.append(_ensemble_note(ensemble, baseline))
     title = f"classicfy run {run.path.name}: {len(labels)} classes ({', '.join(labels)})"
