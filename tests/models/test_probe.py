@@ -3,7 +3,9 @@ only, and answering `predict`, `crossval` and `export` as it is scored."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 
 import numpy as np
@@ -30,9 +32,11 @@ def probe_run(data, tmp_path_factory):
     root = tmp_path_factory.mktemp("probe")
     cache = str(root / "cache")
     run = root / "RUN"
-    assert main(["train", str(data), "--out", str(run), "--models", "vgg-probe,vgg-pretrained", "--cache", cache,
-                 *COMMON]) == 0  # fmt: skip
-    return run, cache
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["train", str(data), "--out", str(run), "--models", "vgg-probe,vgg-pretrained", "--cache", cache,
+                     *COMMON]) == 0  # fmt: skip
+    return run, cache, printed.getvalue()
 
 
 def _blobs(n_classes: int, rng: np.random.Generator, per_class: int = 12) -> tuple[np.ndarray, np.ndarray]:
@@ -79,10 +83,11 @@ def test_a_model_that_answers_recordings_has_no_window_figures():
 
 @pytest.mark.slow
 def test_the_probe_is_fitted_once_and_scored_per_recording_only(probe_run):
-    run, _ = probe_run
+    run, _, printed = probe_run
     card = json.loads((run / "models" / "vgg-probe.json").read_text())
     assert card["training"]["kept"] == "closed form" and card["training"]["c"] in C_GRID
     assert not (run / "checkpoints" / "vgg-probe.safetensors").exists()  # no epochs, nothing to resume
+    assert f"vgg-probe validation macro-F1 {card['training']['val_macro_f1']:.3f} per recording" in printed
     metrics = json.loads((run / "metrics.json").read_text())["models"]
     assert metrics["vgg-probe"]["segment"] is None and metrics["vgg-probe"]["recording"]["n"] > 0
     assert metrics["vgg-pretrained"]["segment"]["n"] > 0
@@ -103,7 +108,7 @@ def test_the_probe_is_fitted_once_and_scored_per_recording_only(probe_run):
 
 @pytest.mark.slow
 def test_predict_answers_a_file_as_the_evaluation_scored_it(probe_run, monkeypatch):
-    run, cache = probe_run
+    run, cache, _ = probe_run
     monkeypatch.setenv("CLASSICFY_CACHE", cache)
     with open(run / "predictions.csv", newline="") as handle:
         row = next(r for r in csv.DictReader(handle) if r["model"] == "vgg-probe")
@@ -125,7 +130,7 @@ def test_predict_answers_a_file_as_the_evaluation_scored_it(probe_run, monkeypat
 def test_export_takes_a_recording_model_and_a_pretrained_backbone(probe_run, data, tmp_path):
     """Before, a musicnn backbone was exported with its patch loop traced at the example's length:
     onnxruntime then refused any other batch, and `classicfy export` of a vgg-pretrained run failed."""
-    run, _ = probe_run
+    run, _, _ = probe_run
     out = tmp_path / "E"
     assert main(["export", str(run), "--out", str(out)]) == 0
     recording = data / "high" / "work00" / "00.flac"

@@ -114,8 +114,13 @@ def _launch(nproc: int, argv: list[str]) -> int:
 
 
 def _print_training(result: RunResult, config: RunConfig, out: Path) -> None:
+    from classicfy.models import MODELS
+
     print(f"run: {out}  ({len(result.labels)} labels: {', '.join(result.labels)})")
     for name, state in result.states.items():
+        if MODELS[name].answers_recordings:  # fitted once: no epochs to tell of
+            print(f"  {name:<8} validation macro-F1 {state.best_score:.3f} per recording (fitted in closed form)")
+            continue
         stop = "stopped early" if state.stopped_early else f"{state.epoch} epochs"
         kept = "" if config.train.keep == "best" else f", kept epoch {state.epoch}"
         print(f"  {name:<8} best validation macro-F1 {state.best_score:.3f} at epoch {state.best_epoch} ({stop}{kept})")

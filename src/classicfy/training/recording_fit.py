@@ -90,7 +90,8 @@ def fit_recording_model(
     """Fit (or, when its files stand, keep) a recording model and save it with its card."""
     if run.weights_path(name).is_file() and run.card_path(name).is_file():
         log.info("%s: fitted already", name)
-        return TrainState(epoch=1, best_epoch=1)
+        fitted = run.read_card(name).training or {}
+        return TrainState(epoch=1, best_score=float(fitted.get("val_macro_f1", -1.0)), best_epoch=1)
     train_set, val_set = sets
     log.info("%s: embedding %d training and %d validation windows", name, int((~train_set.augmented).sum()),
              len(val_set))  # fmt: skip
