@@ -22,6 +22,9 @@ side's recording log loss:
   baseline of `classicfy crossval`);
 - `summary-logistic`: `logistic` on those statistics instead of embeddings;
 - `joint-logistic`: `logistic` on both side by side;
+- `logistic-mean`, `logistic-max`, `logistic-quantiles`: `logistic` with other descriptions of a
+  recording: the mean alone; mean, spread and maximum; mean, spread and the 10th, 50th and 90th
+  percentiles;
 - `notes-logistic`: `logistic` on basic-pitch's note and onset activations (each window's mean and
   standard deviation per key), `probe-notes` on those beside the embeddings.
 `confidence` and `attention` train on random crops of 1 to 16 windows, classes drawn evenly; with
@@ -74,6 +77,9 @@ HEADS = (
     "joint-logistic",
     "notes-logistic",
     "probe-notes",
+    "logistic-mean",
+    "logistic-max",
+    "logistic-quantiles",
 )
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
 
@@ -310,6 +316,10 @@ def main() -> None:
     works = np.array([r.group for r in recordings])
     index = {r.path: i for i, r in enumerate(recordings)}
     tables = {"logistic": pooled(embeddings)}
+    tables["logistic-mean"] = np.stack([w.mean(axis=0) for w in embeddings])
+    tables["logistic-max"] = np.concatenate([tables["logistic"], np.stack([w.max(axis=0) for w in embeddings])], axis=1)
+    quantiles = np.stack([np.quantile(w, [0.1, 0.5, 0.9], axis=0).ravel() for w in embeddings])
+    tables["logistic-quantiles"] = np.concatenate([tables["logistic"], quantiles], axis=1)
     if {"baseline", "summary-logistic", "joint-logistic"} & set(heads):
         statistics = summary_dataset(args.data, recordings, work)
         tables["summary-logistic"] = pooled(statistics)
