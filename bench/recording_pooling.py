@@ -25,6 +25,9 @@ side's recording log loss:
 - `logistic-mean`, `logistic-max`, `logistic-quantiles`: `logistic` with other descriptions of a
   recording: the mean alone; mean, spread and maximum; mean, spread and the 10th, 50th and 90th
   percentiles;
+- `logistic-copies`: `logistic` that also trains on one augmented copy of each training recording,
+  as the demo's recipe augments (pitch shifted up to 6 semitones, stretched, noise), embedded the
+  same way;
 - `notes-logistic`: `logistic` on basic-pitch's note and onset activations (each window's mean and
   standard deviation per key), `probe-notes` on those beside the embeddings.
 `confidence` and `attention` train on random crops of 1 to 16 windows, classes drawn evenly; with
@@ -58,7 +61,7 @@ from classicfy.evaluation.bootstrap import paired_difference
 from classicfy.evaluation.folds import fold_splits
 from classicfy.evaluation.metrics import macro_f1
 from classicfy.features.cache import FeatureCache
-from classicfy.features.extraction import extract_dataset
+from classicfy.features.extraction import augment_dataset, extract_dataset
 from classicfy.features.inputs import WindowSet, iter_batches
 from classicfy.models import MODELS
 from classicfy.workspace import Workspace
@@ -80,6 +83,7 @@ HEADS = (
     "logistic-mean",
     "logistic-max",
     "logistic-quantiles",
+    "logistic-copies",
 )
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
 
@@ -131,6 +135,31 @@ def embed_dataset(data: str, backbone: str, work: Workspace) -> tuple[list, list
         OUT.mkdir(parents=True, exist_ok=True)
         np.save(kept, flat)
     return recordings, per_recording(flat, windows, len(recordings)), counts
+
+
+def embed_copies(data: str, backbone: str, work: Workspace) -> list[np.ndarray]:
+    """Each recording's augmented copy (the demo recipe's one copy, seed 0), embedded window by window."""
+    from classicfy.training.recipes import demo_config
+
+    config = feature_config_for("musicnn", FeatureConfig())
+    report = extract_dataset(list_dataset(resolve_dataset(data, work)), config, work)
+    hashes = report.content_hashes()
+    key = hashlib.sha256("".join(hashes[r.path] for r in report.recordings).encode()).hexdigest()[:16]
+    kept = OUT / f"pooling-copies-{backbone}-{key}.npz"
+    if kept.exists():
+        stored = np.load(kept)
+        return [stored[str(i)] for i in range(len(report.recordings))]
+    tasks = [(r.path, hashes[r.path], 1) for r in report.recordings]
+    keys = augment_dataset(tasks, (config,), demo_config().augment, work)
+    cache = FeatureCache(work.cache, config)
+    entries = [cache.get(k[config][0], verify=False) for k in keys]
+    windows = WindowSet(entries, [0] * len(entries), "musicnn")
+    model = MODELS[backbone](windows.input_shape, 2)
+    with torch.no_grad():
+        flat = model.embeddings(windows, batch_size=16)
+    copies = per_recording(flat, windows, len(entries))
+    np.savez(kept, **{str(i): c for i, c in enumerate(copies)})
+    return copies
 
 
 class Head(nn.Module):
@@ -327,6 +356,9 @@ def main() -> None:
     if {"notes-logistic", "probe-notes"} & set(heads):
         tables["notes-logistic"] = pooled(notes_dataset(args.data, recordings, work))
         tables["probe-notes"] = np.concatenate([tables["logistic"], tables["notes-logistic"]], axis=1)
+    if "logistic-copies" in heads:
+        copies = pooled(embed_copies(args.data, args.backbone, work))
+        tables["logistic-copies"] = tables["logistic"]
     saved = []
     single: dict[int, list] = defaultdict(list)  # with --crops: the probe's answers to single windows
     predicted = {head: [] for head in heads}  # per head, per seed: the answer for every recording
@@ -343,6 +375,9 @@ def main() -> None:
                     found, model = fit_logistic(tables[head], y, sides, len(labels), extra)
                     for i in sides["test"]:  # each window alone, as a crop of one
                         single[seed].append((y[i], model(pooled([w[None] for w in embeddings[i]])).argmax(axis=1)))
+                elif head == "logistic-copies":
+                    extra = (copies[sides["train"]], y[sides["train"]])
+                    found, _ = fit_logistic(tables[head], y, sides, len(labels), extra)
                 elif head in tables:
                     found, _ = fit_logistic(tables[head], y, sides, len(labels))
                 else:
