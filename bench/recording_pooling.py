@@ -63,7 +63,8 @@ from classicfy.evaluation.metrics import macro_f1
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import augment_dataset, extract_dataset
 from classicfy.features.inputs import WindowSet, iter_batches
-from classicfy.models import MODELS
+from classicfy.models import MODELS, PretrainedClassifier
+from classicfy.models.pretrained import PretrainedConfig
 from classicfy.workspace import Workspace
 
 OUT = Path(__file__).parent / "out"
@@ -120,6 +121,13 @@ def notes_dataset(data: str, recordings: list, work: Workspace) -> list[np.ndarr
     return per_recording(flat, windows, len(recordings))
 
 
+def _backbone_model(backbone: str, input_shape: tuple[int, ...]) -> nn.Module:
+    """A frozen model to embed with: a classicfy model by name, or one of musicnn's taggers (`vgg-msd`, ...)."""
+    if backbone in MODELS:
+        return MODELS[backbone](input_shape, 2)
+    return PretrainedClassifier(input_shape, 2, PretrainedConfig(backbone=backbone))
+
+
 def embed_dataset(data: str, backbone: str, work: Workspace) -> tuple[list, list[np.ndarray], dict]:
     """Recordings, each one's (windows, embedding) array, and the window counts a fold split shares."""
     windows, recordings, hashes, counts = dataset_windows(data, "musicnn", work)
@@ -129,7 +137,7 @@ def embed_dataset(data: str, backbone: str, work: Workspace) -> tuple[list, list
     if kept.exists():
         flat = np.load(kept)
     else:
-        model = MODELS[backbone](windows.input_shape, 2)
+        model = _backbone_model(backbone, windows.input_shape)
         with torch.no_grad():
             flat = model.embeddings(windows, batch_size=16)
         OUT.mkdir(parents=True, exist_ok=True)
@@ -320,7 +328,8 @@ def main() -> None:
     parser.add_argument(
         "--backbone",
         default="vgg-pretrained",
-        help="frozen backbone: vgg-pretrained, musicnn-pretrained, or both joined by a comma (side by side)",
+        help="frozen backbone: vgg-pretrained, musicnn-pretrained, a tagger (vgg-msd, musicnn-msd), or several "
+        "joined by commas (side by side)",
     )
     parser.add_argument("--probabilities", type=Path, help="also write every test answer to this CSV file")
     parser.add_argument(
