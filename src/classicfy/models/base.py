@@ -25,7 +25,7 @@ class ClassifierModel(nn.Module):
     cpu_windows_per_pass: ClassVar[int] = 64
     # It standardises each input channel by statistics of its training windows (`set_input_statistics`).
     standardizes_inputs: ClassVar[bool] = False
-    # It answers whole recordings only (`recording_answers`); each window carries its recording's answer.
+    # It answers whole recordings only (a `RecordingProbe`); each window carries its recording's answer.
     answers_recordings: ClassVar[bool] = False
     # Config values that model files written before a key existed meant (a newer key's old behaviour).
     config_before_key: ClassVar[dict[str, Any]] = {}
@@ -52,10 +52,6 @@ class ClassifierModel(nn.Module):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """A batch of inputs to the features the last layers classify (what `classicfy embed` writes)."""
         raise NotImplementedError(f"{type(self).__name__} does not say what its embedding is")
-
-    def recording_answers(self, embeddings: np.ndarray, recording_of: np.ndarray) -> np.ndarray:
-        """Each window's row: its recording's class probabilities, from its windows' `embed` outputs."""
-        raise NotImplementedError(f"{type(self).__name__} answers windows, not whole recordings")
 
     def embeddings(self, inputs: Any, indices: np.ndarray | None = None, batch_size: int = 32) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} has no frozen backbone to embed with")

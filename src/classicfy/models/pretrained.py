@@ -26,6 +26,11 @@ from classicfy.models.base import ClassifierModel
 from classicfy.models.musicnn import load_pretrained
 
 
+def _check_features(features: str) -> None:
+    if features not in ("layers", "last"):
+        raise ValueError(f"features must be 'layers' or 'last', got {features!r}")
+
+
 @dataclass(frozen=True)
 class PretrainedConfig:
     backbone: str = "vgg-mtt"
@@ -36,8 +41,7 @@ class PretrainedConfig:
     features: str = "layers"  # "layers": pooled activations of every layer; "last": the penultimate output
 
     def __post_init__(self) -> None:
-        if self.features not in ("layers", "last"):
-            raise ValueError(f"features must be 'layers' or 'last', got {self.features!r}")
+        _check_features(self.features)
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,7 @@ class ProbeConfig:
     features: str = "layers"
 
     def __post_init__(self) -> None:
-        if self.features not in ("layers", "last"):
-            raise ValueError(f"features must be 'layers' or 'last', got {self.features!r}")
+        _check_features(self.features)
 
 
 class BackboneModel(ClassifierModel):

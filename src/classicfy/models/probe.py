@@ -72,17 +72,18 @@ class RecordingProbe(BackboneModel):
             for tensor, value in targets:
                 tensor.copy_(torch.as_tensor(np.asarray(value), dtype=tensor.dtype))
 
+    def describe_recordings(self, embeddings: np.ndarray, recording_of: np.ndarray) -> torch.Tensor:
+        """Each recording's description (rows in the order of `np.unique(recording_of)`), on the model's device."""
+        windows = torch.from_numpy(np.ascontiguousarray(embeddings)).to(device_of(self))
+        return torch.stack([self.describe(windows[recording_of == r]) for r in np.unique(recording_of)])
+
     @torch.no_grad()
     def recording_answers(self, embeddings: np.ndarray, recording_of: np.ndarray) -> np.ndarray:
         """Each window's row: the class probabilities of its recording, from all its windows' embeddings."""
         self.eval()
-        device = device_of(self)
-        answers = np.empty((len(embeddings), self.linear.out_features), dtype=np.float32)
-        for recording in np.unique(recording_of):
-            at = recording_of == recording
-            described = self.describe(torch.from_numpy(np.ascontiguousarray(embeddings[at])).to(device))
-            answers[at] = torch.softmax(self.classify(described[None]).float(), dim=1).cpu().numpy()
-        return answers
+        described = self.describe_recordings(embeddings, recording_of)
+        answers = torch.softmax(self.classify(described).float(), dim=1).cpu().numpy()
+        return answers[np.unique(recording_of, return_inverse=True)[1]]
 
 
 class VGGProbe(RecordingProbe):

@@ -136,4 +136,6 @@ def window_outputs(model: ClassifierModel, windows: ModelInputs, batch_size: int
 
 def answers_of_windows(model: ClassifierModel, outputs: np.ndarray, recording_of: np.ndarray) -> np.ndarray:
     """Each window's class probabilities from `window_outputs`: for a recording model, its recording's answer."""
-    return model.recording_answers(outputs, recording_of) if model.answers_recordings else outputs
+    from classicfy.models.probe import RecordingProbe
+
+    return model.recording_answers(outputs, recording_of) if isinstance(model, RecordingProbe) else outputs

@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
-import torch
 
 from classicfy.evaluation.metrics import macro_f1
 from classicfy.features.inputs import WindowSet
@@ -42,12 +41,10 @@ class RecordingFit:
 def described_recordings(model: RecordingProbe, windows: WindowSet) -> tuple[np.ndarray, np.ndarray]:
     """Each original recording's description (`describe` of its windows' embeddings) and label index."""
     chosen = np.flatnonzero(~windows.augmented)
-    embeddings = torch.from_numpy(model.embeddings(windows, chosen))
     recording_of = windows.recording_of[chosen]
-    recordings = np.unique(recording_of)
-    described = torch.stack([model.describe(embeddings[recording_of == r]) for r in recordings])
-    labels = np.array([windows.labels[chosen][recording_of == r][0] for r in recordings])
-    return described.numpy().astype(np.float64), labels
+    described = model.describe_recordings(model.embeddings(windows, chosen), recording_of)
+    _, first_window = np.unique(recording_of, return_index=True)  # in the order the descriptions take
+    return described.cpu().numpy().astype(np.float64), windows.labels[chosen][first_window]
 
 
 def _full_rows(values: np.ndarray, classes: np.ndarray, n_classes: int) -> np.ndarray:
