@@ -1,13 +1,19 @@
 """How much the notes themselves tell composers apart: the ceiling the audio models work under.
 
     python bench/notes_ceiling.py [--data builtin:composers] [--folds 4] [--fold-seed 0] [--seed 0]
-                                  [--model notes-cnn|notes-gru] [--max-windows-per-class 300]
+                                  [--model notes-cnn|notes-gru|none] [--max-windows-per-class 300]
 
 Every recording of a built-in dataset was rendered from a score. Here the score itself is
 classified, on the folds `classicfy crossval` deals (the same recordings tested by the same fold):
 - `statistics`: a logistic regression on whole-piece statistics of the true notes (pitch-class
   profile relative to the piece's tonic, melodic and harmonic intervals, polyphony, note density,
   register), with its regularisation tuned on the validation side;
+- `patterns`: a logistic regression that learns which of some 6,000 note patterns tell composers
+  apart: how often each sonority (the set of pitch classes sounding at an onset, relative to the
+  tonic) occurs, each move of the bass to the next sonority's (from which degree, by which
+  interval), each pair of successive melodic intervals of the top voice and of the bass, and each
+  pair of successive rhythmic ratios; frequencies square-rooted, C tuned on the validation side;
+  `statistics + patterns` joins both descriptions;
 - `notes-cnn (true roll)` (or `notes-gru`): classicfy's model trained on the true piano roll (note
   and onset rolls of 88 keys in basic-pitch's frames) in 10 s windows, at most N windows per class
   drawn per epoch, transposed at random by up to a tritone while training, windows averaged per
@@ -38,6 +44,7 @@ from classicfy.workspace import Workspace
 
 FRAMES_PER_S = NOTES_SAMPLE_RATE / 256  # basic-pitch's frame rate, which notes-cnn is built for
 WINDOW_S = 10.0
+OUT = Path(__file__).parent / "out"
 PITCH_SHIFT = 6
 MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])  # Krumhansl-Kessler
 
@@ -61,9 +68,7 @@ def statistics(notes: np.ndarray) -> np.ndarray:
     pitches = notes[:, 2].astype(int)
     durations = notes[:, 1] - notes[:, 0]
     profile = np.bincount(pitches % 12, weights=durations, minlength=12)
-    profile = profile / max(profile.sum(), 1e-9)
-    tonic = int(np.argmax([np.corrcoef(np.roll(MAJOR, k), profile)[0, 1] for k in range(12)]))
-    relative = np.roll(profile, -tonic)
+    relative = np.roll(profile / max(profile.sum(), 1e-9), -_tonic(notes))
     onsets = np.unique(np.round(notes[:, 0], 3))
     top = [pitches[np.round(notes[:, 0], 3) == t].max() for t in onsets]
     melodic = np.bincount(np.clip(np.abs(np.diff(top)), 0, 12), minlength=13) / max(len(top) - 1, 1)
@@ -94,18 +99,56 @@ def rolls(notes: np.ndarray) -> np.ndarray:
     return np.stack([roll[:, :, i * width : (i + 1) * width] for i in range(count)])
 
 
-def fit_statistics(x: np.ndarray, y: np.ndarray, sides: dict[str, np.ndarray], n_labels: int) -> np.ndarray:
-    """Test-side predictions of a logistic regression whose C is chosen on the validation side."""
+def patterns(notes: np.ndarray) -> np.ndarray:
+    """How often each note pattern occurs in a piece (each family's frequencies sum to 1): sonorities
+    relative to the tonic, bass moves, melodic interval pairs of the top voice and the bass, and
+    pairs of successive inter-onset ratios."""
+    tonic = _tonic(notes)
+    onsets = np.unique(np.round(notes[:, 0], 3))
+    sounding = [notes[(notes[:, 0] <= t + 1e-3) & (notes[:, 1] > t + 1e-3), 2].astype(int) for t in onsets]
+    sounding = [s if len(s) else np.array([0]) for s in sounding]
+    sonority = np.array([np.bitwise_or.reduce(1 << ((s - tonic) % 12)) for s in sounding])
+    bass, top = np.array([s.min() for s in sounding]), np.array([s.max() for s in sounding])
+    degree = (bass - tonic) % 12
+    leap = np.clip(np.diff(bass), -12, 12) + 12
+    bass_moves = degree[:-1] * 25 + leap
+    ratios = np.clip(np.round(np.log2(np.diff(onsets[1:]) / np.maximum(np.diff(onsets[:-1]), 1e-3))), -3, 3) + 3
+    families = [
+        (sonority, 4096),
+        (bass_moves, 12 * 25),
+        (_pairs(np.clip(np.diff(top), -12, 12) + 12, 25), 625),
+        (_pairs(leap, 25), 625),
+        (_pairs(ratios.astype(int), 7), 49),
+    ]
+    return np.concatenate([np.bincount(v, minlength=size) / max(len(v), 1) for v, size in families])
+
+
+def _pairs(values: np.ndarray, size: int) -> np.ndarray:
+    return values[:-1] * size + values[1:]
+
+
+def _tonic(notes: np.ndarray) -> int:
+    """The tonic of the major key whose Krumhansl-Kessler profile the piece's pitch classes fit best."""
+    profile = np.bincount(notes[:, 2].astype(int) % 12, weights=notes[:, 1] - notes[:, 0], minlength=12)
+    return int(np.argmax([np.corrcoef(np.roll(MAJOR, k), profile)[0, 1] for k in range(12)]))
+
+
+def fit_statistics(
+    x: np.ndarray, y: np.ndarray, sides: dict[str, np.ndarray], n_labels: int, standardise: bool = True
+) -> np.ndarray:
+    """Test-side predictions of a logistic regression whose C is chosen on the validation side
+    (pattern frequencies are not standardised: a rare pattern would weigh as much as a common one)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     def model(c: float):
-        return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=5000))
+        regression = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+        return make_pipeline(StandardScaler(), regression) if standardise else regression
 
     train, val = sides["train"], sides["val"]
     best = max(
-        (0.01, 0.1, 1.0, 10.0),
+        (0.01, 0.1, 1.0, 10.0) if standardise else (0.1, 1.0, 10.0, 100.0, 1000.0),
         key=lambda c: macro_f1(y[val], model(c).fit(x[train], y[train]).predict(x[val]), n_labels),
     )
     fit = model(best).fit(x[np.concatenate([train, val])], y[np.concatenate([train, val])])
@@ -162,6 +205,25 @@ def _log_probabilities(model, x: np.ndarray) -> np.ndarray:
         )
 
 
+def read_notes(sources: list[str], start: float) -> list[np.ndarray]:
+    """Every score's notes, kept in `bench/out/` (the quartets take minutes to parse)."""
+    import hashlib
+
+    key = hashlib.sha256(f"{BuildOptions.seed}:{'|'.join(sources)}".encode()).hexdigest()[:16]
+    kept = OUT / f"notes-{key}.npz"
+    if kept.exists():
+        stored = np.load(kept)
+        return [stored[str(i)] for i in range(len(sources))]
+    notes = []
+    for count, source in enumerate(sources, start=1):
+        notes.append(score_notes(source, BuildOptions.seed))
+        if count % 20 == 0 or count == len(sources):
+            print(f"scores read: {count} of {len(sources)} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.savez(kept, **{str(i): n for i, n in enumerate(notes)})
+    return notes
+
+
 def dataset(data: str) -> tuple[list, list[str], list[str]]:
     """The recordings of a built-in dataset, their labels and the corpus score of each."""
     manifest = resolve_dataset(data, Workspace.create(progress=False))
@@ -179,7 +241,12 @@ def main() -> None:
     parser.add_argument("--fold-seed", type=int, default=0, help="seed that deals the folds (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the model (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=20, help="most epochs of the model (default: %(default)s)")
-    parser.add_argument("--model", choices=("notes-cnn", "notes-gru"), default="notes-cnn", help="model of the roll")
+    parser.add_argument(
+        "--model",
+        choices=("notes-cnn", "notes-gru", "none"),
+        default="notes-cnn",
+        help="model of the roll; none: only the logistic regressions (default: %(default)s)",
+    )
     parser.add_argument(
         "--max-windows-per-class", type=int, default=300, help="training windows per class and epoch (default: 300)"
     )
@@ -191,21 +258,22 @@ def main() -> None:
     recordings, labels, sources = dataset(args.data)
     n = len(labels)
     y = np.array([labels.index(r.label) for r in recordings])
-    notes = []
-    for count, source in enumerate(sources, start=1):
-        notes.append(score_notes(source, BuildOptions.seed))
-        if count % 20 == 0 or count == len(sources):
-            print(f"scores read: {count} of {len(sources)} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    notes = read_notes(sources, start)
     x = np.stack([statistics(piece) for piece in notes])
+    frequencies = np.sqrt(np.stack([patterns(piece) for piece in notes]))
+    joined = np.concatenate([x, frequencies], axis=1)
     windows = [rolls(piece) for piece in notes]
     index = {r.path: i for i, r in enumerate(recordings)}
     counts = {r.path: len(w) for r, w in zip(recordings, windows, strict=True)}
-    truth, by_statistics, by_roll = [], [], []
+    truth, by_statistics, by_patterns, by_both, by_roll = [], [], [], [], []
     for fold in fold_splits(recordings, counts, args.folds, 0.15, args.fold_seed):
         sides = {side: np.array([index[r.path] for r in fold if r.split == side]) for side in ("train", "val", "test")}
         truth.extend(y[sides["test"]])
         by_statistics.extend(fit_statistics(x, y, sides, n))
-        by_roll.extend(fit_roll_model(windows, y, sides, n, args))
+        by_patterns.extend(fit_statistics(frequencies, y, sides, n, standardise=False))
+        by_both.extend(fit_statistics(joined, y, sides, n))
+        if args.model != "none":
+            by_roll.extend(fit_roll_model(windows, y, sides, n, args))
         print(f"fold done ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     truth = np.array(truth)
     window_truth = np.repeat(truth, [len(w) for w in by_roll])
@@ -217,6 +285,14 @@ def main() -> None:
     print("|---|---:|---:|")
     print(f"| chance (1/{n}) | {1 / n:.3f} | {1 / n:.3f} |")
     print(f"| statistics + logistic regression | | {macro_f1(truth, np.array(by_statistics), n):.3f} |")
+    print(f"| patterns + logistic regression | | {macro_f1(truth, np.array(by_patterns), n):.3f} |")
+    print(f"| statistics and patterns + logistic regression | | {macro_f1(truth, np.array(by_both), n):.3f} |")
+    for name, found in (("statistics", by_statistics), ("patterns", by_patterns)):
+        recalls = (f"{label} {np.mean(np.array(found)[truth == i] == i):.2f}" for i, label in enumerate(labels))
+        print(f"recall per label, {name}: " + ", ".join(recalls))
+    if args.model == "none":
+        print(f"({time.perf_counter() - start:.0f} s)")
+        return
     window_f1 = macro_f1(window_truth, np.concatenate(by_roll).argmax(1), n)
     print(f"| {args.model} (true roll) | {window_f1:.3f} | {macro_f1(truth, roll_recordings, n):.3f} |")
     recalls = (f"{label} {np.mean(roll_recordings[truth == i] == i):.2f}" for i, label in enumerate(labels))

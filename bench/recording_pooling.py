@@ -28,6 +28,9 @@ side's recording log loss:
 - `logistic-copies`: `logistic` that also trains on one augmented copy of each training recording,
   as the demo's recipe augments (pitch shifted up to 6 semitones, stretched, noise), embedded the
   same way;
+- `logistic-originals`: `logistic` trained on the original recordings only, without the renditions
+  a dataset such as `builtin:composers-piano-varied` lists beside them (the same as `logistic` on
+  a dataset without renditions);
 - `notes-logistic`: `logistic` on basic-pitch's note and onset activations (each window's mean and
   standard deviation per key), `probe-notes` on those beside the embeddings.
 `confidence` and `attention` train on random crops of 1 to 16 windows, classes drawn evenly; with
@@ -85,6 +88,7 @@ HEADS = (
     "logistic-max",
     "logistic-quantiles",
     "logistic-copies",
+    "logistic-originals",
 )
 C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0)
 
@@ -353,7 +357,8 @@ def main() -> None:
     y = np.array([labels.index(r.label) for r in recordings])
     works = np.array([r.group for r in recordings])
     index = {r.path: i for i, r in enumerate(recordings)}
-    tables = {"logistic": pooled(embeddings)}
+    tables = {"logistic": pooled(embeddings), "logistic-originals": pooled(embeddings)}
+    tested = np.flatnonzero([r.rendition_of is None for r in recordings])  # renditions only ever train
     tables["logistic-mean"] = np.stack([w.mean(axis=0) for w in embeddings])
     tables["logistic-max"] = np.concatenate([tables["logistic"], np.stack([w.max(axis=0) for w in embeddings])], axis=1)
     quantiles = np.stack([np.quantile(w, [0.1, 0.5, 0.9], axis=0).ravel() for w in embeddings])
@@ -376,25 +381,25 @@ def main() -> None:
         for fold in fold_splits(recordings, counts, args.folds, 0.15, args.fold_seed):
             sides = {s: np.array([index[r.path] for r in fold if r.split == s]) for s in ("train", "val", "test")}
             for head in heads:
+                originals_only = {**sides, "train": np.intersect1d(sides["train"], tested)}
+                on = originals_only if head == "logistic-originals" else sides
                 if head in ("window-logistic", "baseline"):
                     per_window = embeddings if head == "window-logistic" else statistics
-                    found = fit_window_logistic(per_window, y, sides, len(labels))
+                    found = fit_window_logistic(per_window, y, on, len(labels))
                 elif head == "logistic" and args.crops is not None:
-                    extra = crops(embeddings, y, sides["train"], args.crops, seed) if args.crops else None
-                    found, model = fit_logistic(tables[head], y, sides, len(labels), extra)
-                    for i in sides["test"]:  # each window alone, as a crop of one
+                    extra = crops(embeddings, y, on["train"], args.crops, seed) if args.crops else None
+                    found, model = fit_logistic(tables[head], y, on, len(labels), extra)
+                    for i in on["test"]:  # each window alone, as a crop of one
                         single[seed].append((y[i], model(pooled([w[None] for w in embeddings[i]])).argmax(axis=1)))
                 elif head == "logistic-copies":
-                    extra = (copies[sides["train"]], y[sides["train"]])
-                    found, _ = fit_logistic(tables[head], y, sides, len(labels), extra)
+                    extra = (copies[on["train"]], y[on["train"]])
+                    found, _ = fit_logistic(tables[head], y, on, len(labels), extra)
                 elif head in tables:
-                    found, _ = fit_logistic(tables[head], y, sides, len(labels))
+                    found, _ = fit_logistic(tables[head], y, on, len(labels))
                 else:
-                    found = fit_head(head, embeddings, y, sides, len(labels), seed)
-                answer[head][sides["test"]] = [a.argmax() for a in found]
-                saved += [
-                    (seed, recordings[i].path, head, *np.exp(a)) for i, a in zip(sides["test"], found, strict=True)
-                ]
+                    found = fit_head(head, embeddings, y, on, len(labels), seed)
+                answer[head][on["test"]] = [a.argmax() for a in found]
+                saved += [(seed, recordings[i].path, head, *np.exp(a)) for i, a in zip(on["test"], found, strict=True)]
         for head in heads:
             predicted[head].append(answer[head])
 
@@ -404,11 +409,13 @@ def main() -> None:
             csv.writer(file).writerows([columns, *([*row[:3], *(f"{p:.6g}" for p in row[3:])] for row in saved)])
 
     def statistic(head: str):
-        return lambda at: float(np.mean([macro_f1(y[at], run[at], len(labels)) for run in predicted[head]]))
+        truth = y[tested]
+        return lambda at: float(np.mean([macro_f1(truth[at], run[tested][at], len(labels)) for run in predicted[head]]))
 
-    everything = np.arange(len(y))
+    everything = np.arange(len(tested))
     what = (
-        f"{args.backbone} embeddings, {args.data}, {len(y)} recordings, {args.folds} folds, fold seed {args.fold_seed}"
+        f"{args.backbone} embeddings, {args.data}, {len(tested)} recordings tested, {args.folds} folds, "
+        f"fold seed {args.fold_seed}"
     )
     print(f"| pooling ({what}, seeds {args.seeds}) | recording macro-F1 | minus {heads[0]} [95% CI] |")
     print("|---|---:|---:|")
@@ -416,7 +423,7 @@ def main() -> None:
         if head == heads[0]:
             print(f"| {head} | {statistic(head)(everything):.3f} | |")
             continue
-        difference, (low, high) = paired_difference(statistic(head), statistic(heads[0]), y, works)
+        difference, (low, high) = paired_difference(statistic(head), statistic(heads[0]), y[tested], works[tested])
         print(f"| {head} | {statistic(head)(everything):.3f} | {difference:+.3f} [{low:+.3f}, {high:+.3f}] |")
     for seed, answered in single.items():
         truth = np.concatenate([[label] * len(found) for label, found in answered])

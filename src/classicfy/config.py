@@ -26,7 +26,13 @@ KEEPS = ("best", "last")
 TIMBRES = ("piano", "score", "mixed")
 TEMPI = ("drawn", "score")  # drawn: one beat rate per piece, from one range for all composers
 TAGGERS = ("musicnn-mtt", "musicnn-msd", "vgg-mtt", "vgg-msd")
-BUILTIN_DATASETS = ("builtin:composers", "builtin:eras", "builtin:composers-quick", "builtin:composers-varied")
+BUILTIN_DATASETS = (
+    "builtin:composers",
+    "builtin:eras",
+    "builtin:composers-quick",
+    "builtin:composers-varied",
+    "builtin:composers-piano-varied",
+)
 EXPORT_FORMATS = ("onnx",)
 # Model inputs: `mel` images for the convolutional models, `mel_chroma` frames for the recurrent one,
 # `sequence` (MFCC + chroma) frames for the baseline, `musicnn` patches for the pretrained backbones,
@@ -359,3 +365,4 @@ class BuildOptions:
     max_score_kb: int | None = None  # leave out larger score files (quick builds: they take minutes to parse)
     tempo: str = "drawn"  # drawn: a seeded beat rate per piece, the same range for every composer; score: its marks
     renditions: int = 0  # extra renderings of every piece for training: another ensemble, tempo +-10%, humanised
+    piano_renditions: int = 0  # the same renditions kept on the piano: only tempo, dynamics and timing vary

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -93,3 +94,14 @@ def test_a_build_with_older_manifests_writes_them_again(tmp_path):
     options = BuildOptions(composers=("bach",))
     (tmp_path / "build.json").write_text(json.dumps({"composers": ["bach"], "version": build.CORPUS_VERSION}))
     assert not builtin._covers(tmp_path, options)
+
+
+def test_asking_for_one_kind_of_renditions_keeps_the_others_of_the_folder(tmp_path):
+    record = {"composers": ["bach"], "version": build.CORPUS_VERSION, "renditions": 2, "piano_renditions": 0}
+    (tmp_path / "build.json").write_text(json.dumps({**record, "manifests": build.MANIFESTS_VERSION}))
+    piano = BuildOptions(composers=("bach",), piano_renditions=2)
+    assert not builtin._covers(tmp_path, piano)
+    assert builtin._keeping_renditions(tmp_path, piano) == replace(piano, renditions=2)
+    plain = BuildOptions(composers=("bach",))
+    assert builtin._keeping_renditions(tmp_path, plain) == plain  # no renditions asked for: none rendered
+    assert builtin._covers(tmp_path, plain)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,27 @@ def test_renditions_play_each_piece_another_way_and_are_listed_with_their_record
         assert content_hash(rendition.path) != content_hash(original.path)
     again = build_corpus(tmp_path, options, jobs=1, progress=False)
     assert again.reused == 10  # renditions are kept like pieces
+
+
+@pytest.mark.slow
+def test_piano_renditions_play_the_renditions_performance_on_the_piano(small_build, tmp_path):
+    shutil.copytree(small_build[0], tmp_path, dirs_exist_ok=True)
+    result = build_corpus(tmp_path, replace(BACH_2, renditions=1, piano_renditions=1), jobs=2, progress=False)
+    assert result.reused == 2 and len(result.rendered) == 6 and not result.failures
+    piano = list_dataset(tmp_path / "piano-varied.csv")
+    assert len(piano) == 4 and len(list_dataset(tmp_path / "varied.csv")) == 4  # each lists its own renditions
+    for rendition in [r for r in piano if r.rendition_of]:
+        assert rendition.path.name.endswith("-piano-rendition1.flac")
+        mixed = rendition.path.with_name(rendition.path.name.replace("-piano-rendition1", "-rendition1"))
+        assert soundfile.info(rendition.path).frames == soundfile.info(mixed).frames  # the same performance
+        played, original = _spectrum(rendition.path), _spectrum(rendition.rendition_of)
+        assert np.corrcoef(played, original)[0, 1] > np.corrcoef(_spectrum(mixed), original)[0, 1]  # the piano's
+
+
+def _spectrum(path: Path) -> np.ndarray:
+    """The long-term log spectrum: the instrument's colour, whatever the tempo."""
+    samples, _ = soundfile.read(path)
+    return np.log(np.abs(np.fft.rfft(samples[: 2**18], n=2**18))[:-1].reshape(-1, 256).mean(axis=1) + 1e-9)
 
 
 def test_an_era_needs_five_works_to_be_a_label():

@@ -60,6 +60,14 @@ def add_parser(commands: Any) -> None:
         "their recording in DIR/varied.csv (default: %(default)s)",
     )
     build.add_argument(
+        "--piano-renditions",
+        type=int_at_least(0),
+        default=BuildOptions.piano_renditions,
+        metavar="N",
+        help="also render every piece N more ways on the piano, for training only: the tempo within 10%%, "
+        "velocities and onsets humanised; listed in DIR/piano-varied.csv (default: %(default)s)",
+    )
+    build.add_argument(
         "--soundfont",
         type=Path,
         metavar="FILE",
@@ -87,6 +95,7 @@ def run_build(args: argparse.Namespace) -> int:
         seed=args.seed,
         tempo=args.tempo,
         renditions=args.renditions,
+        piano_renditions=args.piano_renditions,
     )
     work = workspace(args)
     result = build_corpus(args.out, options, jobs=work.jobs, progress=work.progress)

@@ -1,5 +1,6 @@
 """A corpus build: render the catalogue's pieces into a folder and write the manifests that make it
-a dataset (`manifest.csv` by composer, `eras.csv` by era, `varied.csv` with renditions).
+a dataset (`manifest.csv` by composer, `eras.csv` by era, `varied.csv` and `piano-varied.csv` with
+renditions).
 
 Each build records its options and `CORPUS_VERSION` in `build.json`.
 """
@@ -25,14 +26,15 @@ CORPUS_VERSION = 2
 # (rendering nothing). 2: an era needs five works to be a label of `eras.csv`, as a composer does.
 MANIFESTS_VERSION = 2
 MANIFEST_COLUMNS = ["path", "label", "group", "composer", "era", "title", "duration_s", "source"]
+RENDITION_MANIFESTS = {"mixed": "varied.csv", "piano": "piano-varied.csv"}  # by the renditions' timbre
 
 
 def write_manifests(
     result: BuildResult, out: str | Path, labelled: set[str], labelled_eras: set[str]
 ) -> tuple[Path, Path]:
     """`manifest.csv` (label = composer for the `labelled` composers, else empty), `eras.csv` (label =
-    era for the `labelled_eras`, else empty), and with renditions `varied.csv`: the
-    labelled rows of `manifest.csv` and their renditions."""
+    era for the `labelled_eras`, else empty), and with renditions `varied.csv` (piano renditions:
+    `piano-varied.csv`): the labelled rows of `manifest.csv` and their renditions."""
     out = Path(out)
     originals = [p for p in result.rendered if not p.rendition]
     groups = tune_groups(originals, out)
@@ -41,19 +43,29 @@ def write_manifests(
     atomic.write_text(manifest, _csv_text(MANIFEST_COLUMNS, rows))
     era_rows = [[r[0], r[4] if r[4] in labelled_eras else "", *r[2:]] for r in rows]
     atomic.write_text(eras, _csv_text(MANIFEST_COLUMNS, era_rows))
-    rendered = {p.audio_path(out) for p in originals}
-    renditions = [p for p in result.rendered if p.rendition and p.composer in labelled]
-    if renditions:
+    _write_rendition_manifests(result, out, rows, groups, labelled)
+    failures = [[piece.name, reason] for piece, reason in result.failures]
+    atomic.write_text(out / "failures.csv", _csv_text(["source", "reason"], failures))
+    return manifest, eras
+
+
+def _write_rendition_manifests(
+    result: BuildResult, out: Path, rows: list[list[str]], groups: dict[str, str], labelled: set[str]
+) -> None:
+    """For each timbre of renditions the build has: the labelled `rows` and those renditions."""
+    rendered = {p.audio_path(out) for p in result.rendered if not p.rendition}
+    for timbre, name in RENDITION_MANIFESTS.items():
+        renditions = [p for p in result.rendered if p.rendition and p.rendition_timbre == timbre]
+        renditions = [p for p in renditions if p.composer in labelled]
+        if not renditions:
+            continue
         of = [replace(p, rendition=0).audio_path(out) for p in renditions]
         varied = [[*row, ""] for row in rows if row[1]] + [
             [*_row(p, p.composer, groups, out), original.relative_to(out).as_posix()]
             for p, original in zip(renditions, of, strict=True)
             if original in rendered
         ]
-        atomic.write_text(out / "varied.csv", _csv_text([*MANIFEST_COLUMNS, "rendition_of"], varied))
-    failures = [[piece.name, reason] for piece, reason in result.failures]
-    atomic.write_text(out / "failures.csv", _csv_text(["source", "reason"], failures))
-    return manifest, eras
+        atomic.write_text(out / name, _csv_text([*MANIFEST_COLUMNS, "rendition_of"], varied))
 
 
 def _row(piece: Piece, label: str, groups: dict[str, str], out: Path) -> list[str]:
@@ -106,7 +118,10 @@ def build_corpus(out: str | Path, options: BuildOptions, jobs: int = 2, progress
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pieces = list_pieces(options)
-    pieces += [replace(p, rendition=k) for k in range(1, options.renditions + 1) for p in pieces]
+    mixed = [replace(p, rendition=k) for k in range(1, options.renditions + 1) for p in pieces]
+    on_piano = range(1, options.piano_renditions + 1)
+    piano = [replace(p, rendition=k, rendition_timbre="piano") for k in on_piano for p in pieces]
+    pieces += mixed + piano
     root = corpus_root()
     sizes = {p.source: (root / p.source).stat().st_size for p in pieces}
     result = render_all(pieces, sizes, out, options, jobs, progress)

@@ -1,5 +1,6 @@
-"""The built-in datasets (`builtin:composers`, `builtin:eras`, `builtin:composers-quick`): which
-corpus build each comes from, built into the workspace's cache on first use."""
+"""The built-in datasets (`builtin:composers`, `builtin:eras`, `builtin:composers-quick`, and the
+composers with renditions for training): which corpus build each comes from, built into the
+workspace's cache on first use."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from classicfy.workspace import Workspace
 log = logging.getLogger(__name__)
 
 # The manifest of its build that each built-in dataset reads.
-MANIFESTS = dict(zip(BUILTIN_DATASETS, ("manifest.csv", "eras.csv", "manifest.csv", "varied.csv"), strict=True))
+MANIFESTS = dict(
+    zip(BUILTIN_DATASETS, ("manifest.csv", "eras.csv", "manifest.csv", "varied.csv", "piano-varied.csv"), strict=True)
+)
 VARIED_RENDITIONS = 2
+RENDITION_COUNTS = ("renditions", "piano_renditions")  # fields of BuildOptions
 QUICK_PIECES_PER_COMPOSER = 12
 QUICK_MAX_SCORE_KB = 64  # Beethoven's quartets (up to 360 kB, one to two minutes of parsing each) are left out
 
@@ -39,6 +43,12 @@ def varied_options() -> BuildOptions:
     return replace(composer_options(), renditions=VARIED_RENDITIONS)
 
 
+def piano_varied_options() -> BuildOptions:
+    """`builtin:composers-piano-varied`: `builtin:composers` and two renditions of every piece kept on
+    the piano (tempo within 10%, humanised), for training only, in the same folder."""
+    return replace(composer_options(), piano_renditions=VARIED_RENDITIONS)
+
+
 def quick_options() -> BuildOptions:
     """`builtin:composers-quick`: short scores only, of the composers that still have five works among
     them, the shortest of each work first."""
@@ -57,7 +67,7 @@ def _covers(out: Path, options: BuildOptions) -> bool:
     try:
         record = json.loads((out / "build.json").read_text())
         built, version = record["composers"], record.get("version")
-        enough_renditions = int(record.get("renditions", 0)) >= options.renditions
+        enough_renditions = all(int(record.get(k, 0)) >= getattr(options, k) for k in RENDITION_COUNTS)
         manifests_current = int(record.get("manifests", 1)) >= MANIFESTS_VERSION
     except (OSError, ValueError, KeyError, TypeError):
         return False
@@ -66,12 +76,27 @@ def _covers(out: Path, options: BuildOptions) -> bool:
     return not built or (bool(options.composers) and set(options.composers) <= set(built))
 
 
+def _keeping_renditions(out: Path, options: BuildOptions) -> BuildOptions:
+    """`options` that ask for renditions, with at least those of the build in `out`: asking for one
+    kind of renditions does not forget the other's in the build's record. (Without renditions asked
+    for, a build, e.g. `builtin:eras`'s extra composers, renders none.)"""
+    if not any(getattr(options, k) for k in RENDITION_COUNTS):
+        return options
+    try:
+        record = json.loads((out / "build.json").read_text())
+        kept = {k: max(getattr(options, k), int(record.get(k, 0))) for k in RENDITION_COUNTS}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return options
+    return replace(options, **kept)
+
+
 def resolve_dataset(source: str | Path, work: Workspace | None = None) -> Path:
     """A dataset path for `source`; the built-in datasets are built on first use.
 
     `builtin:composers` and `builtin:eras` come from the default build (piano timbre, 40 pieces per
     composer) in `cache/corpus/piano-40-v2`, which renders the labelled composers first and the
-    rest when `builtin:eras` is asked for, and the renditions when `builtin:composers-varied` is;
+    rest when `builtin:eras` is asked for, and the renditions when `builtin:composers-varied` or
+    `builtin:composers-piano-varied` is (a build keeps the renditions the folder has);
     `builtin:composers-quick` comes from a small build in `cache/corpus/piano-quick-v2`. Later uses
     only check the build's record (`build.json`).
     """
@@ -87,9 +112,11 @@ def resolve_dataset(source: str | Path, work: Workspace | None = None) -> Path:
         "builtin:composers-quick": quick_options,
         "builtin:composers": composer_options,
         "builtin:composers-varied": varied_options,
+        "builtin:composers-piano-varied": piano_varied_options,
     }.get(source, BuildOptions)()
     size = "quick" if quick else options.max_pieces_per_composer
     out = work.cache / "corpus" / f"{options.timbre}-{size}-v{CORPUS_VERSION}"
+    options = _keeping_renditions(out, options)
     if not _covers(out, options) or not (out / manifest).exists():
         how_long = "about a minute" if quick else "once; about 4 minutes on 2 cores"
         log.info("building the built-in corpus in %s (%s)", out, how_long)

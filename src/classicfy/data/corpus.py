@@ -65,10 +65,15 @@ class Piece:
     work: str
     title: str
     rendition: int = 0  # above 0: another rendering of the piece, for training only
+    rendition_timbre: str = "mixed"  # a rendition's: "mixed" draws an ensemble, "piano" keeps the piano
 
     @property
     def name(self) -> str:
-        return self.source if not self.rendition else f"{self.source} (rendition {self.rendition})"
+        return self.source if not self.rendition else f"{self.source} ({self._rendition_name} {self.rendition})"
+
+    @property
+    def _rendition_name(self) -> str:
+        return "piano rendition" if self.rendition_timbre == "piano" else "rendition"
 
     @property
     def era(self) -> str:
@@ -81,7 +86,7 @@ class Piece:
 
     def audio_path(self, out: str | Path) -> Path:
         out = Path(out)
-        suffix = f"-rendition{self.rendition}" if self.rendition else ""
+        suffix = f"-{self._rendition_name.replace(' ', '-')}{self.rendition}" if self.rendition else ""
         return out / self.composer / f"{self.slug}{suffix}.flac"
 
     def tune_path(self, out: str | Path) -> Path:

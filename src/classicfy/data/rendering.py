@@ -4,7 +4,8 @@ Each piece is rendered in its own process with a time limit: a score that hangs 
 in `failures.csv` and never stops the build. Outputs are written atomically and skipped when present.
 A rendition (rendition 1, 2, ... of a piece) plays the same score another way, for training only: an
 ensemble drawn as `--timbre mixed` draws one, its tempo within 10% of the piece's, its velocities
-and onsets humanised.
+and onsets humanised. A piano rendition plays the same performance as the rendition of its number,
+on the piano.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def default_soundfont() -> Path:
 
 def _programs_for(piece: Piece, options: BuildOptions) -> tuple[int, ...] | None:
     """The General MIDI program of each channel, or None to keep the score's own."""
+    if piece.rendition and piece.rendition_timbre == "piano":
+        return (0,)
     if options.timbre == "mixed" or piece.rendition:
         names = sorted(ENSEMBLES)
         drawn_for = f"{options.seed}:{piece.source}" + (f":{piece.rendition}" if piece.rendition else "")
