@@ -29,7 +29,6 @@ from classicfy.models.trained import (
     TrainedModel,
     answers_of_windows,
     load_model,
-    window_embeddings,
     window_outputs,
 )
 from classicfy.rundir import RunFolder
@@ -37,6 +36,10 @@ from classicfy.rundir import RunFolder
 MODEL_BATCH = 8  # windows per model call: musicnn's VGG holds ~9 MB of activations per 3 s patch
 
 WindowOutput = Callable[[ClassifierModel, ModelInputs, int], np.ndarray]
+
+
+def _embeddings(model: ClassifierModel, windows: ModelInputs, batch_size: int) -> np.ndarray:
+    return model.embeddings(windows, batch_size=batch_size)
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ class Classifier:
             raise ValueError(f"embeddings come from one model; this classifier has {len(self.models)}")
         path = Path(path)
         configs = [config.audio for config in self.feature_configs]
-        outputs, keys = self._member_outputs(path, lambda: RecordingStream(path, configs), window_embeddings)
+        outputs, keys = self._member_outputs(path, lambda: RecordingStream(path, configs), _embeddings)
         (name,) = self.models
         return (keys[name] % KEY_STRIDE) * configs[0].hop_s, outputs[name]
 

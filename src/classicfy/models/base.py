@@ -12,6 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from classicfy.devices import device_of, in_passes, to_device
+from classicfy.features.inputs import ModelInputs, iter_batches
+
 
 class ClassifierModel(nn.Module):
     """The model interface. Defaults fit a model trained end to end from raw features."""
@@ -53,8 +56,14 @@ class ClassifierModel(nn.Module):
         """A batch of inputs to the features the last layers classify (what `classicfy embed` writes)."""
         raise NotImplementedError(f"{type(self).__name__} does not say what its embedding is")
 
-    def embeddings(self, inputs: Any, indices: np.ndarray | None = None, batch_size: int = 32) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} has no frozen backbone to embed with")
+    @torch.no_grad()
+    def embeddings(self, inputs: ModelInputs, indices: np.ndarray | None = None, batch_size: int = 32) -> np.ndarray:
+        """`embed` of every window of a set (or of those at `indices`), in order: what a frozen
+        backbone gives its head, what a recording model describes, what `classicfy embed` writes."""
+        self.eval()
+        device = device_of(self)
+        batches = (to_device(batch, device) for batch in iter_batches(inputs, batch_size, indices))
+        return torch.cat([in_passes(self.embed, b, self.cpu_windows_per_pass).float().cpu() for b in batches]).numpy()
 
 
 class StandardizedModel(ClassifierModel):

@@ -15,12 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
-from classicfy.devices import device_of, in_passes, to_device
-from classicfy.features.inputs import iter_batches
+from classicfy.devices import in_passes
 from classicfy.models import musicnn
 from classicfy.models.base import ClassifierModel
 from classicfy.models.musicnn import load_pretrained
@@ -76,15 +74,6 @@ class BackboneModel(ClassifierModel):
         super().train(mode)
         self.backbone.eval()  # keep the pretraining's batch-norm statistics
         return self
-
-    @torch.no_grad()
-    def embeddings(self, inputs, indices: np.ndarray | None = None, batch_size: int = 32) -> np.ndarray:
-        """Backbone embeddings of every window of a set (or of those at `indices`), computed once for
-        frozen training."""
-        self.eval()
-        device = device_of(self)
-        batches = iter_batches(inputs, batch_size, indices)
-        return torch.cat([self.embed(to_device(batch, device)).float().cpu() for batch in batches]).numpy()
 
 
 class PretrainedClassifier(BackboneModel):

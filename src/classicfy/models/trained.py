@@ -112,14 +112,6 @@ def predict_logits(model: torch.nn.Module, windows: ModelInputs, batch_size: int
 
 
 @torch.no_grad()
-def window_embeddings(model: ClassifierModel, windows: ModelInputs, batch_size: int = 32) -> np.ndarray:
-    """The features the model's last layers classify (`model.embed`), for every window of a set, in order."""
-    model.eval()
-    device = device_of(model)
-    batches = (to_device(batch, device) for batch in iter_batches(windows, batch_size))
-    return torch.cat([in_passes(model.embed, b, model.cpu_windows_per_pass).float().cpu() for b in batches]).numpy()
-
-
 def window_probabilities(model: torch.nn.Module, windows: ModelInputs, batch_size: int = 32) -> np.ndarray:
     """Softmax class probabilities of every window of a set, in order."""
     logits = torch.from_numpy(predict_logits(model, windows, batch_size))
@@ -130,7 +122,7 @@ def window_outputs(model: ClassifierModel, windows: ModelInputs, batch_size: int
     """What a model says of each window: its class probabilities, or, for a model that answers whole
     recordings, the embedding its answer is later made of (`answers_of_windows`)."""
     if model.answers_recordings:
-        return window_embeddings(model, windows, batch_size)
+        return model.embeddings(windows, batch_size=batch_size)
     return window_probabilities(model, windows, batch_size)
 
 
