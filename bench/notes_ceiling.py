@@ -13,7 +13,8 @@ classified, on the folds `classicfy crossval` deals (the same recordings tested 
   tonic) occurs, each move of the bass to the next sonority's (from which degree, by which
   interval), each pair of successive melodic intervals of the top voice and of the bass, and each
   pair of successive rhythmic ratios; frequencies square-rooted, C tuned on the validation side;
-  `statistics + patterns` joins both descriptions;
+  `statistics and patterns` joins both descriptions (the statistics standardised, scaled to the
+  spread of one family of frequencies);
 - `notes-cnn (true roll)` (or `notes-gru`): classicfy's model trained on the true piano roll (note
   and onset rolls of 88 keys in basic-pitch's frames) in 10 s windows, at most N windows per class
   drawn per epoch, transposed at random by up to a tritone while training, windows averaged per
@@ -134,21 +135,32 @@ def _tonic(notes: np.ndarray) -> int:
 
 
 def fit_statistics(
-    x: np.ndarray, y: np.ndarray, sides: dict[str, np.ndarray], n_labels: int, standardise: bool = True
+    x: np.ndarray, y: np.ndarray, sides: dict[str, np.ndarray], n_labels: int, standardised: int | None = None
 ) -> np.ndarray:
-    """Test-side predictions of a logistic regression whose C is chosen on the validation side
-    (pattern frequencies are not standardised: a rare pattern would weigh as much as a common one)."""
+    """Test-side predictions of a logistic regression whose C is chosen on the validation side.
+
+    The first `standardised` columns (all by default) are standardised. Pattern frequencies are not
+    (a rare pattern would weigh as much as a common one): beside them, the standardised columns are
+    scaled to a spread of 1 in all, as each family of frequencies has.
+    """
+    from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
     def model(c: float):
         regression = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
-        return make_pipeline(StandardScaler(), regression) if standardise else regression
+        if standardised is None:
+            return make_pipeline(StandardScaler(), regression)
+        if not standardised:
+            return regression
+        spread_of_one = FunctionTransformer(lambda v: v / np.sqrt(standardised))
+        columns = [("statistics", make_pipeline(StandardScaler(), spread_of_one), list(range(standardised)))]
+        return make_pipeline(ColumnTransformer(columns, remainder="passthrough"), regression)
 
     train, val = sides["train"], sides["val"]
     best = max(
-        (0.01, 0.1, 1.0, 10.0) if standardise else (0.1, 1.0, 10.0, 100.0, 1000.0),
+        (0.01, 0.1, 1.0, 10.0) if standardised is None else (0.1, 1.0, 10.0, 100.0, 1000.0),
         key=lambda c: macro_f1(y[val], model(c).fit(x[train], y[train]).predict(x[val]), n_labels),
     )
     fit = model(best).fit(x[np.concatenate([train, val])], y[np.concatenate([train, val])])
@@ -270,14 +282,12 @@ def main() -> None:
         sides = {side: np.array([index[r.path] for r in fold if r.split == side]) for side in ("train", "val", "test")}
         truth.extend(y[sides["test"]])
         by_statistics.extend(fit_statistics(x, y, sides, n))
-        by_patterns.extend(fit_statistics(frequencies, y, sides, n, standardise=False))
-        by_both.extend(fit_statistics(joined, y, sides, n))
+        by_patterns.extend(fit_statistics(frequencies, y, sides, n, standardised=0))
+        by_both.extend(fit_statistics(joined, y, sides, n, standardised=x.shape[1]))
         if args.model != "none":
             by_roll.extend(fit_roll_model(windows, y, sides, n, args))
         print(f"fold done ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     truth = np.array(truth)
-    window_truth = np.repeat(truth, [len(w) for w in by_roll])
-    roll_recordings = np.array([w.mean(0).argmax() for w in by_roll])
     print(
         f"| notes of the scores ({args.data}, {len(recordings)} recordings, {args.folds} folds by work, "
         f"fold seed {args.fold_seed}) | window macro-F1 | recording macro-F1 |"
@@ -293,6 +303,8 @@ def main() -> None:
     if args.model == "none":
         print(f"({time.perf_counter() - start:.0f} s)")
         return
+    window_truth = np.repeat(truth, [len(w) for w in by_roll])
+    roll_recordings = np.array([w.mean(0).argmax() for w in by_roll])
     window_f1 = macro_f1(window_truth, np.concatenate(by_roll).argmax(1), n)
     print(f"| {args.model} (true roll) | {window_f1:.3f} | {macro_f1(truth, roll_recordings, n):.3f} |")
     recalls = (f"{label} {np.mean(roll_recordings[truth == i] == i):.2f}" for i, label in enumerate(labels))
