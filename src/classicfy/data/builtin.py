@@ -119,6 +119,8 @@ def resolve_dataset(source: str | Path, work: Workspace | None = None) -> Path:
     options = _keeping_renditions(out, options)
     if not _covers(out, options) or not (out / manifest).exists():
         how_long = "about a minute" if quick else "once; about 4 minutes on 2 cores"
+        if any(getattr(options, k) for k in RENDITION_COUNTS):
+            how_long = "once; about 15 minutes on 2 cores with two renditions of every piece"
         log.info("building the built-in corpus in %s (%s)", out, how_long)
         build_corpus(out, options, jobs=work.jobs, progress=work.progress)
     return out / manifest
