@@ -111,7 +111,6 @@ def predict_logits(model: torch.nn.Module, windows: ModelInputs, batch_size: int
     return torch.cat([in_passes(model, batch, per_pass).float().cpu() for batch in batches]).numpy()
 
 
-@torch.no_grad()
 def window_probabilities(model: torch.nn.Module, windows: ModelInputs, batch_size: int = 32) -> np.ndarray:
     """Softmax class probabilities of every window of a set, in order."""
     logits = torch.from_numpy(predict_logits(model, windows, batch_size))
