@@ -380,8 +380,8 @@ def main() -> None:
         answer = {head: np.zeros(len(recordings), int) for head in heads}
         for fold in fold_splits(recordings, counts, args.folds, 0.15, args.fold_seed):
             sides = {s: np.array([index[r.path] for r in fold if r.split == s]) for s in ("train", "val", "test")}
+            originals_only = {**sides, "train": np.intersect1d(sides["train"], tested)}
             for head in heads:
-                originals_only = {**sides, "train": np.intersect1d(sides["train"], tested)}
                 on = originals_only if head == "logistic-originals" else sides
                 if head in ("window-logistic", "baseline"):
                     per_window = embeddings if head == "window-logistic" else statistics

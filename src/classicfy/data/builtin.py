@@ -62,14 +62,27 @@ def quick_options() -> BuildOptions:
     )
 
 
-def _covers(out: Path, options: BuildOptions) -> bool:
-    """Whether the build in `out` rendered every composer `options` asks for."""
+def _build_record(out: Path) -> dict:
+    """The build's `build.json`, or an empty record where there is none (or it cannot be read)."""
     try:
         record = json.loads((out / "build.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _asks_for_renditions(options: BuildOptions) -> bool:
+    return any(getattr(options, k) for k in RENDITION_COUNTS)
+
+
+def _covers(out: Path, options: BuildOptions) -> bool:
+    """Whether the build in `out` rendered every composer `options` asks for."""
+    record = _build_record(out)
+    try:
         built, version = record["composers"], record.get("version")
         enough_renditions = all(int(record.get(k, 0)) >= getattr(options, k) for k in RENDITION_COUNTS)
         manifests_current = int(record.get("manifests", 1)) >= MANIFESTS_VERSION
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return False
     if version != CORPUS_VERSION or not enough_renditions or not manifests_current:
         return False
@@ -80,12 +93,12 @@ def _keeping_renditions(out: Path, options: BuildOptions) -> BuildOptions:
     """`options` that ask for renditions, with at least those of the build in `out`: asking for one
     kind of renditions does not forget the other's in the build's record. (Without renditions asked
     for, a build, e.g. `builtin:eras`'s extra composers, renders none.)"""
-    if not any(getattr(options, k) for k in RENDITION_COUNTS):
+    if not _asks_for_renditions(options):
         return options
+    record = _build_record(out)
     try:
-        record = json.loads((out / "build.json").read_text())
         kept = {k: max(getattr(options, k), int(record.get(k, 0))) for k in RENDITION_COUNTS}
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError):
         return options
     return replace(options, **kept)
 
@@ -119,7 +132,7 @@ def resolve_dataset(source: str | Path, work: Workspace | None = None) -> Path:
     options = _keeping_renditions(out, options)
     if not _covers(out, options) or not (out / manifest).exists():
         how_long = "about a minute" if quick else "once; about 4 minutes on 2 cores"
-        if any(getattr(options, k) for k in RENDITION_COUNTS):
+        if _asks_for_renditions(options):
             how_long = "once; about 15 minutes on 2 cores with two renditions of every piece"
         log.info("building the built-in corpus in %s (%s)", out, how_long)
         build_corpus(out, options, jobs=work.jobs, progress=work.progress)
