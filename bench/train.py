@@ -1,12 +1,13 @@
 """Training throughput per model and precision: ten-second windows per second on this machine's 2 cores.
 
-    python bench/train.py [--epochs 3] [--models cnn,gru,vgg]
+    python bench/train.py [--epochs 3] [--models cnn,gru,vgg] [--finetune]
 
 Trains each model on generated recordings (three labels, 10 s windows of real cached features,
 SpecAugment on, no augmented copies), in float32 and under bfloat16 autocast, in one process, and
 reports the median over epochs of training windows per second (forward, backward and optimiser
 step, batch 32, data read from the feature cache) and the ratio of the two. `--precision auto`
-picks bf16 for the models whose ratio is above 1 on CPUs with native bfloat16.
+picks bf16 for the models whose ratio is above 1 on CPUs with native bfloat16. `--finetune` trains
+the backbones of pretrained models too (`--models musicnn-pretrained,vgg-pretrained --finetune`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--models", default="cnn,gru,vgg")
+    parser.add_argument("--finetune", action="store_true", help="train pretrained models' backbones too")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "train.json")
     args = parser.parse_args()
     models = tuple(args.models.split(","))
@@ -42,7 +44,9 @@ def main() -> None:
             config = RunConfig(
                 data=str(data),
                 models=models,
-                train=TrainConfig(epochs=args.epochs, patience=args.epochs, precision=precision),
+                train=TrainConfig(
+                    epochs=args.epochs, patience=args.epochs, precision=precision, finetune=args.finetune
+                ),
                 augment=AugmentConfig(copies=0),
             )
             result = train_run(config, Path(tmp) / precision, Workspace(Path(tmp) / "cache", 2, False))
