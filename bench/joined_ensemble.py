@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from classicfy.crossval.compare import member_ensemble
+from classicfy.crossval.runner import PLAN_FILE, pooled_windows
 from classicfy.evaluation.bootstrap import paired_difference
-from classicfy.evaluation.compare import member_ensemble
-from classicfy.evaluation.crossval import PLAN_FILE, pooled_windows
 from classicfy.evaluation.metrics import macro_f1, recording_probabilities
 
 

@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 from classicfy import atomic
-from classicfy.evaluation.crossval import run_folder
+from classicfy.crossval.runner import run_folder
 
 
 def main() -> None:

@@ -38,8 +38,8 @@ import numpy as np
 
 from classicfy.config import NOTES_SAMPLE_RATE, BuildOptions
 from classicfy.data.builtin import resolve_dataset
+from classicfy.data.folds import fold_splits
 from classicfy.data.manifest import list_dataset
-from classicfy.evaluation.folds import fold_splits
 from classicfy.evaluation.metrics import macro_f1
 from classicfy.workspace import Workspace
 

@@ -58,10 +58,10 @@ from torch import nn
 
 from classicfy.config import FeatureConfig, feature_config_for
 from classicfy.data.builtin import resolve_dataset
+from classicfy.data.folds import fold_splits
 from classicfy.data.manifest import list_dataset
 from classicfy.evaluation.baseline import summary_statistics
 from classicfy.evaluation.bootstrap import paired_difference
-from classicfy.evaluation.folds import fold_splits
 from classicfy.evaluation.metrics import macro_f1
 from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import augment_dataset, extract_dataset

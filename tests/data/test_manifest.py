@@ -283,7 +283,7 @@ def test_renditions_train_beside_their_recordings_and_never_validate_or_test(dra
 
 
 def test_folds_deal_originals_and_test_no_rendition():
-    from classicfy.evaluation.folds import fold_splits
+    from classicfy.data.folds import fold_splits
 
     originals = synthetic(n_labels=2, groups_per_label=6)
     plain = fold_splits(originals, {r.path: 1 for r in originals}, 3, 0.15, fold_seed=0)

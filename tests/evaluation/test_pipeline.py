@@ -13,7 +13,7 @@ from classicfy.config import AudioConfig
 from classicfy.data.manifest import Recording
 from classicfy.data.synthetic import write_tone_dataset
 from classicfy.evaluation.figures import draw_timelines
-from classicfy.evaluation.pipeline import ScoredSet
+from classicfy.evaluation.scored import ScoredSet
 from classicfy.rundir import RunFolder
 
 REQUIRED = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall",

@@ -68,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
         raise ClassicfyError("crossval takes one dataset (or: crossval compare CV_A CV_B)")
     if args.out is None:
         raise ClassicfyError("crossval needs --out CV, the folder to write")
+    from classicfy.crossval.report import print_summary
+    from classicfy.crossval.runner import CrossvalPlan, run_crossval
     from classicfy.devices import resolve_device
-    from classicfy.evaluation.crossval import CrossvalPlan, run_crossval
-    from classicfy.evaluation.crossval_report import print_summary
 
     work = workspace(args)
     resolve_device(work.device)  # an absent device is refused before the folds are planned
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from classicfy.evaluation.compare import compare_crossvals
+    from classicfy.crossval.compare import compare_crossvals
 
     if len(args.targets) != 3:
         raise ClassicfyError("crossval compare takes two cross-validation folders: compare CV_A CV_B")

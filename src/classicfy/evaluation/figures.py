@@ -4,7 +4,6 @@ training curves, and the ensemble's timeline of each recording it names wrong.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from classicfy.config import AudioConfig
 from classicfy.data.manifest import Recording
@@ -18,10 +17,8 @@ from classicfy.evaluation.plots import (
     plot_training_curves,
 )
 from classicfy.evaluation.report import ensemble_misses
+from classicfy.evaluation.scored import ScoredSet
 from classicfy.features.inputs import KEY_STRIDE
-
-if TYPE_CHECKING:
-    from classicfy.evaluation.pipeline import ScoredSet
 
 
 def draw_plots(

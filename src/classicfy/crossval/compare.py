@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from classicfy.crossval.runner import PLAN_FILE, pooled_windows
 from classicfy.errors import RunError
 from classicfy.evaluation.bootstrap import paired_difference
-from classicfy.evaluation.crossval import PLAN_FILE, pooled_windows
 from classicfy.evaluation.metrics import macro_f1, recording_probabilities
 
 

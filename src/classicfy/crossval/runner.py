@@ -25,9 +25,9 @@ import numpy as np
 from classicfy import atomic
 from classicfy.config import RunConfig
 from classicfy.data.builtin import resolve_dataset
+from classicfy.data.folds import fold_splits
 from classicfy.data.manifest import list_dataset
 from classicfy.errors import RunError
-from classicfy.evaluation.folds import fold_splits
 from classicfy.evaluation.metrics import ModelEvaluator, ModelMetrics, recording_probabilities
 from classicfy.evaluation.pipeline import WINDOWS_FILE, evaluate_run
 from classicfy.features.extraction import extract_dataset
@@ -138,7 +138,7 @@ def run_crossval(
                 _run_fold(plan.seeded(seed), split, run_folder(out, fold_seed, seed, fold), work, n_bootstrap)
     summary = summarise(out, plan, n_bootstrap)
     atomic.write_text(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False))
-    from classicfy.evaluation.crossval_report import write_crossval_report
+    from classicfy.crossval.report import write_crossval_report
 
     write_crossval_report(out, summary)
     return summary

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from classicfy.cli import main
+from classicfy.data.folds import fold_splits
 from classicfy.data.manifest import list_dataset
 from classicfy.evaluation.bootstrap import paired_difference, work_resamples
-from classicfy.evaluation.folds import fold_splits
 
 
 def _cv_args(data, out, *extra: str) -> list[str]:
@@ -43,7 +43,7 @@ def test_work_resamples_draw_whole_works_and_keep_every_class():
 
 
 def test_an_ensemble_rebuilt_from_members_averages_the_windows_they_share():
-    from classicfy.evaluation.compare import member_ensemble
+    from classicfy.crossval.compare import member_ensemble
 
     one = {"probs": np.array([[0.8, 0.2], [0.6, 0.4], [0.2, 0.8]]), "recording": np.array([0, 0, 1])}
     other = {"probs": np.array([[0.4, 0.6], [0.0, 1.0]]), "recording": np.array([0, 1])}  # one window fewer
@@ -57,10 +57,10 @@ def test_an_ensemble_rebuilt_from_members_averages_the_windows_they_share():
 def test_crossval_pools_every_recording_once_per_seed_and_resumes_without_redoing_folds(
     data, tmp_path, monkeypatch, capsys
 ):
-    from classicfy.evaluation import crossval
+    from classicfy.crossval import runner
 
     out = tmp_path / "CV"
-    real = crossval.evaluate_run
+    real = runner.evaluate_run
     calls = []
 
     def killed_after_the_first_fold(*args, **kwargs):
@@ -69,11 +69,11 @@ def test_crossval_pools_every_recording_once_per_seed_and_resumes_without_redoin
         calls.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(crossval, "evaluate_run", killed_after_the_first_fold)
+    monkeypatch.setattr(runner, "evaluate_run", killed_after_the_first_fold)
     assert main(_cv_args(data, out, "--seeds", "0,1")) == 130
     first = out / "fold-seed-0" / "seed-0" / "fold-1"
     finished = {p: p.stat().st_mtime_ns for p in first.rglob("*") if p.is_file()}
-    monkeypatch.setattr(crossval, "evaluate_run", real)
+    monkeypatch.setattr(runner, "evaluate_run", real)
     assert main(_cv_args(data, out, "--seeds", "0,1")) == 2  # an existing CV needs --resume
     assert "--resume" in capsys.readouterr().err
     assert main(_cv_args(data, out, "--seeds", "0,1", "--resume")) == 0
