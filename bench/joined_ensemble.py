@@ -8,7 +8,8 @@ CV_A and CV_B were scored on the same folds, so their window answers can be pool
 (fold seed, seed) of A, the plain ensemble of `--members` is rebuilt as `classicfy crossval
 compare --ensemble-a` rebuilds one. B may hold one seed only when its models are deterministic
 (such as `vgg-probe`, fitted in closed form): that seed then stands beside every seed of A. Prints
-each run's recording macro-F1 of the joined ensemble and, paired on the same recordings, its
+each run's recording macro-F1 of the joined ensemble, its window macro-F1 (the mix of its members
+that answer windows, as a run scores an ensemble that holds a recording model), and, paired on the same recordings, its
 difference from each model named by `--against`, where `a+b` is the plain ensemble of a and b
 (95% interval over works resampled in each class).
 """
@@ -34,6 +35,22 @@ def _plan(folder: Path) -> dict:
 def _answers(model: dict[str, np.ndarray]) -> np.ndarray:
     probs, _ = recording_probabilities(model["probs"], model["recording"])
     return probs.argmax(axis=1)
+
+
+def _window_f1(
+    models: dict[str, dict[str, np.ndarray]], members: tuple[str, ...], recording_only: set[str], n_labels: int
+) -> str:
+    """The window macro-F1 of the mix of `members` that answer windows ("-" if none does)."""
+    window_members = tuple(name for name in members if name not in recording_only)
+    if not window_members:
+        return "-"
+    mix = member_ensemble(models, window_members)
+    reference = models[window_members[0]]
+    labels = [
+        reference["labels"][reference["recording"] == index][: np.sum(mix["recording"] == index)]
+        for index in np.unique(mix["recording"])
+    ]
+    return f"{macro_f1(np.concatenate(labels), mix['probs'].argmax(axis=1), n_labels):.3f}"
 
 
 def _print_difference(
@@ -80,8 +97,9 @@ def main() -> None:
             truth = np.array([a.labels.index(r["label"]) for r in a.recordings])
             works = np.array([r["group"] for r in a.recordings])
             n_labels = len(a.labels)
+            per_window = _window_f1(models, members, a.recording_only | b.recording_only, n_labels)
             print(f"fold seed {fold_seed}, seed {seed} (B's seed {b_seed}): joined ensemble "
-                  f"{macro_f1(truth, joined[-1], n_labels):.3f}")  # fmt: skip
+                  f"{macro_f1(truth, joined[-1], n_labels):.3f} per recording, {per_window} per window")  # fmt: skip
             for name in against:
                 _print_difference(name, truth, works, joined[-1:], others[name][-1:], n_labels)
         print(f"fold seed {fold_seed}, mean over seeds {plan_a['seeds']}:")

@@ -6,8 +6,8 @@ Runs `classicfy predict RUN FILE --format json` in a fresh process per repeat (i
 loading, decoding, features, every model of the ensemble, JSON) on a generated stereo 44.1 kHz
 recording of --minutes minutes, and reports the median wall time, the real-time factor (seconds
 of audio per second of wall time) and the peak resident memory of the prediction processes.
-Without --run, a run with the demo's models (cnn, gru, vgg, vgg-pretrained) is trained for one
-epoch on generated tones first: speed does not depend on how well a model was trained.
+Without --run, a run with the demo's models (cnn, gru, vgg, vgg-pretrained, vgg-probe) is trained
+for one epoch on generated tones first: speed does not depend on how well a model was trained.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import soundfile
 
 from classicfy.data.synthetic import tone_recording, write_tone_dataset
 
-DEMO_MODELS = "cnn,gru,vgg,vgg-pretrained"
+DEMO_MODELS = "cnn,gru,vgg,vgg-pretrained,vgg-probe"
 # The CLI in a child process that reports its own peak resident memory at exit (Linux: VmHWM, kB).
 # Not getrusage: its ru_maxrss survives fork and exec, so it would count this (training) process.
 MEASURED_CLI = (
