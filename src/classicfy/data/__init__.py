@@ -1,1 +1,2 @@
-"""Datasets: listing labelled recordings, grouping them by work and splitting without leakage."""
+"""Datasets: labelled recordings listed, grouped by work, split and dealt into folds without leakage;
+the built-in corpus rendered from real scores."""

@@ -1,1 +1,1 @@
-"""Scoring: metrics, the ensemble, the baseline, the evaluate pipeline and the report."""
+"""Scoring one run: metrics with intervals over works, the ensemble, the baseline, figures and the report."""
