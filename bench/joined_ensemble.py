@@ -1,13 +1,15 @@
-"""An ensemble of models from two cross-validations on the same folds, as one run would average them.
+"""An ensemble of models from cross-validations on the same folds, as one run would average them.
 
-    python bench/joined_ensemble.py CV_A CV_B --members cnn,gru,vgg,vgg-pretrained,vgg-probe
-        [--against vgg-probe,ensemble,cnn+gru+vgg+vgg-pretrained]
+    python bench/joined_ensemble.py CV_A CV_B [CV_C ...] --members cnn,gru,vgg,vgg-pretrained,vgg-probe
+        [--against vgg-probe,ensemble,cnn+gru+vgg+vgg-pretrained] [--recording-weight 0.5]
 
 Adding a model to a recipe would otherwise mean cross-validating every model again. The models of
-CV_A and CV_B were scored on the same folds, so their window answers can be pooled: for each run
+CV_A, CV_B, ... were scored on the same folds, so their window answers can be pooled: for each run
 (fold seed, seed) of A, the plain ensemble of `--members` is rebuilt as `classicfy crossval
-compare --ensemble-a` rebuilds one. B may hold one seed only when its models are deterministic
-(such as `vgg-probe`, fitted in closed form): that seed then stands beside every seed of A. Prints
+compare --ensemble-a` rebuilds one. The others may hold one seed only when their models are
+deterministic (such as `vgg-probe`, fitted in closed form): that seed then stands beside every seed
+of A. `--recording-weight W` gives the members that answer whole recordings the weight W together,
+and the window members 1 - W (default: every member the same weight). Prints
 each run's recording macro-F1 of the joined ensemble, its window macro-F1 (the mix of its members
 that answer windows, as a run scores an ensemble that holds a recording model), and, paired on the same recordings, its
 difference from each model named by `--against`, where `a+b` is the plain ensemble of a and b
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from classicfy.crossval.compare import member_ensemble
-from classicfy.crossval.runner import PLAN_FILE, pooled_windows
+from classicfy.crossval.runner import PLAN_FILE, PooledWindows, pooled_windows
 from classicfy.evaluation.bootstrap import paired_difference
 from classicfy.evaluation.metrics import macro_f1, recording_probabilities
 
@@ -67,38 +69,59 @@ def _print_difference(
     print(f"  minus {name} ({figure:.3f}): {difference:+.3f} [{low:+.3f}, {high:+.3f}]")
 
 
+def _weights(members: tuple[str, ...], recording_only: set[str], weight: float | None) -> tuple[float, ...] | None:
+    """Each member's weight: the recording models share `weight`, the window models the rest."""
+    recording = [name in recording_only for name in members]
+    if weight is None or not any(recording) or all(recording):
+        return None
+    return tuple(weight / sum(recording) if r else (1 - weight) / (len(members) - sum(recording)) for r in recording)
+
+
+def _joined_models(
+    a: PooledWindows, folders: list[Path], plans: list[dict], fold_seed: int, seed: int
+) -> tuple[dict[str, dict[str, np.ndarray]], set[str]]:
+    """The models of A and of the other folders on one run's folds, and which answer recordings."""
+    models, recording_only = {}, set(a.recording_only)
+    for folder, plan in zip(folders, plans, strict=True):
+        own_seed = seed if seed in plan["seeds"] else plan["seeds"][0]
+        other = pooled_windows(folder, plan["folds"], fold_seed, own_seed)
+        if [r["path"] for r in a.recordings] != [r["path"] for r in other.recordings]:
+            raise SystemExit("the cross-validations did not test the same recordings in the same folds")
+        models |= other.models
+        recording_only |= other.recording_only
+    return models | a.models, recording_only  # A's ensemble and baseline stand for A's recipe
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("a", type=Path, help="a finished cross-validation folder")
-    parser.add_argument("b", type=Path, help="another, on the same folds")
-    parser.add_argument("--members", required=True, help="comma-separated models of A and B to average")
+    parser.add_argument("others", type=Path, nargs="+", help="others, on the same folds")
+    parser.add_argument("--members", required=True, help="comma-separated models of the folders to average")
     parser.add_argument(
         "--against", default="ensemble", help="comma-separated models (or a+b ensembles) to pair it with"
     )
+    parser.add_argument("--recording-weight", type=float, help="the weight of the recording models together")
     args = parser.parse_args()
-    plan_a, plan_b = _plan(args.a), _plan(args.b)
-    if plan_a["folds"] != plan_b["folds"] or plan_a["fold_seeds"] != plan_b["fold_seeds"]:
-        raise SystemExit("the two cross-validations were not dealt the same folds")
+    plan_a, plans = _plan(args.a), [_plan(folder) for folder in args.others]
+    if any(plan["folds"] != plan_a["folds"] or plan["fold_seeds"] != plan_a["fold_seeds"] for plan in plans):
+        raise SystemExit("the cross-validations were not dealt the same folds")
     members, against = tuple(args.members.split(",")), args.against.split(",")
     for fold_seed in plan_a["fold_seeds"]:
         joined: list[np.ndarray] = []
         others: dict[str, list[np.ndarray]] = {name: [] for name in against}
         for seed in plan_a["seeds"]:
             a = pooled_windows(args.a, plan_a["folds"], fold_seed, seed)
-            b_seed = seed if seed in plan_b["seeds"] else plan_b["seeds"][0]
-            b = pooled_windows(args.b, plan_b["folds"], fold_seed, b_seed)
-            if [r["path"] for r in a.recordings] != [r["path"] for r in b.recordings]:
-                raise SystemExit("the two cross-validations did not test the same recordings in the same folds")
-            models = b.models | a.models  # A's ensemble and baseline stand for A's recipe
-            joined.append(_answers(member_ensemble(models, members)))
+            models, recording_only = _joined_models(a, args.others, plans, fold_seed, seed)
+            weights = _weights(members, recording_only, args.recording_weight)
+            joined.append(_answers(member_ensemble(models, members, weights)))
             for name in against:
-                other = member_ensemble(models, tuple(name.split("+"))) if "+" in name else models[name]
-                others[name].append(_answers(other))
+                other_model = member_ensemble(models, tuple(name.split("+"))) if "+" in name else models[name]
+                others[name].append(_answers(other_model))
             truth = np.array([a.labels.index(r["label"]) for r in a.recordings])
             works = np.array([r["group"] for r in a.recordings])
             n_labels = len(a.labels)
-            per_window = _window_f1(models, members, a.recording_only | b.recording_only, n_labels)
-            print(f"fold seed {fold_seed}, seed {seed} (B's seed {b_seed}): joined ensemble "
+            per_window = _window_f1(models, members, recording_only, n_labels)
+            print(f"fold seed {fold_seed}, seed {seed}: joined ensemble "
                   f"{macro_f1(truth, joined[-1], n_labels):.3f} per recording, {per_window} per window")  # fmt: skip
             for name in against:
                 _print_difference(name, truth, works, joined[-1:], others[name][-1:], n_labels)

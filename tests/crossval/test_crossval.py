@@ -51,6 +51,8 @@ def test_an_ensemble_rebuilt_from_members_averages_the_windows_they_share():
     assert rebuilt["recording"].tolist() == [0, 1]
     assert rebuilt["probs"] == pytest.approx(np.array([[0.6, 0.4], [0.1, 0.9]]))
     assert member_ensemble({"one": one}, ("one",))["probs"] == pytest.approx(one["probs"])
+    weighted = member_ensemble({"one": one, "other": other}, ("one", "other"), weights=(3.0, 1.0))
+    assert weighted["probs"] == pytest.approx(np.array([[0.7, 0.3], [0.15, 0.85]]))
 
 
 @pytest.mark.slow

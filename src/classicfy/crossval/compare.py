@@ -59,10 +59,12 @@ def _plan(out: Path) -> dict[str, Any]:
     return plan
 
 
-def member_ensemble(models: dict[str, dict[str, np.ndarray]], members: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The plain ensemble of `members`, rebuilt from their window probabilities as a run builds it:
-    per recording, the windows every member scored (members of other sample rates can have one
-    window fewer at the end), their probabilities averaged."""
+def member_ensemble(
+    models: dict[str, dict[str, np.ndarray]], members: tuple[str, ...], weights: tuple[float, ...] | None = None
+) -> dict[str, np.ndarray]:
+    """The ensemble of `members`, rebuilt from their window probabilities as a run builds it: per
+    recording, the windows every member scored (members of other sample rates can have one window
+    fewer at the end), their probabilities averaged (plainly, or with `weights`)."""
     missing = sorted(set(members) - set(models))
     if missing:
         raise RunError(f"no model {', '.join(missing)} in this cross-validation; it has {', '.join(sorted(models))}")
@@ -70,7 +72,7 @@ def member_ensemble(models: dict[str, dict[str, np.ndarray]], members: tuple[str
     for index in np.unique(models[members[0]]["recording"]):
         each = [models[name]["probs"][models[name]["recording"] == index] for name in members]
         shared = min(len(p) for p in each)
-        probs.append(np.mean([p[:shared] for p in each], axis=0))
+        probs.append(np.average([p[:shared] for p in each], axis=0, weights=weights))
         recording.append(np.full(shared, index))
     return {"probs": np.concatenate(probs), "recording": np.concatenate(recording)}
 
