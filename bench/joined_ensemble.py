@@ -9,11 +9,12 @@ CV_A, CV_B, ... were scored on the same folds, so their window answers can be po
 compare --ensemble-a` rebuilds one. The others may hold one seed only when their models are
 deterministic (such as `vgg-probe`, fitted in closed form): that seed then stands beside every seed
 of A. `--recording-weight W` gives the members that answer whole recordings the weight W together,
-and the window members 1 - W (default: every member the same weight). Prints
-each run's recording macro-F1 of the joined ensemble, its window macro-F1 (the mix of its members
-that answer windows, as a run scores an ensemble that holds a recording model), and, paired on the same recordings, its
-difference from each model named by `--against`, where `a+b` is the plain ensemble of a and b
-(95% interval over works resampled in each class).
+and the window members 1 - W (default: every member the same weight).
+
+Prints each run's recording macro-F1 of the joined ensemble, its window macro-F1 (the mix of its
+members that answer windows, as a run scores an ensemble that holds a recording model) and, paired
+on the same recordings, its difference from each model named by `--against`, where `a+b` is the
+plain ensemble of a and b (95% interval over works resampled in each class).
 """
 
 from __future__ import annotations
