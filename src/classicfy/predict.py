@@ -27,6 +27,7 @@ from classicfy.features.spectral import extractor_for
 from classicfy.models.base import ClassifierModel
 from classicfy.models.trained import (
     TrainedModel,
+    answering_recordings,
     answers_of_windows,
     load_model,
     window_outputs,
@@ -102,11 +103,12 @@ class Classifier:
             names = [model]
         if not names:
             raise RunError(f"{run_dir} holds no trained model yet")
+        saved = None
         if model == "ensemble" and run.ensemble_path.exists():
-            ensemble = EnsembleModel.from_dict(run.read_json(run.ensemble_path), run.ensemble_path)
-        else:
-            ensemble = EnsembleModel(names)  # one model, or a plain average before the run is evaluated
-        models = {name: load_model(run_dir, name, where) for name in ensemble.members}
+            saved = EnsembleModel.from_dict(run.read_json(run.ensemble_path), run.ensemble_path)
+        models = {name: load_model(run_dir, name, where) for name in (saved.members if saved else names)}
+        # One model, or a run not yet evaluated: the default ensemble of what it holds.
+        ensemble = saved or EnsembleModel.balanced(list(models), answering_recordings(models))
         for name, trained in models.items():
             if trained.card.labels != labels:
                 raise RunError(f"{run_dir}: model {name!r} was trained on other labels than labels.json lists")

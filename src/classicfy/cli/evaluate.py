@@ -20,7 +20,7 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "evaluate",
         help="score a trained run: every model, the ensemble and the baseline",
-        description="Evaluate every model of RUN, their ensemble (as the run saved it: a plain average, or weights "
+        description="Evaluate every model of RUN, their ensemble (as the run saved it: the default weights, or weights "
         "fitted on the validation split; --fit-ensemble fits them now and saves them as the run's) and a "
         "logistic-regression baseline, at window and recording level, on the run's test split or on another "
         "labelled dataset (recordings with labels the run does not know, or that the run trained or validated on, "

@@ -135,8 +135,9 @@ def add_ensemble_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fit-ensemble",
         action="store_true",
-        help="weight the ensemble's members by fitting on the validation split (default: a plain "
-        "average, steadier when the validation split holds few works)",
+        help="weight the ensemble's members by fitting on the validation split (default: models that "
+        "answer whole recordings weigh as much as the window models, each kind averaged plainly; steadier when "
+        "the validation split holds few works)",
     )
 
 

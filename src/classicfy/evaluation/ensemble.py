@@ -1,13 +1,16 @@
 """`EnsembleModel`: one answer from several models, by averaging their class probabilities.
 
-By default the average is plain. Optionally the weights are fitted on the validation split
-(minimising its log loss over the simplex), never on test data; with a validation split of a few
-works per class, fitted weights can chase its noise (docs/experiments.md), which is why
-they are not the default. Stored in the run folder as `models/ensemble.json`.
+By default (`EnsembleModel.balanced`) the models that answer whole recordings weigh as much, together,
+as the models that answer windows; within each kind the average is plain. Optionally the weights
+are fitted on the validation split (minimising its log loss over the simplex), never on test data;
+with a validation split of a few works per class, fitted weights can chase its noise
+(docs/experiments.md), which is why they are not the default. Stored in the run folder as
+`models/ensemble.json`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,19 @@ class EnsembleModel:
         self.fitted_on_: str | None = None  # the split the weights were fitted on; None: given or equal
         if weights is not None:
             self._set_weights(np.asarray(weights, dtype=float))
+
+    @classmethod
+    def balanced(cls, members: list[str], answering_recordings: Collection[str]) -> EnsembleModel:
+        """The default ensemble: the members in `answering_recordings` share half the weight and the
+        window members the other half (a plain average when all are of one kind)."""
+        whole = [name in answering_recordings for name in members]
+        if all(whole) or not any(whole):
+            return cls(members)
+        return cls(members, [0.5 / sum(whole) if w else 0.5 / whole.count(False) for w in whole])
+
+    @property
+    def plain(self) -> bool:
+        return bool(np.allclose(self.weights, self.weights[0]))
 
     def _set_weights(self, weights: np.ndarray) -> None:
         if (

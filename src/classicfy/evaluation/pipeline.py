@@ -38,12 +38,19 @@ from classicfy.features.cache import FeatureCache
 from classicfy.features.extraction import extract_dataset
 from classicfy.features.inputs import WindowSet
 from classicfy.model_card import write_model_card
-from classicfy.models.trained import TrainedModel, answers_of_windows, load_model, window_outputs
+from classicfy.models.trained import (
+    TrainedModel,
+    answering_recordings,
+    answers_of_windows,
+    load_model,
+    window_outputs,
+)
 from classicfy.rundir import EVALUATION_OUTPUTS, RunFolder, check_output_folder, save_arrays
 from classicfy.workspace import Workspace
 
 log = logging.getLogger(__name__)
 WINDOWS_FILE = "windows.safetensors"  # each model's window probabilities, beside metrics.json
+BALANCED = "the models that answer whole recordings weigh as much as those that answer windows"
 
 
 @dataclass
@@ -155,7 +162,7 @@ def _ensemble(
         if saved.fitted == fitted and saved.members == list(models):
             return saved
     if not fitted:
-        ensemble = EnsembleModel(list(models))
+        ensemble = EnsembleModel.balanced(list(models), answering_recordings(models))
     else:
         val_recordings = [r for r in split if r.split == "val"]
         if not val_recordings:
@@ -344,7 +351,9 @@ def _skipped_rows(skipped: dict[Path, str]) -> list[dict[str, str]]:
 
 def _ensemble_note(ensemble: EnsembleModel, baseline: SummaryBaseline) -> str:
     weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(ensemble.members, ensemble.weights, strict=True))
-    how = "fitted on the validation split" if ensemble.fitted else "a plain average"
+    how = "a plain average" if ensemble.plain else BALANCED
+    if ensemble.fitted:
+        how = "fitted on the validation split"
     return (f"Ensemble weights ({how}): {weights}. The baseline is a logistic regression on the mean and standard "
             f"deviation of MFCC and chroma per window (C = {baseline.c:g}).")  # fmt: skip
 

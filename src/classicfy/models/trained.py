@@ -5,6 +5,7 @@ Loading reads JSON and safetensors only: rebuilding a model never executes store
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,11 @@ class TrainedModel:
     @property
     def feature_config(self) -> AnyFeatureConfig:
         return self.card.feature_config
+
+
+def answering_recordings(models: Mapping[str, TrainedModel]) -> set[str]:
+    """The names of the models that answer whole recordings (`vgg-probe`), not windows."""
+    return {name for name, model in models.items() if model.module.answers_recordings}
 
 
 MAX_PARAMETERS = 200_000_000  # far above any model classicfy trains (the largest has about 2 million)
