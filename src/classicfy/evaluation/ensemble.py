@@ -48,10 +48,11 @@ class EnsembleModel:
     def balanced(cls, members: list[str], answering_recordings: Collection[str]) -> EnsembleModel:
         """The default ensemble: the members in `answering_recordings` share half the weight and the
         window members the other half (a plain average when all are of one kind)."""
-        whole = [name in answering_recordings for name in members]
-        if all(whole) or not any(whole):
+        per_recording = [name in answering_recordings for name in members]
+        if all(per_recording) or not any(per_recording):
             return cls(members)
-        return cls(members, [0.5 / sum(whole) if w else 0.5 / whole.count(False) for w in whole])
+        n_recording, n_window = sum(per_recording), per_recording.count(False)
+        return cls(members, [0.5 / n_recording if r else 0.5 / n_window for r in per_recording])
 
     @property
     def plain(self) -> bool:
