@@ -28,6 +28,7 @@ import numpy as np
 from classicfy.crossval.compare import member_ensemble
 from classicfy.crossval.runner import PLAN_FILE, PooledWindows, pooled_windows
 from classicfy.evaluation.bootstrap import paired_difference
+from classicfy.evaluation.ensemble import EnsembleModel
 from classicfy.evaluation.metrics import macro_f1, recording_probabilities
 
 
@@ -70,14 +71,6 @@ def _print_difference(
     print(f"  minus {name} ({figure:.3f}): {difference:+.3f} [{low:+.3f}, {high:+.3f}]")
 
 
-def _weights(members: tuple[str, ...], recording_only: set[str], weight: float | None) -> tuple[float, ...] | None:
-    """Each member's weight: the recording models share `weight`, the window models the rest."""
-    recording = [name in recording_only for name in members]
-    if weight is None or not any(recording) or all(recording):
-        return None
-    return tuple(weight / sum(recording) if r else (1 - weight) / (len(members) - sum(recording)) for r in recording)
-
-
 def _joined_models(
     a: PooledWindows, folders: list[Path], plans: list[dict], fold_seed: int, seed: int
 ) -> tuple[dict[str, dict[str, np.ndarray]], set[str]]:
@@ -113,7 +106,10 @@ def main() -> None:
         for seed in plan_a["seeds"]:
             a = pooled_windows(args.a, plan_a["folds"], fold_seed, seed)
             models, recording_only = _joined_models(a, args.others, plans, fold_seed, seed)
-            weights = _weights(members, recording_only, args.recording_weight)
+            weights = None
+            if args.recording_weight is not None:
+                ensemble = EnsembleModel.balanced(list(members), recording_only, args.recording_weight)
+                weights = tuple(ensemble.weights)
             joined.append(_answers(member_ensemble(models, members, weights)))
             for name in against:
                 other_model = member_ensemble(models, tuple(name.split("+"))) if "+" in name else models[name]

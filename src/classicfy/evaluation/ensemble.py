@@ -45,14 +45,18 @@ class EnsembleModel:
             self._set_weights(np.asarray(weights, dtype=float))
 
     @classmethod
-    def balanced(cls, members: list[str], answering_recordings: Collection[str]) -> EnsembleModel:
-        """The default ensemble: the members in `answering_recordings` share half the weight and the
-        window members the other half (a plain average when all are of one kind)."""
+    def balanced(
+        cls, members: list[str], answering_recordings: Collection[str], recording_share: float = 0.5
+    ) -> EnsembleModel:
+        """The default ensemble: the members in `answering_recordings` share `recording_share` of the
+        weight (by default half: as much as the window members together), the window members the
+        rest; a plain average when all are of one kind."""
         per_recording = [name in answering_recordings for name in members]
         if all(per_recording) or not any(per_recording):
             return cls(members)
         n_recording, n_window = sum(per_recording), per_recording.count(False)
-        return cls(members, [0.5 / n_recording if r else 0.5 / n_window for r in per_recording])
+        window_share = 1 - recording_share
+        return cls(members, [recording_share / n_recording if r else window_share / n_window for r in per_recording])
 
     @property
     def plain(self) -> bool:
